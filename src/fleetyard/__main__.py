@@ -1,0 +1,5 @@
+"""`python -m fleetyard` runs the CLI."""
+
+from fleetyard.cli.app import main
+
+main()

@@ -1,0 +1,1 @@
+"""The `fleetyard` command line: thin Typer commands over the engines."""

@@ -1,0 +1,27 @@
+"""The root `fleetyard` Typer application; each command group lives in its own module.
+
+Exit codes (scripts may rely on them):
+
+* 0 - success
+* 1 - an unexpected error (a bug, or an I/O failure outside the user's input)
+* 2 - invalid input: a spec, a reference or an argument is wrong; nothing was changed
+* 3 - the command worked but its result is a failure the caller asked to hear about
+      (e.g. `plan --fail-on-unplaced` when some work could not be placed)
+"""
+
+from __future__ import annotations
+
+import typer
+
+app = typer.Typer(
+    name="fleetyard",
+    help="Control plane for running AI on a fleet of small data centers.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+
+def main() -> None:
+    """Entry point of the `fleetyard` console script."""
+    app()
