@@ -1,0 +1,71 @@
+"""`Planner`: compile a fleet once, then plan, explain and re-plan against it.
+
+    planner = Planner(fleet)
+    plan = planner.plan()                      # optimizer, with resilience report
+    plan = planner.plan(strategy="greedy")     # the baseline
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+from fleetyard.placement.assemble import assemble
+from fleetyard.placement.candidates import Candidates, build_candidates
+from fleetyard.placement.context import compile_fleet
+from fleetyard.placement.costmodel import CostModel
+from fleetyard.placement.framework import Context
+from fleetyard.placement.greedy import greedy
+from fleetyard.placement.optimizer import OptimizerOptions, optimize
+from fleetyard.placement.resilience import optimize_n1, resilience_report
+from fleetyard.placement.result import Placement
+from fleetyard.placement.runner import Runner
+from fleetyard.spec.fleet import Fleet
+from fleetyard.spec.plan import Plan, ResilienceEntry
+
+Strategy = Literal["optimizer", "greedy"]
+STRATEGIES: tuple[Strategy, ...] = ("optimizer", "greedy")
+
+
+@dataclass(frozen=True)
+class PlanOptions:
+    strategy: Strategy = "optimizer"
+    optimizer: OptimizerOptions = OptimizerOptions()
+    resilience: bool = True  # report, per site, whether its loss alone is absorbable
+    explain: bool = True  # a one-line reason per workload
+
+
+class Planner:
+    def __init__(self, fleet: Fleet, runner: Runner | None = None) -> None:
+        self.fleet = fleet
+        self.compiled = compile_fleet(fleet)
+        self.ctx = Context(self.compiled, CostModel(self.compiled), self.compiled.full_ledger())
+        self.runner = runner or Runner()
+        self.candidates: list[Candidates] = [
+            build_candidates(self.ctx, self.runner, w) for w in fleet.workloads.values()
+        ]
+        self.by_name = {c.name: c for c in self.candidates}
+
+    def place(self, options: PlanOptions | None = None) -> Placement:
+        opts = options or PlanOptions()
+        if opts.strategy == "greedy":
+            return greedy(self.ctx, self.runner, self.candidates)
+        if self.fleet.objective.spec.resilience == "n-1":
+            return optimize_n1(self, opts.optimizer)
+        return optimize(self.ctx, self.runner, [], candidates=self.candidates, options=opts.optimizer)
+
+    def plan(self, options: PlanOptions | None = None) -> Plan:
+        opts = options or PlanOptions()
+        placement = self.place(opts)
+        return self.to_plan(placement, opts)
+
+    def to_plan(self, placement: Placement, options: PlanOptions | None = None) -> Plan:
+        opts = options or PlanOptions()
+        report: list[ResilienceEntry] = []
+        if opts.resilience:
+            report = resilience_report(self, placement, opts.optimizer)
+        return assemble(self.ctx, self.runner, self.candidates, placement, report, explain=opts.explain)
+
+
+def plan_fleet(fleet: Fleet, options: PlanOptions | None = None) -> Plan:
+    return Planner(fleet).plan(options)

@@ -1,0 +1,207 @@
+"""Resilience: failover re-plans, the per-site absorbability report, and N-1 planning.
+
+Failover semantics (what an operator does when a site goes dark): everything not
+on the failed sites stays where it is; replicas on the failed sites are re-placed
+on the capacity left free elsewhere, and the demand they served is re-routed
+(within SLO) to surviving or new replicas. A site's loss is *absorbable* when that
+failover serves every workload at least as well as the plan did.
+
+The per-site report tries the greedy failover first (fast, and if it absorbs the
+loss that is proof enough) and falls back to the exact MILP failover otherwise.
+
+N-1 planning (`resilience: n-1`): inference keeps hot standby - after losing any
+one site within a region's SLO the remaining replicas still serve that region -
+and jobs keep cold standby - for each site whose loss is not yet absorbable, the
+model gets that failure scenario (its jobs restart on capacity reserved elsewhere)
+and is solved again, up to `N1_ROUNDS` rounds. What still cannot be protected is
+reported with the workloads responsible.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from fleetyard.placement.context import Ledger
+from fleetyard.placement.costmodel import plan_costs
+from fleetyard.placement.explain import replicas_for, unplaced_reasons, unserved_by_region
+from fleetyard.placement.greedy import greedy
+from fleetyard.placement.model import add_failure_scenario, build_model
+from fleetyard.placement.optimizer import OptimizerOptions, optimize, solve_model
+from fleetyard.placement.result import Placement
+from fleetyard.placement.usage import free_ledger, subtract, used
+from fleetyard.spec.plan import ResilienceEntry, Unplaced
+
+if TYPE_CHECKING:
+    from fleetyard.placement.planner import Planner
+
+N1_ROUNDS = 3
+FAILOVER_TIME_LIMIT = 10.0
+
+
+@dataclass
+class Failover:
+    failed: list[str]
+    before: Placement
+    after: Placement
+    affected: list[str]
+    absorbable: bool
+    unplaced: list[Unplaced]  # what is served worse than before, and why
+    moved_replicas: int
+    cost_delta_per_hour: float
+
+
+def affected_workloads(planner: Planner, placement: Placement, failed_sites: set[int]) -> list[str]:
+    c = planner.compiled
+    out = []
+    for name in planner.fleet.workloads:
+        pools = placement.replicas.get(name, {})
+        if any(int(c.pool_site[p]) in failed_sites for p in pools):
+            out.append(name)
+    return out
+
+
+def _failed_ledger(planner: Planner, failed_sites: set[int]) -> Ledger:
+    c = planner.compiled
+    ledger = c.full_ledger()
+    for s in failed_sites:
+        ledger.gpus[c.site_pools[s]] = 0
+        ledger.it_kw[s] = 0.0
+        ledger.cooling_kw[s] = 0.0
+    return ledger
+
+
+def failover(planner: Planner, placement: Placement, failed: Iterable[str], *, exact: bool = True,
+             options: OptimizerOptions | None = None) -> Failover:
+    c = planner.compiled
+    names = list(dict.fromkeys(failed))
+    failed_sites = {c.site_index[n] for n in names}
+    affected = affected_workloads(planner, placement, failed_sites)
+    capacity = _failed_ledger(planner, failed_sites)
+    floors = {
+        w: {p: n for p, n in placement.replicas.get(w, {}).items() if int(c.pool_site[p]) not in failed_sites}
+        for w in affected
+    }
+    cands = [planner.by_name[w] for w in affected]
+    if exact:
+        ledger = subtract(capacity, used(c, placement, skip=affected))
+        opts = options or OptimizerOptions(time_limit=FAILOVER_TIME_LIMIT)
+        partial = optimize(planner.ctx, planner.runner, [], ledger=ledger, floors=floors, options=opts,
+                           candidates=cands)
+    else:
+        survivors = Placement("floors", replicas={w: dict(f) for w, f in floors.items()})
+        ledger = subtract(subtract(capacity, used(c, placement, skip=affected)), used(c, survivors))
+        partial = greedy(planner.ctx, planner.runner, cands, ledger=ledger, existing=floors)
+    after = _merge(placement, partial, affected)
+    return _judge(planner, names, failed_sites, placement, after, affected)
+
+
+def _merge(base: Placement, partial: Placement, affected: list[str]) -> Placement:
+    gone = set(affected)
+    out = Placement(base.strategy, solver=partial.solver, status=partial.status, seconds=partial.seconds)
+    for w, pools in base.replicas.items():
+        if w not in gone:
+            out.replicas[w] = dict(pools)
+    for w, routes in base.routes.items():
+        if w not in gone:
+            out.routes[w] = dict(routes)
+    for table, source in ((out.missing, base.missing), (out.spread_short, base.spread_short)):
+        table.update({w: v for w, v in source.items() if w not in gone})
+    for w in affected:
+        if w in partial.replicas:
+            out.replicas[w] = dict(partial.replicas[w])
+        if w in partial.routes:
+            out.routes[w] = dict(partial.routes[w])
+        if w in partial.missing:
+            out.missing[w] = partial.missing[w]
+        if w in partial.spread_short:
+            out.spread_short[w] = partial.spread_short[w]
+    return out
+
+
+def _judge(planner: Planner, names: list[str], failed_sites: set[int], before: Placement,
+           after: Placement, affected: list[str]) -> Failover:
+    ctx, c = planner.ctx, planner.compiled
+    free = free_ledger(c, after)
+    for s in failed_sites:
+        free.gpus[c.site_pools[s]] = 0
+        free.it_kw[s] = 0.0
+        free.cooling_kw[s] = 0.0
+    unplaced: list[Unplaced] = []
+    moved = 0
+    for w in affected:
+        cand = planner.by_name[w]
+        old = before.replicas.get(w, {})
+        new = after.replicas.get(w, {})
+        moved += sum(max(0, n - old.get(p, 0)) for p, n in new.items())
+        un_before = unserved_by_region(ctx, cand, before)
+        un_after = unserved_by_region(ctx, cand, after)
+        worse = {g: round(v - un_before.get(g, 0.0), 3) for g, v in un_after.items()
+                 if v > un_before.get(g, 0.0) + 1e-6}
+        missing = after.missing.get(w, 0) - before.missing.get(w, 0)
+        spread = after.spread_short.get(w, 0) - before.spread_short.get(w, 0)
+        if worse or missing > 0 or spread > 0:
+            reasons = unplaced_reasons(ctx, planner.runner, cand, after, free, worse)
+            n = max(missing, replicas_for(cand, sum(worse.values())), spread)
+            unplaced.append(Unplaced(workload=w, replicas=n, reasons=reasons, unserved=worse))
+    fleet = planner.fleet
+
+    def cost(p: Placement) -> float:
+        triples = [(fleet.workloads[w], q, n) for w in affected for q, n in p.replicas.get(w, {}).items()]
+        per_w, _ = plan_costs(ctx.costs, triples)
+        return sum(b.total for b in per_w.values())
+
+    delta = cost(after) - cost(before)
+    return Failover(names, before, after, affected, not unplaced, unplaced, moved, round(delta, 4))
+
+
+def resilience_report(planner: Planner, placement: Placement,
+                      options: OptimizerOptions | None = None) -> list[ResilienceEntry]:
+    """For each site: is its loss alone absorbable by failover? (greedy proof, else exact)."""
+    out: list[ResilienceEntry] = []
+    hosting = {int(planner.compiled.pool_site[p]) for pools in placement.replicas.values() for p in pools}
+    per_site = OptimizerOptions(time_limit=FAILOVER_TIME_LIMIT, mip_gap=0.01,
+                                threads=options.threads if options else None)
+    for s, name in enumerate(planner.compiled.site_names):
+        if s not in hosting:
+            out.append(ResilienceEntry(failed_site=name, absorbable=True, unplaced=[]))
+            continue
+        result = failover(planner, placement, [name], exact=False)
+        if not result.absorbable:
+            result = failover(planner, placement, [name], exact=True, options=per_site)
+        out.append(ResilienceEntry(failed_site=name, absorbable=result.absorbable, unplaced=result.unplaced,
+                                   moved_replicas=result.moved_replicas,
+                                   cost_delta_per_hour=result.cost_delta_per_hour))
+    return out
+
+
+def optimize_n1(planner: Planner, options: OptimizerOptions) -> Placement:
+    """Plan so that every single-site loss is absorbable, or say which workloads prevent it."""
+    t0 = time.perf_counter()
+    c = planner.compiled
+    built = build_model(c, c.full_ledger(), planner.candidates, hot_standby=True)
+    scenarios: set[int] = set()
+    placement = solve_model(built, options, t0)
+    for _ in range(N1_ROUNDS):
+        report = resilience_report(planner, placement, options)
+        failing = [c.site_index[e.failed_site] for e in report if not e.absorbable]
+        new = [s for s in failing if s not in scenarios]
+        if not new or time.perf_counter() - t0 > options.time_limit:
+            break
+        for s in new:
+            add_failure_scenario(built, c, s)
+            scenarios.add(s)
+        placement = solve_model(built, options, t0)
+    placement.notes.append(
+        f"resilience n-1: hot standby for inference, {len(scenarios)} failure scenario(s) reserved for jobs"
+    )
+    for w in planner.candidates:
+        sites = {int(s) for s in w.sites}
+        if len(sites) == 1 and placement.replicas.get(w.name):
+            placement.notes.append(
+                f"n-1 impossible for {w.name}: its only feasible site is {c.site_names[next(iter(sites))]}"
+            )
+    placement.seconds = time.perf_counter() - t0
+    return placement

@@ -1,0 +1,145 @@
+"""Version manifests and recipes: what a version is made of.
+
+A version is two objects. The *recipe* (`recipes/<blake3>`) is binary: for each
+file, its chunk names and lengths in order (36 bytes per chunk, ~600 KB per GB);
+it is named by its own BLAKE3 hash, so it is verified on every read. The *manifest*
+(`versions/<name>/<version>.json`) is small JSON — metadata, the file list, the
+recipe's hash and the signature — and writing it is the commit point of a push.
+"""
+
+from __future__ import annotations
+
+import json
+import struct
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import blake3
+
+from fleetyard.registry.errors import IntegrityError
+
+__all__ = [
+    "FileEntry",
+    "Recipe",
+    "VersionManifest",
+    "content_id",
+    "decode_recipe",
+    "encode_recipe",
+]
+
+MANIFEST_FORMAT = 1
+_RECIPE_MAGIC = b"FYRCP001"
+_REC = struct.Struct("<32sI")
+_U32 = struct.Struct("<I")
+
+# One file's chunks: (BLAKE3 name, raw length) in file order.
+ChunkList = list[tuple[bytes, int]]
+
+
+@dataclass(frozen=True)
+class FileEntry:
+    """One file of a version: relative POSIX path, size, mode bits, content id."""
+
+    path: str
+    size: int
+    mode: int
+    digest: str
+
+
+@dataclass(frozen=True)
+class VersionManifest:
+    """Everything recorded about one immutable `name:version`."""
+
+    name: str
+    version: str
+    created: str
+    size: int
+    files: tuple[FileEntry, ...]
+    recipe: str
+    chunk_count: int
+    parent: str | None = None
+    labels: dict[str, str] = field(default_factory=dict)
+    signature: str | None = None
+    stored_bytes_added: int = 0
+    raw_bytes_added: int = 0
+
+    @property
+    def ref(self) -> str:
+        """`name:version`."""
+        return f"{self.name}:{self.version}"
+
+    @property
+    def signed(self) -> bool:
+        """Whether an OpenSSF model signing signature travels with this version."""
+        return self.signature is not None
+
+    def to_json(self) -> bytes:
+        """Serialize for storage (stable key order)."""
+        doc = asdict(self)
+        doc["format"] = MANIFEST_FORMAT
+        return json.dumps(doc, indent=1, sort_keys=True).encode()
+
+    @classmethod
+    def from_json(cls, data: bytes, where: str) -> VersionManifest:
+        """Parse a stored manifest; IntegrityError names `where` if it is malformed."""
+        try:
+            doc: dict[str, Any] = json.loads(data)
+            if doc.pop("format") != MANIFEST_FORMAT:
+                raise ValueError("unknown manifest format")
+            doc["files"] = tuple(FileEntry(**f) for f in doc["files"])
+            return cls(**doc)
+        except (ValueError, TypeError, KeyError) as exc:
+            raise IntegrityError(f"manifest {where} is malformed: {exc}") from exc
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """The chunk lists of a version's files, in the manifest's file order."""
+
+    files: tuple[ChunkList, ...]
+
+    def all_chunks(self) -> set[bytes]:
+        """The distinct chunk names the version needs."""
+        return {d for chunks in self.files for d, _ in chunks}
+
+
+def content_id(chunks: ChunkList) -> str:
+    """A file's content id: BLAKE3 over its chunk names and lengths (hex)."""
+    h = blake3.blake3()
+    for d, n in chunks:
+        h.update(_REC.pack(d, n))
+    return h.hexdigest()
+
+
+def encode_recipe(recipe: Recipe) -> tuple[bytes, str]:
+    """Serialize a recipe; returns the bytes and their BLAKE3 name (hex)."""
+    out = bytearray(_RECIPE_MAGIC)
+    out += _U32.pack(len(recipe.files))
+    for chunks in recipe.files:
+        out += _U32.pack(len(chunks))
+        for d, n in chunks:
+            out += _REC.pack(d, n)
+    data = bytes(out)
+    return data, blake3.blake3(data).hexdigest()
+
+
+def decode_recipe(data: bytes, expected: str, where: str) -> Recipe:
+    """Parse a recipe after checking it hashes to `expected`."""
+    if blake3.blake3(data).hexdigest() != expected:
+        raise IntegrityError(f"recipe {where} does not match its hash {expected}")
+    try:
+        if data[:8] != _RECIPE_MAGIC:
+            raise ValueError("bad magic")
+        (count,) = _U32.unpack_from(data, 8)
+        pos = 12
+        files = []
+        for _ in range(count):
+            (n,) = _U32.unpack_from(data, pos)
+            pos += 4
+            files.append([_REC.unpack_from(data, pos + i * _REC.size) for i in range(n)])
+            pos += n * _REC.size
+        if pos != len(data):
+            raise ValueError("trailing bytes")
+    except (ValueError, struct.error) as exc:
+        raise IntegrityError(f"recipe {where} is malformed: {exc}") from exc
+    return Recipe(tuple(files))

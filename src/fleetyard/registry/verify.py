@@ -1,0 +1,141 @@
+"""`registry verify`: scan a whole store and report everything that is wrong.
+
+Reads every manifest, recipe, pack index and pack; decodes every chunk and checks
+it against its BLAKE3 name. A problem names the chunk, the pack and offset, and
+the versions and files that use it, so an operator knows what to re-push or
+re-fetch. Leftovers of killed pushes (packs without an index) are warnings: they
+are harmless and gc removes them.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from fleetyard.registry import layout
+from fleetyard.registry.errors import RegistryError
+from fleetyard.registry.manifest import VersionManifest
+from fleetyard.registry.packs import PACK_MAGIC, PackEntry, decode_chunk, decode_index
+from fleetyard.registry.store import Store
+
+__all__ = ["Problem", "VerifyReport", "verify_store"]
+
+READ_BLOCK = 64 * 1024 * 1024
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One finding: a kind (e.g. 'corrupt-chunk') and a one-line message."""
+
+    kind: str
+    message: str
+
+
+@dataclass(frozen=True)
+class VerifyReport:
+    """The result of scanning a store."""
+
+    versions: int
+    packs: int
+    chunks: int
+    bytes_checked: int
+    problems: tuple[Problem, ...]
+    warnings: tuple[Problem, ...]
+
+    @property
+    def ok(self) -> bool:
+        """True when no problem (warnings aside) was found."""
+        return not self.problems
+
+
+def verify_store(
+    store: Store, *, progress: Callable[[int, int], None] | None = None
+) -> VerifyReport:
+    """Check every object of the store; never raises for what it finds."""
+    problems: list[Problem] = []
+    warnings: list[Problem] = []
+    uses: dict[bytes, list[str]] = defaultdict(list)
+    manifests: list[VersionManifest] = []
+    for obj in store.backend.list(layout.VERSIONS):
+        try:
+            manifests.append(VersionManifest.from_json(store.backend.get(obj.key), obj.key))
+        except RegistryError as exc:
+            problems.append(Problem("corrupt-manifest", str(exc)))
+    for m in manifests:
+        try:
+            recipe = store.recipe(m)
+        except RegistryError as exc:
+            problems.append(Problem("corrupt-recipe", str(exc)))
+            continue
+        for f, chunks in zip(m.files, recipe.files, strict=True):
+            for d, _ in chunks:
+                if len(uses[d]) < 3:
+                    uses[d].append(f"{m.ref} file {f.path}")
+    for alias, version in store.aliases().items():
+        name = alias.split("@", 1)[0]
+        if not store.has_version(name, version):
+            problems.append(
+                Problem("dangling-alias", f"alias {alias} points to missing {name}:{version}")
+            )
+
+    objs = {o.key: o.size for o in store.backend.list(layout.PACKS)}
+    pack_ids = sorted({layout.pack_id_of(k) for k in objs})
+    indexes: dict[str, list[PackEntry]] = {}
+    for pid in pack_ids:
+        pkey, ikey = layout.pack_key(pid), layout.index_key(pid)
+        if pkey not in objs:
+            problems.append(Problem("missing-pack", f"index {ikey} has no pack {pkey}"))
+        elif ikey not in objs:
+            warnings.append(
+                Problem("orphan-pack", f"pack {pkey} has no index (leftover; gc removes it)")
+            )
+        else:
+            try:
+                indexes[pid] = decode_index(store.backend.get(ikey), ikey)
+            except RegistryError as exc:
+                problems.append(Problem("corrupt-index", str(exc)))
+
+    total = sum(objs[layout.pack_key(p)] for p in indexes)
+    done = n_chunks = 0
+    present: set[bytes] = set()
+    corrupt: set[bytes] = set()
+    for pid, entries in indexes.items():
+        pkey = layout.pack_key(pid)
+        size = objs[pkey]
+        if store.backend.get_range(pkey, 0, len(PACK_MAGIC)) != PACK_MAGIC:
+            problems.append(Problem("corrupt-pack", f"pack {pkey} has a bad header"))
+        pos, data = 0, b""
+        for e in sorted(entries, key=lambda x: x.offset):
+            if e.offset + e.stored_size > pos + len(data):
+                pos = e.offset
+                data = store.backend.get_range(pkey, pos, max(READ_BLOCK, e.stored_size))
+            stored = data[e.offset - pos : e.offset - pos + e.stored_size]
+            n_chunks += 1
+            try:
+                if len(stored) != e.stored_size:
+                    raise RegistryError(f"pack {pkey} is truncated at offset {e.offset}")
+                decode_chunk(stored, e)
+                present.add(e.digest)
+            except RegistryError as exc:
+                corrupt.add(e.digest)
+                used = "; used by " + ", ".join(uses[e.digest]) if e.digest in uses else "; unused"
+                problems.append(
+                    Problem(
+                        "corrupt-chunk",
+                        f"chunk {e.digest.hex()} in pack {pkey} at offset {e.offset}: {exc}{used}",
+                    )
+                )
+        done += size
+        if progress:
+            progress(done, total)
+    for d, where in uses.items():
+        if d not in present and d not in corrupt:
+            problems.append(
+                Problem(
+                    "missing-chunk", f"chunk {d.hex()} is in no pack; used by {', '.join(where)}"
+                )
+            )
+    return VerifyReport(
+        len(manifests), len(indexes), n_chunks, done, tuple(problems), tuple(warnings)
+    )

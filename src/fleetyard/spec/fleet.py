@@ -1,0 +1,101 @@
+"""`Fleet`: every resource of one specification, indexed by name, with its origin."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field, replace
+
+from fleetyard.spec.catalog import CATALOG, SERVER_POWER_FACTOR, GpuModel
+from fleetyard.spec.models import (
+    API_VERSION,
+    GpuPool,
+    Metadata,
+    Objective,
+    ObjectiveSpec,
+    Policy,
+    Region,
+    Site,
+    Workload,
+)
+from fleetyard.spec.yamlsource import Document, Loc
+
+DEFAULT_OBJECTIVE = Objective(
+    apiVersion=API_VERSION, kind="Objective", metadata=Metadata(name="default"), spec=ObjectiveSpec()
+)
+
+
+@dataclass(frozen=True)
+class Origin:
+    """Where a resource was written: its YAML document (file, lines of every field)."""
+
+    document: Document
+
+    @property
+    def file(self) -> str:
+        return self.document.file
+
+    def line_of(self, loc: Loc = ()) -> int:
+        return self.document.line_of(loc)
+
+
+@dataclass(frozen=True)
+class Fleet:
+    """The whole specification. Mappings keep the input order (deterministic plans)."""
+
+    regions: Mapping[str, Region]
+    sites: Mapping[str, Site]
+    workloads: Mapping[str, Workload]
+    policies: Mapping[str, Policy] = field(default_factory=dict)
+    objective: Objective = DEFAULT_OBJECTIVE
+    origins: Mapping[tuple[str, str], Origin] = field(default_factory=dict, compare=False)
+
+    @classmethod
+    def of(
+        cls,
+        resources: Iterable[Region | Site | Workload | Policy | Objective],
+    ) -> Fleet:
+        """Build a fleet from resources (used by tests and the benchmark generator)."""
+        regions: dict[str, Region] = {}
+        sites: dict[str, Site] = {}
+        workloads: dict[str, Workload] = {}
+        policies: dict[str, Policy] = {}
+        objective = DEFAULT_OBJECTIVE
+        for r in resources:
+            if isinstance(r, Region):
+                regions[r.name] = r
+            elif isinstance(r, Site):
+                sites[r.name] = r
+            elif isinstance(r, Workload):
+                workloads[r.name] = r
+            elif isinstance(r, Policy):
+                policies[r.name] = r
+            else:
+                objective = r
+        return cls(regions, sites, workloads, policies, objective)
+
+    def origin(self, kind: str, name: str) -> Origin | None:
+        return self.origins.get((kind, name))
+
+    def gpu_model(self, pool: GpuPool) -> GpuModel:
+        """The SKU's figures: the pool's own memory/TDP override the catalog."""
+        base = CATALOG.get(pool.sku)
+        memory = pool.memory_gb if pool.memory_gb is not None else (base.memory_gb if base else 0.0)
+        tdp = pool.tdp_w if pool.tdp_w is not None else (base.tdp_w if base else 0.0)
+        return GpuModel(pool.sku, memory, tdp, base.vendor if base else "custom")
+
+    def replica_power_kw(self, workload: Workload, pool: GpuPool) -> float:
+        """IT power of one replica on this pool: the workload's figure, else GPUs x TDP x 1.8."""
+        shape = workload.spec.replica
+        if shape.power_kw is not None:
+            return shape.power_kw
+        return shape.gpus * self.gpu_model(pool).tdp_w * SERVER_POWER_FACTOR / 1000.0
+
+    def known_skus(self) -> set[str]:
+        return set(CATALOG) | {p.sku for s in self.sites.values() for p in s.spec.gpus}
+
+    def without_sites(self, names: Iterable[str]) -> Fleet:
+        gone = set(names)
+        return replace(self, sites={n: s for n, s in self.sites.items() if n not in gone})
+
+    def policies_for(self, workload: Workload) -> list[Policy]:
+        return [p for p in self.policies.values() if p.matches(workload)]

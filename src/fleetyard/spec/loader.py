@@ -1,0 +1,155 @@
+"""Load fleet specifications from YAML files and folders.
+
+`load_fleet(paths)` reads every document of every file, checks each against its
+model, then checks the resources against each other (`spec.validate`). It raises
+`SpecError` carrying *all* problems found, or returns the fleet and its warnings.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+
+from fleetyard.spec.errors import Problem, SpecError, has_errors
+from fleetyard.spec.fleet import DEFAULT_OBJECTIVE, Fleet, Origin
+from fleetyard.spec.messages import found, problems_from
+from fleetyard.spec.models import API_VERSION, KINDS, Objective, Policy, Region, Site, Workload
+from fleetyard.spec.validate import check_fleet
+from fleetyard.spec.yamlsource import Document, parse_documents, read_documents
+
+YAML_SUFFIXES = (".yaml", ".yml")
+
+
+@dataclass(frozen=True)
+class Loaded:
+    fleet: Fleet
+    warnings: tuple[Problem, ...]
+
+
+def spec_files(paths: Iterable[Path]) -> tuple[list[Path], list[Problem]]:
+    """Expand folders to their `*.yaml`/`*.yml` files (sorted, not recursive)."""
+    files: list[Path] = []
+    problems: list[Problem] = []
+    for path in paths:
+        if path.is_dir():
+            found_here = sorted(p for p in path.iterdir() if p.suffix in YAML_SUFFIXES and p.is_file())
+            if not found_here:
+                problems.append(Problem(str(path), None, "", "folder has no *.yaml or *.yml files"))
+            files.extend(found_here)
+        elif path.is_file():
+            files.append(path)
+        else:
+            problems.append(Problem(str(path), None, "", "no such file or folder"))
+    return files, problems
+
+
+def load_fleet(paths: Sequence[Path | str]) -> Loaded:
+    """Load and validate a fleet; raise `SpecError` with every problem if any is an error."""
+    files, problems = spec_files(Path(p) for p in paths)
+    documents: list[Document] = []
+    for file in files:
+        docs, parse_problems = read_documents(file)
+        documents.extend(docs)
+        problems.extend(parse_problems)
+    return _finish(documents, problems)
+
+
+def load_fleet_text(text: str, name: str = "<input>") -> Loaded:
+    """Load a fleet from YAML text (one stream of documents); same checks as `load_fleet`."""
+    documents, problems = parse_documents(text, name)
+    return _finish(documents, problems)
+
+
+def _finish(documents: list[Document], problems: list[Problem]) -> Loaded:
+    resources: list[tuple[Any, Document]] = []
+    unparsed: dict[str, set[str]] = {kind: set() for kind in KINDS}
+    for doc in documents:
+        resource, doc_problems = parse_resource(doc)
+        problems.extend(doc_problems)
+        if resource is not None:
+            resources.append((resource, doc))
+        else:
+            kind, name = _declared(doc)
+            if kind in unparsed and name:
+                unparsed[kind].add(name)
+    fleet, build_problems = _assemble(resources)
+    problems.extend(build_problems)
+    # Cross-resource rules run even when some documents failed, so that every
+    # problem is reported at once; names of failed documents still count as known.
+    problems.extend(check_fleet(fleet, also_known=unparsed))
+    if has_errors(problems):
+        raise SpecError(sorted(problems, key=_order))
+    return Loaded(fleet, tuple(p for p in problems if p.severity == "warning"))
+
+
+def _declared(doc: Document) -> tuple[str | None, str | None]:
+    data = doc.data if isinstance(doc.data, dict) else {}
+    meta = data.get("metadata")
+    name = meta.get("name") if isinstance(meta, dict) else None
+    kind = data.get("kind")
+    return (kind if isinstance(kind, str) else None), (name if isinstance(name, str) else None)
+
+
+def _order(p: Problem) -> tuple[str, int, str]:
+    return (p.file, p.line or 0, p.path)
+
+
+def parse_resource(doc: Document) -> tuple[Any | None, list[Problem]]:
+    """Check one document's envelope (apiVersion, kind) and validate it against its model."""
+    data = doc.data
+    if not isinstance(data, dict):
+        return None, [Problem(doc.file, doc.line, "", f"expected a resource (a mapping with apiVersion, kind, metadata, spec), got {found(data)}")]
+    problems: list[Problem] = []
+    api = data.get("apiVersion")
+    if api != API_VERSION:
+        what = "required field is missing" if api is None else f"expected '{API_VERSION}', got {found(api)}"
+        problems.append(Problem(doc.file, doc.line_of(("apiVersion",)), "apiVersion", what))
+    kind = data.get("kind")
+    model = KINDS.get(kind) if isinstance(kind, str) else None
+    if model is None:
+        if kind is None:
+            what = f"required field is missing; expected one of {', '.join(KINDS)}"
+        else:
+            hint = difflib.get_close_matches(str(kind), list(KINDS), n=1, cutoff=0.5)
+            what = f"unknown kind {found(kind)}" + (f" (did you mean '{hint[0]}'?)" if hint else f"; expected one of {', '.join(KINDS)}")
+        problems.append(Problem(doc.file, doc.line_of(("kind",)), "kind", what))
+        return None, problems
+    try:
+        resource = model.model_validate(data)
+    except ValidationError as exc:
+        problems.extend(p for p in problems_from(exc, model, doc) if p.path != "apiVersion")
+        return None, problems
+    return (None if problems else resource), problems
+
+
+def _assemble(resources: list[tuple[Any, Document]]) -> tuple[Fleet, list[Problem]]:
+    problems: list[Problem] = []
+    tables: dict[str, dict[str, Any]] = {kind: {} for kind in KINDS}
+    origins: dict[tuple[str, str], Origin] = {}
+    for resource, doc in resources:
+        kind, name = resource.kind, resource.name
+        if name in tables[kind]:
+            first = origins[(kind, name)]
+            problems.append(Problem(doc.file, doc.line_of(("metadata", "name")), "metadata.name",
+                                    f"duplicate {kind} name '{name}' (first defined at {first.file}:{first.line_of(('metadata', 'name'))})"))
+            continue
+        tables[kind][name] = resource
+        origins[(kind, name)] = Origin(doc)
+    objectives: dict[str, Objective] = tables["Objective"]
+    if len(objectives) > 1:
+        names = list(objectives)
+        for extra in names[1:]:
+            origin = origins[("Objective", extra)]
+            problems.append(Problem(origin.file, origin.line_of(), "kind",
+                                    f"at most one Objective per fleet, found {len(names)}: {', '.join(names)}"))
+    regions: dict[str, Region] = tables["Region"]
+    sites: dict[str, Site] = tables["Site"]
+    workloads: dict[str, Workload] = tables["Workload"]
+    policies: dict[str, Policy] = tables["Policy"]
+    objective = next(iter(objectives.values()), DEFAULT_OBJECTIVE)
+    return Fleet(regions, sites, workloads, policies, objective, origins), problems

@@ -1,0 +1,220 @@
+"""The resources of format v1 (the contract in DESIGN.md) as frozen pydantic models.
+
+Field names and meanings are the contract: extend, never rename. Every default that
+the planner relies on is written here, next to the field, and in docs/planning.md.
+The models check types and ranges; rules that relate several fields or several
+resources live in `spec.validate`, where a problem can name its exact field.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+
+API_VERSION = "fleetyard/v1"
+
+Name = Annotated[
+    str, StringConstraints(pattern=r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$", max_length=63)
+]
+Country = Annotated[str, StringConstraints(pattern=r"^[A-Z]{2}$")]
+ModelRef = Annotated[
+    str,
+    StringConstraints(
+        pattern=r"^[a-z0-9][a-z0-9._/-]*(:[A-Za-z0-9][A-Za-z0-9._-]*|@[a-z0-9][a-z0-9._-]*)$",
+        max_length=200,
+    ),
+]
+SiteType = Literal["small-dc", "colo", "edge", "hyperscaler"]
+WorkloadType = Literal["inference", "fine-tune", "training", "batch"]
+NonNegative = Annotated[float, Field(ge=0)]
+Positive = Annotated[float, Field(gt=0)]
+
+# Facility default when a site omits `power.pue`: the industry average of the
+# Uptime Institute surveys 2023-2024 (1.56-1.58).
+DEFAULT_PUE = 1.56
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=False)
+
+
+class Metadata(_Frozen):
+    name: Name
+    labels: dict[str, str] = Field(default_factory=dict)
+
+
+class Location(_Frozen):
+    lat: float = Field(ge=-90, le=90)
+    lon: float = Field(ge=-180, le=180)
+
+
+class RegionSpec(_Frozen):
+    location: Location
+
+
+class GpuPool(_Frozen):
+    """`count` GPUs of one SKU at a site. A SKU outside the catalog needs memory and TDP."""
+
+    sku: str = Field(min_length=1)
+    count: int = Field(ge=1)
+    price_per_gpu_hour: NonNegative = 0.0
+    memory_gb: Positive | None = None
+    tdp_w: Positive | None = None
+
+
+class Power(_Frozen):
+    it_capacity_kw: Positive
+    pue: float = Field(default=DEFAULT_PUE, ge=1.0, le=3.0)
+
+
+class Energy(_Frozen):
+    price_per_kwh: NonNegative
+    carbon_g_per_kwh: NonNegative
+
+
+class Network(_Frozen):
+    uplink_gbps: Positive
+
+
+class SiteSpec(_Frozen):
+    type: SiteType
+    country: Country
+    location: Location
+    gpus: list[GpuPool] = Field(min_length=1)
+    power: Power
+    cooling_kw: Positive | None = None  # default: equal to power.it_capacity_kw
+    energy: Energy
+    egress_price_per_gb: NonNegative = 0.0
+    network: Network | None = None
+    latency_ms: dict[str, NonNegative] = Field(default_factory=dict)
+
+    @property
+    def cooling_capacity_kw(self) -> float:
+        return self.cooling_kw if self.cooling_kw is not None else self.power.it_capacity_kw
+
+
+class ReplicaShape(_Frozen):
+    gpus: int = Field(default=1, ge=1)
+    gpu_memory_gb: Positive | None = None
+    gpu_skus: list[str] | None = Field(default=None, min_length=1)
+    power_kw: Positive | None = None  # default: gpus x TDP x SERVER_POWER_FACTOR
+
+
+class Replicas(_Frozen):
+    min: int = Field(default=1, ge=0)
+    max: int | None = Field(default=None, ge=1)
+
+
+class Spread(_Frozen):
+    min_sites: int = Field(default=1, ge=1)
+    max_sites: int | None = Field(default=None, ge=1)
+
+
+class DataSource(_Frozen):
+    site: Name
+    gb_per_hour: NonNegative
+
+
+class WorkloadSpec(_Frozen):
+    type: WorkloadType
+    model: ModelRef
+    priority: int = Field(default=0, ge=0, le=1000)
+    replica: ReplicaShape = Field(default_factory=ReplicaShape)
+    replicas: Replicas = Field(default_factory=Replicas)
+    demand: dict[str, NonNegative] = Field(default_factory=dict)
+    rps_per_replica: Positive | None = None
+    latency_slo_ms: Positive | None = None
+    spread: Spread | None = None
+    data: list[DataSource] = Field(default_factory=list)
+
+    @property
+    def is_job(self) -> bool:
+        return self.type != "inference"
+
+    @property
+    def min_sites(self) -> int:
+        return self.spread.min_sites if self.spread else 1
+
+    @property
+    def max_sites(self) -> int | None:
+        """Fine-tune and training jobs are gangs: one site unless spread says otherwise."""
+        if self.spread and self.spread.max_sites is not None:
+            return self.spread.max_sites
+        if self.type in ("fine-tune", "training") and (self.spread is None or self.spread.min_sites <= 1):
+            return 1
+        return None
+
+    @property
+    def is_gang(self) -> bool:
+        """Gang jobs run all replicas on one SKU, and by default on one site."""
+        return self.type in ("fine-tune", "training")
+
+
+class PolicyRule(_Frozen):
+    countries: list[Country] | None = None
+    site_types: list[SiteType] | None = None
+    sites: list[Name] | None = None
+
+
+class PolicySpec(_Frozen):
+    selector: dict[str, str] = Field(default_factory=dict)
+    allowed: PolicyRule = Field(default_factory=PolicyRule)
+    denied: PolicyRule = Field(default_factory=PolicyRule)
+
+
+class ObjectiveSpec(_Frozen):
+    carbon_price_per_tonne: NonNegative = 0.0
+    resilience: Literal["none", "n-1"] = "none"
+
+
+class _Resource(_Frozen):
+    apiVersion: Literal["fleetyard/v1"]  # noqa: N815 - the contract's field name
+    metadata: Metadata
+
+    @property
+    def name(self) -> str:
+        return self.metadata.name
+
+    @property
+    def labels(self) -> dict[str, str]:
+        return self.metadata.labels
+
+
+class Region(_Resource):
+    kind: Literal["Region"]
+    spec: RegionSpec
+
+
+class Site(_Resource):
+    kind: Literal["Site"]
+    spec: SiteSpec
+
+
+class Workload(_Resource):
+    kind: Literal["Workload"]
+    spec: WorkloadSpec
+
+
+class Policy(_Resource):
+    kind: Literal["Policy"]
+    spec: PolicySpec
+
+    def matches(self, workload: Workload) -> bool:
+        labels = workload.labels
+        return all(labels.get(k) == v for k, v in self.spec.selector.items())
+
+
+class Objective(_Resource):
+    kind: Literal["Objective"]
+    spec: ObjectiveSpec = Field(default_factory=ObjectiveSpec)
+
+
+Resource = Region | Site | Workload | Policy | Objective
+KINDS: dict[str, type[_Resource]] = {
+    "Region": Region,
+    "Site": Site,
+    "Workload": Workload,
+    "Policy": Policy,
+    "Objective": Objective,
+}

@@ -1,0 +1,111 @@
+"""The plan: where each workload runs, how demand is routed, what could not be placed.
+
+The required fields and their names are the contract of `fleetyard plan --format json`
+(DESIGN.md); everything else is an extension that may grow.
+"""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class _Out(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class Assignment(_Out):
+    workload: str
+    site: str
+    gpu_sku: str
+    replicas: int
+
+
+class Route(_Out):
+    workload: str
+    region: str
+    site: str
+    rps: float
+    latency_ms: float
+
+
+class Unplaced(_Out):
+    """Work that could not be placed, or demand that could not be served, and why."""
+
+    workload: str
+    replicas: int
+    reasons: list[str]
+    unserved: dict[str, float] = Field(default_factory=dict)  # requests/s by region
+
+
+class SiteUsage(_Out):
+    site: str
+    gpus_used: dict[str, int]
+    it_kw: float
+    gpus_total: dict[str, int] = Field(default_factory=dict)
+    it_capacity_kw: float = 0.0
+    cooling_kw: float = 0.0
+    cost_per_hour: float = 0.0
+    carbon_kg_per_hour: float = 0.0
+
+
+class Totals(_Out):
+    cost_per_hour: float
+    power_kw: float  # facility power: IT load x PUE
+    carbon_kg_per_hour: float
+    it_kw: float = 0.0
+    gpu_rent_per_hour: float = 0.0
+    energy_per_hour: float = 0.0
+    carbon_cost_per_hour: float = 0.0
+    egress_per_hour: float = 0.0
+    gpus_used: int = 0
+    demand_rps: float = 0.0
+    served_rps: float = 0.0
+    replicas_placed: int = 0
+    replicas_unplaced: int = 0
+
+
+class Bound(_Out):
+    """A proven lower bound on the hourly cost of any plan serving at least as much."""
+
+    cost_per_hour_lower_bound: float
+    gap: float  # (cost - bound) / cost
+    method: str = ""  # how the bound was proven
+
+
+class ResilienceEntry(_Out):
+    failed_site: str
+    absorbable: bool
+    unplaced: list[Unplaced]
+    moved_replicas: int = 0
+    cost_delta_per_hour: float = 0.0
+
+
+class WorkloadSummary(_Out):
+    workload: str
+    type: str
+    priority: int
+    replicas: int
+    placed: str  # e.g. "fra-1 H100-SXM x2, par-1 H100-SXM x1"
+    why: str
+
+
+class SolverInfo(_Out):
+    strategy: str  # optimizer | greedy
+    solver: str = ""
+    status: str = ""
+    seconds: float = 0.0
+    variables: int = 0
+    constraints: int = 0
+    notes: list[str] = Field(default_factory=list)
+
+
+class Plan(_Out):
+    assignments: list[Assignment]
+    routes: list[Route]
+    unplaced: list[Unplaced]
+    sites: list[SiteUsage]
+    totals: Totals
+    bound: Bound
+    resilience: list[ResilienceEntry] = Field(default_factory=list)
+    workloads: list[WorkloadSummary] = Field(default_factory=list)
+    solver: SolverInfo = Field(default_factory=lambda: SolverInfo(strategy="optimizer"))

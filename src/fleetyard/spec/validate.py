@@ -1,0 +1,126 @@
+"""Rules that relate fields or resources to each other, checked on a loaded fleet.
+
+Each rule reports a `Problem` at the exact field (file, line, path). Errors stop
+planning; warnings (a policy that selects nothing) are shown and planning goes on.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Mapping
+
+from fleetyard.spec.catalog import CATALOG, suggest
+from fleetyard.spec.errors import Problem, Severity, format_path
+from fleetyard.spec.fleet import Fleet
+from fleetyard.spec.models import Policy, Site, Workload
+from fleetyard.spec.yamlsource import Loc
+
+
+class _Report:
+    def __init__(self, fleet: Fleet, also_known: Mapping[str, set[str]]) -> None:
+        self.fleet = fleet
+        self.problems: list[Problem] = []
+        self.regions = set(fleet.regions) | set(also_known.get("Region", ()))
+        self.sites = set(fleet.sites) | set(also_known.get("Site", ()))
+
+    def add(self, kind: str, name: str, loc: Loc, message: str, severity: Severity = "error") -> None:
+        origin = self.fleet.origin(kind, name)
+        file = origin.file if origin else f"<{kind} {name}>"
+        line = origin.line_of(loc) if origin else None
+        self.problems.append(Problem(file, line, format_path(loc), message, severity))
+
+
+def _did_you_mean(value: str, choices: list[str]) -> str:
+    hint = difflib.get_close_matches(value, choices, n=1, cutoff=0.5)
+    return f" (did you mean '{hint[0]}'?)" if hint else ""
+
+
+def check_fleet(fleet: Fleet, also_known: Mapping[str, set[str]] | None = None) -> list[Problem]:
+    """Check cross-field and cross-resource rules. `also_known` names resources that
+    exist in the input but failed their own validation (so they are not 'unknown')."""
+    report = _Report(fleet, also_known or {})
+    if not report.sites:
+        report.problems.append(Problem("<fleet>", None, "", "no Site resources found: a fleet needs at least one site"))
+    for site in fleet.sites.values():
+        _check_site(report, site)
+    for workload in fleet.workloads.values():
+        _check_workload(report, workload)
+    for policy in fleet.policies.values():
+        _check_policy(report, policy)
+    return report.problems
+
+
+def _check_site(report: _Report, site: Site) -> None:
+    fleet, spec = report.fleet, site.spec
+    seen: dict[str, int] = {}
+    for i, pool in enumerate(spec.gpus):
+        loc: Loc = ("spec", "gpus", i)
+        if pool.sku in seen:
+            report.add("Site", site.name, (*loc, "sku"),
+                       f"SKU '{pool.sku}' listed twice (also at spec.gpus[{seen[pool.sku]}]); give one entry with the total count")
+        seen.setdefault(pool.sku, i)
+        if pool.sku not in CATALOG and (pool.memory_gb is None or pool.tdp_w is None):
+            hints = suggest(pool.sku)
+            hint = f" (did you mean {' or '.join(hints)}?)" if hints else ""
+            report.add("Site", site.name, (*loc, "sku"),
+                       f"unknown SKU '{pool.sku}'{hint}; known SKUs: {', '.join(CATALOG)}; "
+                       "for a custom SKU give memory_gb and tdp_w")
+    for region in spec.latency_ms:
+        if region not in report.regions:
+            report.add("Site", site.name, ("spec", "latency_ms", region),
+                       f"unknown region '{region}'{_did_you_mean(region, sorted(report.regions))}")
+
+
+def _check_workload(report: _Report, w: Workload) -> None:
+    fleet, spec, name = report.fleet, w.spec, w.name
+    if spec.replicas.max is not None and spec.replicas.min > spec.replicas.max:
+        report.add("Workload", name, ("spec", "replicas", "min"),
+                   f"must be <= replicas.max ({spec.replicas.max}), got {spec.replicas.min}")
+    if spec.is_job and spec.replicas.min < 1:
+        report.add("Workload", name, ("spec", "replicas", "min"),
+                   f"a {spec.type} job needs at least 1 replica, got {spec.replicas.min}")
+    if spec.spread is not None:
+        if spec.spread.max_sites is not None and spec.spread.min_sites > spec.spread.max_sites:
+            report.add("Workload", name, ("spec", "spread", "min_sites"),
+                       f"must be <= spread.max_sites ({spec.spread.max_sites}), got {spec.spread.min_sites}")
+        if spec.replicas.max is not None and spec.spread.min_sites > spec.replicas.max:
+            report.add("Workload", name, ("spec", "spread", "min_sites"),
+                       f"must be <= replicas.max ({spec.replicas.max}) since each site runs a replica, "
+                       f"got {spec.spread.min_sites}")
+    if spec.demand and spec.type != "inference":
+        report.add("Workload", name, ("spec", "demand"),
+                   f"demand (requests/s) is only for inference workloads, this one is {spec.type}")
+    if spec.demand and spec.rps_per_replica is None:
+        report.add("Workload", name, ("spec", "rps_per_replica"),
+                   "required when demand is given: requests/s that one replica serves")
+    if spec.latency_slo_ms is not None and not spec.demand:
+        report.add("Workload", name, ("spec", "latency_slo_ms"),
+                   "has no effect without demand: the SLO bounds routes from user regions", "warning")
+    for region in spec.demand:
+        if region not in report.regions:
+            report.add("Workload", name, ("spec", "demand", region),
+                       f"unknown region '{region}'{_did_you_mean(region, sorted(report.regions))}")
+    for i, source in enumerate(spec.data):
+        if source.site not in report.sites:
+            report.add("Workload", name, ("spec", "data", i, "site"),
+                       f"unknown site '{source.site}'{_did_you_mean(source.site, sorted(report.sites))}")
+    known = fleet.known_skus()
+    for i, sku in enumerate(spec.replica.gpu_skus or []):
+        if sku not in known:
+            hints = suggest(sku, sorted(known))
+            hint = f" (did you mean {' or '.join(hints)}?)" if hints else ""
+            report.add("Workload", name, ("spec", "replica", "gpu_skus", i), f"unknown SKU '{sku}'{hint}")
+
+
+def _check_policy(report: _Report, p: Policy) -> None:
+    fleet = report.fleet
+    for side in ("allowed", "denied"):
+        rule = getattr(p.spec, side)
+        for i, site in enumerate(rule.sites or []):
+            if site not in report.sites:
+                report.add("Policy", p.name, ("spec", side, "sites", i),
+                           f"unknown site '{site}'{_did_you_mean(site, sorted(report.sites))}")
+    if fleet.workloads and not any(p.matches(w) for w in fleet.workloads.values()):
+        selector = ", ".join(f"{k}={v}" for k, v in p.spec.selector.items()) or "(empty)"
+        report.add("Policy", p.name, ("spec", "selector"),
+                   f"matches no workload (selector {selector}); the policy has no effect", "warning")
