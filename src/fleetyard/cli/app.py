@@ -13,6 +13,9 @@ from __future__ import annotations
 
 import typer
 
+from fleetyard.cli import plan_cmd
+from fleetyard.cli.registry_cmd import registry_app
+
 app = typer.Typer(
     name="fleetyard",
     help="Control plane for running AI on a fleet of small data centers.",
@@ -20,6 +23,10 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
+
+
+plan_cmd.register(app)
+app.add_typer(registry_app, name="registry")
 
 
 def main() -> None:

@@ -203,3 +203,39 @@ def unserved_by_region(ctx: Context, cand: Candidates, placement: Placement) -> 
 
 def replicas_for(cand: Candidates, unserved_rps: float) -> int:
     return ceil_div(unserved_rps, cand.rps_per_replica) if cand.rps_per_replica > 0 else 0
+
+
+@dataclass(frozen=True)
+class WorkloadExplanation:
+    workload: str
+    type: str
+    priority: int
+    needs: str  # "1 x H100-SXM|H200 >= 40 GB, 0.9 kW per replica; 2-16 replicas"
+    policies: tuple[str, ...]
+    summary: str  # the runner's "k/n sites are available: ..." line
+    sites: tuple[SiteExplanation, ...]
+    routes: tuple[tuple[str, str, float, float], ...]  # region, site, rps, latency ms
+    unplaced_reasons: tuple[str, ...]
+    unserved: dict[str, float]
+
+
+def describe_needs(w: Workload) -> str:
+    spec = w.spec
+    shape = spec.replica
+    skus = "|".join(shape.gpu_skus) if shape.gpu_skus else "any SKU"
+    memory = f" >= {shape.gpu_memory_gb:g} GB" if shape.gpu_memory_gb else ""
+    power = f", {shape.power_kw:g} kW" if shape.power_kw else ""
+    if spec.is_job:
+        count = f"{spec.replicas.min} replica(s)" + (" as one gang on one site" if spec.max_sites == 1 and spec.is_gang else "")
+    else:
+        hi = spec.replicas.max if spec.replicas.max is not None else "unbounded"
+        count = f"{spec.replicas.min}-{hi} replicas"
+    parts = [f"{shape.gpus} x {skus}{memory}{power} per replica", count]
+    if spec.demand:
+        demand = ", ".join(f"{r} {v:g}" for r, v in spec.demand.items())
+        parts.append(f"demand {demand} rps at {spec.rps_per_replica:g} rps/replica")
+    if spec.latency_slo_ms:
+        parts.append(f"SLO {spec.latency_slo_ms:g} ms")
+    if spec.min_sites > 1 or (spec.spread and spec.spread.max_sites):
+        parts.append(f"spread {spec.min_sites}-{spec.max_sites or 'any'} sites")
+    return "; ".join(parts)

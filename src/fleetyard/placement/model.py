@@ -178,11 +178,11 @@ def build_model(
                 need_g = float(ceil_div(demand, rpr))
                 cut = [c for s in sites_g for c in by_site[s]]
                 lp.add_row([*cut, short], [1.0] * (len(cut) + 1), need_g, INF)
-                if hot_standby and sites_g:
-                    slack = lp.add_var(0.0, need_g, 0.5 * value, False)
-                    penalty_cols.append(slack)
-                    wc.n1_cols.append(slack)
-                    for lost in sites_g:
+                if hot_standby:
+                    for lost in sites_g:  # one slack per scenario: each deficit is paid for
+                        slack = lp.add_var(0.0, need_g, 0.5 * value, False)
+                        penalty_cols.append(slack)
+                        wc.n1_cols.append(slack)
                         rest = [c for s in sites_g if s != lost for c in by_site[s]]
                         lp.add_row([*rest, short, slack], [1.0] * (len(rest) + 2), need_g, INF)
             for s, rcols in routed_at.items():
@@ -229,11 +229,14 @@ def build_model(
 
 
 def add_failure_scenario(built: BuiltModel, compiled: Compiled, lost: int) -> int:
-    """N-1 for jobs: if site `lost` fails, the jobs it hosts must restart elsewhere.
+    """Cold standby for the loss of site `lost`: what it hosts must be able to restart elsewhere.
 
     Adds recourse columns z (replicas restarted on other pools in this scenario) and
-    a copy of every touched capacity row that counts base usage plus z. Returns the
-    number of jobs covered. Soft: a slack priced at half the shortfall penalty.
+    a copy of every touched capacity row that counts base usage plus z, so the plan
+    keeps that much capacity free (shared by all scenarios, which is what makes cold
+    standby cheaper than running spares). Inference replicas may restart only at
+    sites within the SLO of a region the lost site could serve. Soft: a slack priced
+    at half the shortfall penalty. Returns the number of workloads covered.
     """
     lp = built.lp
     extra_pool: dict[int, tuple[list[int], list[float]]] = defaultdict(lambda: ([], []))
@@ -241,30 +244,35 @@ def add_failure_scenario(built: BuiltModel, compiled: Compiled, lost: int) -> in
     covered = 0
     for wc in built.workloads:
         cand = wc.cand
-        if not cand.w.spec.is_job:
-            continue
         here = [(col, p) for col, p in wc.pool_cols if int(compiled.pool_site[p]) == lost]
         if not here:
             continue
         covered += 1
         value = built.unit * (1 + cand.w.spec.priority) * cand.gpus
         size = cand.unit if cand.single_pool else 1
+        reach: set[int] | None = None
+        if len(cand.regions):
+            reach = set()
+            for sites_g in cand.region_sites:
+                if lost in set(int(x) for x in sites_g):
+                    reach.update(int(x) for x in sites_g)
         zs: list[int] = []
         for j, p in enumerate(cand.pools):
             p = int(p)
-            if int(compiled.pool_site[p]) == lost:
+            site = int(compiled.pool_site[p])
+            if site == lost or (reach is not None and site not in reach):
                 continue
-            hi = 1.0 if cand.single_pool else float(cand.need)
+            hi = 1.0 if cand.single_pool else float(built.lp.ub[here[0][0]]) * len(here)
             z = lp.add_var(0.0, hi, 0.0, True)
             zs.append(z)
             cols, vals = extra_pool[p]
             cols.append(z)
             vals.append(float(size * cand.gpus))
-            cols, vals = extra_site[int(compiled.pool_site[p])]
+            cols, vals = extra_site[site]
             cols.append(z)
             vals.append(size * float(cand.power[j]))
-        slack = lp.add_var(0.0, 1.0 if cand.single_pool else float(cand.need),
-                           0.5 * value * size, False)
+        slack_hi = 1.0 if cand.single_pool else sum(float(lp.ub[col]) for col, _ in here)
+        slack = lp.add_var(0.0, slack_hi, 0.5 * value * size, False)
         built.penalty_cols.append(slack)
         wc.n1_cols.append(slack)
         lp.add_row([*zs, slack, *(col for col, _ in here)],

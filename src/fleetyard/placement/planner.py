@@ -15,11 +15,19 @@ from fleetyard.placement.candidates import Candidates, build_candidates
 from fleetyard.placement.context import compile_fleet
 from fleetyard.placement.costmodel import CostModel
 from fleetyard.placement.framework import Context
+from fleetyard.placement.explain import (
+    WorkloadExplanation,
+    describe_needs,
+    site_explanations,
+    unplaced_reasons,
+    unserved_by_region,
+)
 from fleetyard.placement.greedy import greedy
 from fleetyard.placement.optimizer import OptimizerOptions, optimize
 from fleetyard.placement.resilience import optimize_n1, resilience_report
 from fleetyard.placement.result import Placement
 from fleetyard.placement.runner import Runner
+from fleetyard.placement.usage import free_ledger
 from fleetyard.spec.fleet import Fleet
 from fleetyard.spec.plan import Plan, ResilienceEntry
 
@@ -69,3 +77,25 @@ class Planner:
 
 def plan_fleet(fleet: Fleet, options: PlanOptions | None = None) -> Plan:
     return Planner(fleet).plan(options)
+
+
+def explain_workload(planner: Planner, placement: Placement, name: str) -> WorkloadExplanation:
+    """Every site's verdict for one workload in a finished placement."""
+    ctx, c = planner.ctx, planner.compiled
+    cand = planner.by_name[name]
+    w = cand.w
+    evaluation = planner.runner.evaluate(ctx, w)
+    free = free_ledger(c, placement)
+    rows = site_explanations(ctx, planner.runner, evaluation, placement, free)
+    unserved = unserved_by_region(ctx, cand, placement)
+    reasons: list[str] = []
+    if placement.missing.get(name) or unserved or placement.spread_short.get(name):
+        reasons = unplaced_reasons(ctx, planner.runner, cand, placement, free, unserved)
+    routes = tuple(
+        (c.region_names[g], c.site_names[s], round(rps, 3), float(c.rtt[s, g]))
+        for (g, s), rps in sorted(placement.routes.get(name, {}).items())
+    )
+    return WorkloadExplanation(
+        workload=name, type=w.spec.type, priority=w.spec.priority, needs=describe_needs(w),
+        policies=tuple(p.name for p in planner.fleet.policies_for(w)), summary=evaluation.summary(),
+        sites=tuple(rows), routes=routes, unplaced_reasons=tuple(reasons), unserved=unserved)

@@ -9,12 +9,13 @@ failover serves every workload at least as well as the plan did.
 The per-site report tries the greedy failover first (fast, and if it absorbs the
 loss that is proof enough) and falls back to the exact MILP failover otherwise.
 
-N-1 planning (`resilience: n-1`): inference keeps hot standby - after losing any
-one site within a region's SLO the remaining replicas still serve that region -
-and jobs keep cold standby - for each site whose loss is not yet absorbable, the
-model gets that failure scenario (its jobs restart on capacity reserved elsewhere)
-and is solved again, up to `N1_ROUNDS` rounds. What still cannot be protected is
-reported with the workloads responsible.
+N-1 planning (`resilience: n-1`) is cold standby by default: for each site whose
+loss is not yet absorbable, the model gets that failure scenario (what the site
+hosts must be able to restart on capacity kept free elsewhere, inference within its
+SLO) and is solved again, up to `N1_ROUNDS` rounds; the free capacity is shared by
+all scenarios. With `standby: hot` inference instead keeps enough running replicas
+that the survivors of any one site's loss still serve each region. What still cannot
+be protected is reported with the workloads responsible.
 """
 
 from __future__ import annotations
@@ -181,7 +182,8 @@ def optimize_n1(planner: Planner, options: OptimizerOptions) -> Placement:
     """Plan so that every single-site loss is absorbable, or say which workloads prevent it."""
     t0 = time.perf_counter()
     c = planner.compiled
-    built = build_model(c, c.full_ledger(), planner.candidates, hot_standby=True)
+    hot = planner.fleet.objective.spec.standby == "hot"
+    built = build_model(c, c.full_ledger(), planner.candidates, hot_standby=hot)
     scenarios: set[int] = set()
     placement = solve_model(built, options, t0)
     for _ in range(N1_ROUNDS):
@@ -194,9 +196,8 @@ def optimize_n1(planner: Planner, options: OptimizerOptions) -> Placement:
             add_failure_scenario(built, c, s)
             scenarios.add(s)
         placement = solve_model(built, options, t0)
-    placement.notes.append(
-        f"resilience n-1: hot standby for inference, {len(scenarios)} failure scenario(s) reserved for jobs"
-    )
+    kind = "hot standby for inference, cold for jobs" if hot else "cold standby"
+    placement.notes.append(f"resilience n-1: {kind}; {len(scenarios)} failure scenario(s) in the model")
     for w in planner.candidates:
         sites = {int(s) for s in w.sites}
         if len(sites) == 1 and placement.replicas.get(w.name):
@@ -205,3 +206,36 @@ def optimize_n1(planner: Planner, options: OptimizerOptions) -> Placement:
             )
     placement.seconds = time.perf_counter() - t0
     return placement
+
+
+@dataclass(frozen=True)
+class Move:
+    """Replicas of one workload on one (site, SKU) before and after a failure."""
+
+    workload: str
+    site: str
+    gpu_sku: str
+    before: int
+    after: int
+
+
+def moves(before_planner: Planner, before: Placement, after_planner: Planner, after: Placement,
+          workloads: Iterable[str]) -> list[Move]:
+    """What changes for `workloads` between two placements (compared by site and SKU names)."""
+
+    def table(planner: Planner, placement: Placement, w: str) -> dict[tuple[str, str], int]:
+        c = planner.compiled
+        out: dict[tuple[str, str], int] = {}
+        for p, n in placement.replicas.get(w, {}).items():
+            key = (c.site_names[int(c.pool_site[p])], c.pool_sku[p])
+            out[key] = out.get(key, 0) + n
+        return out
+
+    out: list[Move] = []
+    for w in workloads:
+        old = table(before_planner, before, w)
+        new = table(after_planner, after, w)
+        for key in sorted(set(old) | set(new)):
+            if old.get(key, 0) != new.get(key, 0):
+                out.append(Move(w, key[0], key[1], old.get(key, 0), new.get(key, 0)))
+    return out

@@ -166,6 +166,10 @@ class PolicySpec(_Frozen):
 class ObjectiveSpec(_Frozen):
     carbon_price_per_tonne: NonNegative = 0.0
     resilience: Literal["none", "n-1"] = "none"
+    # Extension: how n-1 protects inference. cold (default) keeps free capacity where
+    # lost replicas can restart; hot keeps enough running replicas that the survivors
+    # carry the load at once (costs more, no restart). Jobs are always cold.
+    standby: Literal["cold", "hot"] = "cold"
 
 
 class _Resource(_Frozen):

@@ -1,0 +1,200 @@
+"""`fleetyard validate | plan | explain | whatif | catalog`: the planner on files alone."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.table import Table
+from rich.text import Text
+
+from fleetyard.cli.common import (
+    EXIT_RESULT,
+    Format,
+    console,
+    did_you_mean,
+    fail,
+    load_or_exit,
+)
+from fleetyard.cli.render import explanation_table, money, render_plan, unplaced_table
+from fleetyard.placement import STRATEGIES, OptimizerOptions, PlanOptions, Planner, failover
+from fleetyard.placement.planner import explain_workload
+from fleetyard.placement.resilience import moves
+from fleetyard.spec import CATALOG, SERVER_POWER_FACTOR
+
+Paths = Annotated[list[Path], typer.Argument(help="Fleet spec files or folders (every *.yaml/*.yml).",
+                                             show_default=False)]
+StrategyOpt = Annotated[str, typer.Option("--strategy", "-s", help=f"One of: {', '.join(STRATEGIES)}.")]
+FormatOpt = Annotated[Format, typer.Option("--format", "-o", help="Output: table or json.")]
+TimeLimitOpt = Annotated[float, typer.Option("--time-limit", min=1.0, help="Solver time limit, seconds.")]
+GapOpt = Annotated[float, typer.Option("--mip-gap", min=0.0, max=1.0, help="Stop when proven within this gap.")]
+
+
+def _options(strategy: str, time_limit: float, mip_gap: float, resilience: bool = True) -> PlanOptions:
+    if strategy not in STRATEGIES:
+        fail(f"--strategy: expected one of {', '.join(STRATEGIES)}, got '{strategy}'{did_you_mean(strategy, STRATEGIES)}")
+    return PlanOptions(strategy=strategy,  # type: ignore[arg-type]
+                       optimizer=OptimizerOptions(time_limit=time_limit, mip_gap=mip_gap),
+                       resilience=resilience)
+
+
+def _source(paths: list[Path]) -> str:
+    return ", ".join(str(p) for p in paths)
+
+
+def register(app: typer.Typer) -> None:
+    app.command("validate")(validate)
+    app.command("plan")(plan)
+    app.command("explain")(explain)
+    app.command("whatif")(whatif)
+    app.command("catalog")(catalog)
+
+
+def validate(paths: Paths) -> None:
+    """Check fleet specs: every problem of every file, with file, line and field."""
+    fleet = load_or_exit(paths)
+    console.print(
+        f"[green]ok[/]: {len(fleet.regions)} regions, {len(fleet.sites)} sites, {len(fleet.workloads)} workloads, "
+        f"{len(fleet.policies)} policies", highlight=False)
+
+
+def plan(
+    paths: Paths,
+    strategy: StrategyOpt = "optimizer",
+    output: FormatOpt = Format.table,
+    time_limit: TimeLimitOpt = 60.0,
+    mip_gap: GapOpt = 0.002,
+    resilience: Annotated[bool, typer.Option(help="Check, per site, whether its loss is absorbable.")] = True,
+    fail_on_unplaced: Annotated[bool, typer.Option(help="Exit 3 if any work is unplaced or unserved.")] = False,
+) -> None:
+    """Plan where every workload runs, for all workloads at once, and explain it."""
+    opts = _options(strategy, time_limit, mip_gap, resilience)
+    fleet = load_or_exit(paths)
+    result = Planner(fleet).plan(opts)
+    if output is Format.json:
+        console.print_json(result.model_dump_json())
+    else:
+        render_plan(console, result, fleet, _source(paths))
+    if fail_on_unplaced and result.unplaced:
+        raise typer.Exit(EXIT_RESULT)
+
+
+def explain(
+    paths: Paths,
+    workload: Annotated[str, typer.Argument(help="The workload to explain.", show_default=False)],
+    strategy: StrategyOpt = "optimizer",
+    output: FormatOpt = Format.table,
+    time_limit: TimeLimitOpt = 60.0,
+    mip_gap: GapOpt = 0.002,
+) -> None:
+    """Show every site's verdict for one workload: rejected (all reasons), chosen, or not chosen."""
+    opts = _options(strategy, time_limit, mip_gap, resilience=False)
+    paths_ = paths
+    fleet = load_or_exit(paths_)
+    if workload not in fleet.workloads:
+        fail(f"unknown workload '{workload}'{did_you_mean(workload, list(fleet.workloads))}")
+    planner = Planner(fleet)
+    placement = planner.place(opts)
+    ex = explain_workload(planner, placement, workload)
+    if output is Format.json:
+        console.print_json(json.dumps(dataclasses.asdict(ex)))
+        return
+    console.print(Text.assemble((f"{ex.workload}", "bold cyan"), f"  {ex.type}, priority {ex.priority}"))
+    console.print(f"needs: {ex.needs}", highlight=False)
+    if ex.policies:
+        console.print(f"policies: {', '.join(ex.policies)}", highlight=False)
+    console.print(ex.summary, highlight=False)
+    if ex.routes:
+        t = Table(title="Routes", title_justify="left")
+        for col in ("Region", "Site", "rps", "RTT ms"):
+            t.add_column(col)
+        for region, site, rps, ms in ex.routes:
+            t.add_row(region, site, f"{rps:g}", f"{ms:.1f}")
+        console.print(t)
+    console.print(explanation_table(ex.sites))
+    if ex.unplaced_reasons:
+        console.print(Text("Not placed or not served:", style="bold red"))
+        for r in ex.unplaced_reasons:
+            console.print(f"- {r}", highlight=False)
+
+
+def whatif(
+    paths: Paths,
+    fail_sites: Annotated[list[str], typer.Option("--fail", help="A site that goes dark (repeatable).",
+                                                  show_default=False)],
+    strategy: StrategyOpt = "optimizer",
+    output: FormatOpt = Format.table,
+    replan: Annotated[bool, typer.Option(help="Re-plan everything instead of failing over only what moved.")] = False,
+    time_limit: TimeLimitOpt = 60.0,
+    mip_gap: GapOpt = 0.002,
+    fail_on_unserved: Annotated[bool, typer.Option(help="Exit 3 if the loss is not absorbable.")] = False,
+) -> None:
+    """Fail sites and show what moves, what it costs, and what can no longer be served."""
+    opts = _options(strategy, time_limit, mip_gap, resilience=False)
+    fleet = load_or_exit(paths)
+    for site in fail_sites:
+        if site not in fleet.sites:
+            fail(f"--fail: unknown site '{site}'{did_you_mean(site, list(fleet.sites))}")
+    planner = Planner(fleet)
+    before = planner.place(opts)
+    before_plan = planner.to_plan(before, dataclasses.replace(opts, resilience=False))
+    if replan:
+        after_planner = Planner(fleet.without_sites(fail_sites))
+        after = after_planner.place(opts)
+        changed = list(fleet.workloads)
+    else:
+        result = failover(planner, before, fail_sites, exact=strategy == "optimizer", options=opts.optimizer)
+        after_planner, after, changed = planner, result.after, result.affected
+    after_plan = after_planner.to_plan(after, dataclasses.replace(opts, resilience=False))
+    diff = moves(planner, before, after_planner, after, changed)
+    before_short = {u.workload: u for u in before_plan.unplaced}
+    worse = [u for u in after_plan.unplaced
+             if u.workload not in before_short or u.replicas > before_short[u.workload].replicas
+             or sum(u.unserved.values()) > sum(before_short[u.workload].unserved.values()) + 1e-6]
+    absorbable = not worse
+    delta = after_plan.totals.cost_per_hour - before_plan.totals.cost_per_hour
+    if output is Format.json:
+        console.print_json(json.dumps({
+            "failed_sites": fail_sites, "mode": "replan" if replan else "failover", "absorbable": absorbable,
+            "moves": [dataclasses.asdict(m) for m in diff],
+            "cost_per_hour_before": before_plan.totals.cost_per_hour,
+            "cost_per_hour_after": after_plan.totals.cost_per_hour,
+            "cost_delta_per_hour": round(delta, 4),
+            "unplaced": [u.model_dump() for u in worse],
+            "plan": after_plan.model_dump(),
+        }))
+    else:
+        mode = "full re-plan" if replan else "failover (everything else stays put)"
+        console.print(Text.assemble(("What if ", "bold"), (", ".join(fail_sites), "bold red"),
+                                    f" fails - {mode}"))
+        t = Table(title="What moves", title_justify="left")
+        for col in ("Workload", "Site", "SKU", "Before", "After"):
+            t.add_column(col)
+        for m in diff:
+            style = "red" if m.after < m.before else "green"
+            t.add_row(m.workload, m.site, m.gpu_sku, str(m.before), Text(str(m.after), style=style))
+        console.print(t if diff else Text("Nothing moves.", style="green"))
+        console.print(f"cost: {money(before_plan.totals.cost_per_hour)}/h -> "
+                      f"{money(after_plan.totals.cost_per_hour)}/h ({'+' if delta >= 0 else '-'}{money(abs(delta))}/h)",
+                      highlight=False)
+        if worse:
+            console.print(unplaced_table(worse, "No longer placed or served"))
+        else:
+            console.print(Text("Absorbable: everything served before is still served.", style="bold green"))
+    if fail_on_unserved and not absorbable:
+        raise typer.Exit(EXIT_RESULT)
+
+
+def catalog() -> None:
+    """The built-in GPU catalog (memory, board power, default replica power)."""
+    t = Table(title="GPU catalog", title_justify="left")
+    for col in ("SKU", "Vendor", "Memory GB", "TDP W", "Replica kW per GPU"):
+        t.add_column(col)
+    for m in CATALOG.values():
+        t.add_row(m.sku, m.vendor, f"{m.memory_gb:g}", f"{m.tdp_w:g}", f"{m.tdp_w * SERVER_POWER_FACTOR / 1000:.2f}")
+    console.print(t)
+    console.print(f"Replica power, unless a workload sets replica.power_kw: GPUs x TDP x {SERVER_POWER_FACTOR} "
+                  "(server overhead: an 8-GPU H100 server draws ~10.2 kW).", highlight=False)

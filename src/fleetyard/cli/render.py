@@ -1,0 +1,142 @@
+"""Rich tables for plans, explanations and what-if results."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from rich.console import Console, Group
+from rich.table import Table
+from rich.text import Text
+
+from fleetyard.placement.explain import SiteExplanation
+from fleetyard.spec.fleet import Fleet
+from fleetyard.spec.plan import Plan, ResilienceEntry, Unplaced
+
+
+def money(v: float) -> str:
+    return f"${v:,.2f}"
+
+
+def _pct(used: float, cap: float) -> str:
+    return f"{100 * used / cap:.0f}%" if cap > 0 else "-"
+
+
+def plan_header(plan: Plan, fleet: Fleet, source: str) -> Text:
+    s = plan.solver
+    engine = "greedy baseline" if s.strategy == "greedy" else f"optimizer ({s.solver}, {s.status})"
+    return Text.assemble(
+        ("Plan ", "bold"), (source, "bold cyan"),
+        f": {len(fleet.sites)} sites, {len(fleet.workloads)} workloads - {engine}, {s.seconds:.2f} s",
+    )
+
+
+def workloads_table(plan: Plan) -> Table:
+    t = Table(title="Workloads", title_justify="left", expand=False, show_lines=False)
+    for col, kw in (("Workload", {"style": "bold"}), ("Type", {}), ("Prio", {"justify": "right"}),
+                    ("Repl.", {"justify": "right"}), ("Placement", {}), ("Why", {"style": "dim"})):
+        t.add_column(col, **kw)  # type: ignore[arg-type]
+    short = {u.workload for u in plan.unplaced}
+    for w in plan.workloads:
+        name = Text(w.workload, style="bold red" if w.workload in short else "bold")
+        t.add_row(name, w.type, str(w.priority), str(w.replicas), w.placed, w.why)
+    return t
+
+
+def unplaced_table(unplaced: Sequence[Unplaced], title: str = "Unplaced and unserved") -> Table:
+    t = Table(title=title, title_justify="left", title_style="bold red")
+    t.add_column("Workload", style="bold")
+    t.add_column("Replicas", justify="right")
+    t.add_column("Unserved rps")
+    t.add_column("Reasons")
+    for u in unplaced:
+        unserved = ", ".join(f"{r} {v:g}" for r, v in u.unserved.items()) or "-"
+        t.add_row(u.workload, str(u.replicas), unserved, "\n".join(f"- {r}" for r in u.reasons))
+    return t
+
+
+def sites_table(plan: Plan, fleet: Fleet) -> Table:
+    t = Table(title="Sites", title_justify="left")
+    for col, kw in (("Site", {"style": "bold"}), ("Type", {}), ("CC", {}), ("GPUs used/total", {}),
+                    ("IT kW", {"justify": "right"}), ("Power", {"justify": "right"}),
+                    ("Cooling", {"justify": "right"}), ("$/h", {"justify": "right"}),
+                    ("kg CO2/h", {"justify": "right"}), ("Loss", {})):
+        t.add_column(col, **kw)  # type: ignore[arg-type]
+    res = {r.failed_site: r for r in plan.resilience}
+    for s in plan.sites:
+        spec = fleet.sites[s.site].spec
+        gpus = ", ".join(f"{sku} {s.gpus_used.get(sku, 0)}/{n}" for sku, n in s.gpus_total.items())
+        entry = res.get(s.site)
+        if entry is None:
+            loss = Text("-", style="dim")
+        elif entry.absorbable:
+            loss = Text("absorbable", style="green")
+        else:
+            loss = Text(f"NOT absorbable ({', '.join(u.workload for u in entry.unplaced[:2])}"
+                        f"{', ...' if len(entry.unplaced) > 2 else ''})", style="red")
+        t.add_row(s.site, spec.type, spec.country, gpus, f"{s.it_kw:.1f}",
+                  _pct(s.it_kw, s.it_capacity_kw), _pct(s.it_kw, s.cooling_kw),
+                  money(s.cost_per_hour), f"{s.carbon_kg_per_hour:.1f}", loss)
+    return t
+
+
+def totals_text(plan: Plan) -> Text:
+    t = plan.totals
+    b = plan.bound
+    served = f"{t.served_rps:,.0f}/{t.demand_rps:,.0f} rps served" if t.demand_rps else "no inference demand"
+    lines = [
+        ("Totals  ", "bold"),
+        (f"{money(t.cost_per_hour)}/h", "bold green"),
+        f" (GPU rent {money(t.gpu_rent_per_hour)}, energy {money(t.energy_per_hour)}, "
+        f"carbon {money(t.carbon_cost_per_hour)}, egress {money(t.egress_per_hour)})  ",
+        f"{t.power_kw:,.1f} kW facility ({t.it_kw:,.1f} kW IT)  {t.carbon_kg_per_hour:,.1f} kg CO2/h  "
+        f"{t.gpus_used} GPUs  {t.replicas_placed} replicas placed, {t.replicas_unplaced} unplaced  {served}\n",
+        ("Bound   ", "bold"),
+    ]
+    if plan.solver.strategy == "greedy":
+        lines.append("none (the greedy baseline proves no bound)")
+    else:
+        lines.append(f"cost >= {money(b.cost_per_hour_lower_bound)}/h, gap {100 * b.gap:.2f}%  ")
+        lines.append((f"({b.method})", "dim"))
+    return Text.assemble(*lines)
+
+
+def resilience_text(entries: Sequence[ResilienceEntry]) -> Text:
+    bad = [e for e in entries if not e.absorbable]
+    if not entries:
+        return Text("")
+    if not bad:
+        return Text(f"Resilience: the loss of any one of the {len(entries)} sites is absorbable.", style="green")
+    return Text.assemble(
+        ("Resilience: ", "bold"),
+        (f"{len(bad)} of {len(entries)} sites cannot be lost without leaving work unserved: ", "red"),
+        ", ".join(e.failed_site for e in bad),
+        ("  (fleetyard whatif DIR --fail SITE shows what moves)", "dim"),
+    )
+
+
+def render_plan(console: Console, plan: Plan, fleet: Fleet, source: str) -> None:
+    parts: list[object] = [plan_header(plan, fleet, source), workloads_table(plan)]
+    if plan.unplaced:
+        parts.append(unplaced_table(plan.unplaced))
+    parts.extend([sites_table(plan, fleet), totals_text(plan), resilience_text(plan.resilience)])
+    for note in plan.solver.notes:
+        parts.append(Text(f"note: {note}", style="yellow"))
+    console.print(Group(*parts))  # type: ignore[arg-type]
+
+
+def explanation_table(rows: Sequence[SiteExplanation]) -> Table:
+    t = Table(title="Every site", title_justify="left")
+    for col, kw in (("Site", {"style": "bold"}), ("Verdict", {}), ("SKU", {}),
+                    ("$/h per replica", {"justify": "right"}), ("kg CO2/h", {"justify": "right"}),
+                    ("Latency", {}), ("Why", {})):
+        t.add_column(col, **kw)  # type: ignore[arg-type]
+    style = {"chosen": "bold green", "not chosen": "yellow", "rejected": "red"}
+    order = {"chosen": 0, "not chosen": 1, "rejected": 2}
+    for r in sorted(rows, key=lambda r: (order[r.verdict], r.cost_per_replica or 0.0, r.site)):
+        sku = ", ".join(f"{k} x{n}" for k, n in r.replicas.items()) if r.replicas else (r.sku or "-")
+        lat = ", ".join(f"{g} {v:.1f} ms" for g, v in r.latency_ms.items()) or "-"
+        t.add_row(r.site, Text(r.verdict, style=style[r.verdict]), sku,
+                  money(r.cost_per_replica) if r.cost_per_replica is not None else "-",
+                  f"{r.carbon_kg_per_replica:.2f}" if r.carbon_kg_per_replica is not None else "-",
+                  lat, "\n".join(f"- {m}" for m in r.reasons))
+    return t
