@@ -203,7 +203,7 @@ def _inference(runner: Runner, state: _State, cand: Candidates, placement: Place
         if j is None:
             break
         at_site[int(cand.sites[j])] = at_site.get(int(cand.sites[j]), 0) + 1
-    while len(used) < spec.min_sites and (cap is None or placed() < cap):
+    while placed() and len(used) < spec.min_sites and (cap is None or placed() < cap):
         j = _place_one(runner, state, cand, placement, used, new_site=True)
         if j is None:
             break

@@ -205,7 +205,13 @@ def build_model(
             if spec.min_sites > 1:
                 wc.spread_col = lp.add_var(0.0, float(spec.min_sites), value, False)
                 penalty_cols.append(wc.spread_col)
-                lp.add_row([*vcols, wc.spread_col], [1.0] * (len(vcols) + 1), float(spec.min_sites), INF)
+                # spread binds only once a replica runs (z = 1): a workload that is not
+                # placed at all is short of replicas, not of sites
+                k = float(spec.min_sites)
+                z = lp.add_var(0.0, 1.0, 0.0, True)
+                for col in xs:
+                    lp.add_row([col, z], [1.0, -max(lp.ub[col], 1.0)], -INF, 0.0)
+                lp.add_row([*vcols, wc.spread_col, z], [1.0] * (len(vcols) + 1) + [-k], 0.0, INF)
         if spec.is_gang and not cand.single_pool and wc.pool_cols:
             by_sku: dict[str, list[int]] = defaultdict(list)
             for col, p in wc.pool_cols:
