@@ -109,11 +109,16 @@ def solve_highs(
     integral: bool = True,
     time_limit: float = 60.0,
     mip_rel_gap: float = 1e-3,
+    mip_abs_gap: float | None = None,
     threads: int | None = None,
-    start: FloatArray | None = None,
+    start: FloatArray | tuple[np.ndarray, np.ndarray] | None = None,
     seed: int = 0,
 ) -> Solution:
-    """Solve with HiGHS. With `integral=False` the LP relaxation is solved and duals kept."""
+    """Solve with HiGHS. With `integral=False` the LP relaxation is solved and duals kept.
+
+    `start` is a full solution vector or a partial one `(indices, values)`, which HiGHS
+    completes (it fixes the given values and solves for the rest) and uses as the
+    first incumbent."""
     t0 = time.perf_counter()
     h = _new_highs()
     h.setOptionValue("time_limit", float(max(time_limit, 0.1)))
@@ -122,6 +127,8 @@ def solve_highs(
         h.setOptionValue("threads", int(threads))
     if integral:
         h.setOptionValue("mip_rel_gap", float(mip_rel_gap))
+        if mip_abs_gap is not None:
+            h.setOptionValue("mip_abs_gap", float(mip_abs_gap))
     lp = highspy.HighsLp()
     lp.num_col_ = model.n_vars
     lp.num_row_ = model.n_rows
@@ -140,10 +147,14 @@ def solve_highs(
         lp.integrality_ = [kinds[i] for i in model.integer]
     h.passModel(lp)
     if start is not None and integral:
-        sol = highspy.HighsSolution()
-        sol.col_value = list(map(float, start))
-        sol.value_valid = True
-        h.setSolution(sol)
+        if isinstance(start, tuple):
+            idx, vals = start
+            h.setSolution(len(idx), np.asarray(idx, dtype=np.int32), np.asarray(vals, dtype=np.float64))
+        else:
+            sol = highspy.HighsSolution()
+            sol.col_value = list(map(float, start))
+            sol.value_valid = True
+            h.setSolution(sol)
     h.run()
     seconds = time.perf_counter() - t0
     status = h.getModelStatus()

@@ -60,7 +60,9 @@ class Planner:
             return greedy(self.ctx, self.runner, self.candidates)
         if self.fleet.objective.spec.resilience == "n-1":
             return optimize_n1(self, opts.optimizer)
-        return optimize(self.ctx, self.runner, [], candidates=self.candidates, options=opts.optimizer)
+        start = greedy(self.ctx, self.runner, self.candidates)
+        return optimize(self.ctx, self.runner, [], candidates=self.candidates, options=opts.optimizer,
+                        start=start)
 
     def plan(self, options: PlanOptions | None = None) -> Plan:
         opts = options or PlanOptions()
