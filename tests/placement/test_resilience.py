@@ -78,22 +78,22 @@ def test_n1_keeps_hot_standby_for_inference_when_asked():
 
 
 def test_n1_cold_standby_keeps_room_for_inference_to_restart():
-    # The cheapest plan puts the filler on b (its data lives there) and the API on a;
-    # losing a then leaves no room within the API's SLO. N-1 keeps room on b instead.
+    # Losing a leaves 4 L4s for 6 replicas of work: failover keeps the API (priority
+    # 100) by stopping the filler. N-1 planning gives the filler up front instead.
     resources = [region("eu", 50.11, 8.68), site("a", gpus={"L4": (4, 0.1)}),
-                 site("b", country="FR", lat=48.86, lon=2.35, gpus={"L4": (4, 0.2)}, egress=0.5),
-                 site("c", country="US", lat=40.7, lon=-74.0, gpus={"L4": (8, 0.5)}),
+                 site("b", country="FR", lat=48.86, lon=2.35, gpus={"L4": (4, 0.2)}),
                  workload("api", replicas=(1, 8), demand={"eu": 20}, rps=10, slo=30, priority=100),
-                 workload("fill", type="batch", replicas=(4, 4), data=[("b", 2.0)])]
+                 workload("fill", type="batch", replicas=(4, 4))]
     plain = Planner(fleet(*resources)).plan()
-    assert {(a.workload, a.site, a.replicas) for a in plain.assignments} == {("api", "a", 2), ("fill", "b", 4)}
-    assert not {r.failed_site: r for r in plain.resilience}["a"].absorbable
+    assert plain.unplaced == []
+    report = {r.failed_site: r for r in plain.resilience}
+    assert not report["a"].absorbable
+    assert [u.workload for u in report["a"].unplaced] == ["fill"]  # the API survives, the filler stops
     f = fleet(*resources, objective(resilience="n-1"))
     plan = Planner(f).plan()
     assert check_plan(f, plan) == []
     assert all(r.absorbable for r in plan.resilience)
-    assert plan.unplaced == []
-    assert plan.totals.cost_per_hour > plain.totals.cost_per_hour
+    assert [u.workload for u in plan.unplaced] == ["fill"]
 
 
 def test_n1_reserves_room_for_jobs_to_restart():
@@ -115,3 +115,33 @@ def test_n1_says_which_workload_makes_it_impossible():
     plan = Planner(f).plan(PlanOptions())
     assert any("n-1 impossible for big: its only feasible site is a" in n for n in plan.solver.notes)
     assert not {r.failed_site: r for r in plan.resilience}["a"].absorbable
+
+
+def _contest(low_priority: int):
+    return fleet(region("eu"), site("a", gpus={"L4": (4, 0.1)}), site("b", gpus={"L4": (4, 0.5)}),
+                 workload("hi", type="batch", replicas=(4, 4), priority=100, skus=["L4"]),
+                 workload("lo", type="batch", replicas=(4, 4), priority=low_priority, skus=["L4"]))
+
+
+def test_failover_preempts_lower_priority_work_for_displaced_work():
+    f = _contest(low_priority=10)
+    planner = Planner(f)
+    before = planner.place()
+    assert before.replicas == {"hi": {0: 4}, "lo": {1: 4}}
+    result = failover(planner, before, ["a"])
+    assert result.after.replicas.get("hi") == {1: 4}
+    assert [u.workload for u in result.unplaced] == ["lo"]
+    assert any("higher-priority work: hi (priority 100)" in r for r in result.unplaced[0].reasons)
+    changes = {(m.workload, m.site, m.before, m.after) for m in moves(planner, before, planner, result.after,
+                                                                          result.affected)}
+    assert changes == {("hi", "a", 4, 0), ("hi", "b", 0, 4), ("lo", "b", 4, 0)}
+
+
+def test_failover_never_preempts_equal_priority_work():
+    f = _contest(low_priority=100)
+    planner = Planner(f)
+    before = planner.place()
+    result = failover(planner, before, ["a"])
+    assert result.after.replicas.get("lo") == before.replicas["lo"]
+    assert [u.workload for u in result.unplaced] == ["hi"]
+    assert any(r.startswith("down: a") for r in result.unplaced[0].reasons)

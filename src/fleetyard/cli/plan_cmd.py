@@ -141,14 +141,16 @@ def whatif(
     planner = Planner(fleet)
     before = planner.place(opts)
     before_plan = planner.to_plan(before, dataclasses.replace(opts, resilience=False))
+    no_resilience = dataclasses.replace(opts, resilience=False)
     if replan:
         after_planner = Planner(fleet.without_sites(fail_sites))
         after = after_planner.place(opts)
         changed = list(fleet.workloads)
+        after_plan = after_planner.to_plan(after, no_resilience)
     else:
         result = failover(planner, before, fail_sites, exact=strategy == "optimizer", options=opts.optimizer)
         after_planner, after, changed = planner, result.after, result.affected
-    after_plan = after_planner.to_plan(after, dataclasses.replace(opts, resilience=False))
+        after_plan = planner.to_plan(after, no_resilience, down=fail_sites)
     diff = moves(planner, before, after_planner, after, changed)
     before_short = {u.workload: u for u in before_plan.unplaced}
     worse = [u for u in after_plan.unplaced
@@ -167,7 +169,9 @@ def whatif(
             "plan": after_plan.model_dump(),
         }))
     else:
-        mode = "full re-plan" if replan else "failover (everything else stays put)"
+        mode = ("full re-plan without them" if replan else
+                "failover: displaced work re-placed; other work moves, or stops for higher priorities, "
+                "only to make room")
         console.print(Text.assemble(("What if ", "bold"), (", ".join(fail_sites), "bold red"),
                                     f" fails - {mode}"))
         t = Table(title="What moves", title_justify="left")

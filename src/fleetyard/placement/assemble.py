@@ -37,10 +37,12 @@ def assemble(
     placement: Placement,
     resilience: Sequence[ResilienceEntry] = (),
     explain: bool = True,
+    down: Sequence[int] = (),
 ) -> Plan:
+    """Price and explain `placement`; sites in `down` have failed (no capacity)."""
     c = ctx.compiled
     fleet = c.fleet
-    free = free_ledger(c, placement)
+    free = free_ledger(c, placement, down=down)
     triples = [(fleet.workloads[w], p, n) for w, pools in placement.replicas.items() for p, n in pools.items()]
     per_w, per_s = plan_costs(ctx.costs, triples)
 
@@ -72,7 +74,7 @@ def assemble(
         if missing or unserved or short_sites:
             n = max(missing, replicas_for(cand, sum(unserved.values())), short_sites)
             replicas_unplaced += n
-            reasons = unplaced_reasons(ctx, runner, cand, placement, free, unserved)
+            reasons = unplaced_reasons(ctx, runner, cand, placement, free, unserved, down)
             unplaced.append(Unplaced(workload=w.name, replicas=n, reasons=reasons, unserved=unserved))
         if explain:
             pools = placement.replicas.get(w.name, {})

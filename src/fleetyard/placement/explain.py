@@ -7,6 +7,7 @@ reasons), *chosen* (with its replicas, cost, carbon and latency), or *not chosen
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -62,7 +63,13 @@ def site_explanations(
                     carbon_kg_per_replica=float(costs.carbon_kg[best]), latency_ms=lat)
         if here:
             sku = max(here, key=lambda k: here[k])
-            out.append(SiteExplanation(verdict.site, "chosen", (), dict(here), sku=sku, **base))
+            served = [f"serves {c.region_names[g]} {rps:g} rps"
+                      for (g, site), rps in sorted(placement.routes.get(w.name, {}).items()) if site == s]
+            if not served:
+                served = [f"runs {sum(here.values())} replica(s)"]
+            if float(costs.total[best]) <= min(float(costs.total[p]) for p in np.flatnonzero(evaluation.feasible)) + 1e-9:
+                served.append("cheapest feasible site")
+            out.append(SiteExplanation(verdict.site, "chosen", tuple(served), dict(here), sku=sku, **base))
             continue
         notes: list[str] = []
         full = [r.message for p in pools for r in fit.check(ctx.with_ledger(free), w, p)]
@@ -115,16 +122,23 @@ def why_placed(ctx: Context, cand: Candidates, placement: Placement, free: Ledge
 
 def unplaced_reasons(
     ctx: Context, runner: Runner, cand: Candidates, placement: Placement, free: Ledger,
-    unserved: dict[str, float],
+    unserved: dict[str, float], down: Sequence[int] = (),
 ) -> list[str]:
-    """Why part of `w` is not placed or served: hard constraints first, then capacity."""
+    """Why part of `w` is not placed or served: hard constraints first, then capacity.
+    Sites in `down` have failed; they are named once and not listed as full."""
     c = ctx.compiled
     w = cand.w
     reasons: list[str] = []
     if len(cand.pools) == 0:
         return [runner.evaluate(ctx, w).summary()]
     fit = Fit()
-    pools = [int(p) for p in cand.pools]
+    gone = set(down)
+    lost = sorted({int(s) for s in cand.sites if int(s) in gone})
+    if lost:
+        reasons.append(f"down: {', '.join(c.site_names[s] for s in lost)}")
+    pools = [int(p) for p in cand.pools if int(c.pool_site[p]) not in gone]
+    if not pools:
+        return reasons
     missing = placement.missing.get(w.name, 0)
     if missing:
         full = {p: fit.check(ctx.with_ledger(free), w, p) for p in pools}
@@ -144,6 +158,7 @@ def unplaced_reasons(
         g = c.region_index[region]
         k = cand.regions.index(g) if g in cand.regions else -1
         sites_g = cand.region_sites[k] if k >= 0 else np.zeros(0, dtype=np.int64)
+        sites_g = np.array([s for s in sites_g if int(s) not in gone], dtype=np.int64)
         if len(sites_g) == 0:
             feasible_sites = sorted({int(c.pool_site[p]) for p in pools}, key=lambda s: c.rtt[s, g])
             nearest = feasible_sites[0] if feasible_sites else None
@@ -236,6 +251,8 @@ def describe_needs(w: Workload) -> str:
         parts.append(f"demand {demand} rps at {spec.rps_per_replica:g} rps/replica")
     if spec.latency_slo_ms:
         parts.append(f"SLO {spec.latency_slo_ms:g} ms")
-    if spec.min_sites > 1 or (spec.spread and spec.spread.max_sites):
-        parts.append(f"spread {spec.min_sites}-{spec.max_sites or 'any'} sites")
+    if spec.min_sites > 1:
+        parts.append(f"spread over >= {spec.min_sites} sites")
+    if spec.max_sites is not None:
+        parts.append(f"at most {spec.max_sites} site(s)")
     return "; ".join(parts)

@@ -35,6 +35,7 @@ from fleetyard.placement.context import Compiled, FloatArray, Ledger
 from fleetyard.placement.milp import INF, LinearModel
 from fleetyard.placement.result import Placement
 
+STICKY = 0.75  # disruption penalty per GPU moved or stopped, in shortfall penalty units
 ROUTE_EPS = 1e-8  # $/h per rps per ms of RTT: prefer nearer sites among equal costs
 UNSERVED_EPS = 0.01  # share of the penalty charged per rps (n carries the rest)
 
@@ -78,14 +79,21 @@ def build_model(
     cands: Sequence[Candidates],
     floors: Mapping[str, Mapping[int, int]] | None = None,
     hot_standby: bool = False,
+    sticky: Mapping[str, Mapping[int, int]] | None = None,
 ) -> BuiltModel:
-    """Build the MILP for `cands` against free capacity `ledger`; floors pin replicas (failover).
+    """Build the MILP for `cands` against free capacity `ledger`.
 
+    `floors` pin replicas that must stay (failover: the survivors of a failed site).
+    `sticky` replicas may move or stop, at a disruption penalty of STICKY x the
+    shortfall penalty unit per GPU: more than any cost saving, less than serving a GPU
+    of work of any priority - so work moves only to make room for displaced work,
+    and stops (is preempted) only for strictly higher-priority work.
     With `hot_standby`, each region's demand must stay served by the replicas left
     after losing any one site within its SLO (N-1 for inference; soft, with a slack
     priced at half the shortfall penalty)."""
     lp = LinearModel()
     floors = floors or {}
+    sticky = sticky or {}
     unit = penalty_unit(cands)
     pool_terms: dict[int, tuple[list[int], list[float]]] = defaultdict(lambda: ([], []))
     site_terms: dict[int, tuple[list[int], list[float]]] = defaultdict(lambda: ([], []))
@@ -123,6 +131,7 @@ def build_model(
             wc.missing_col = lp.add_var(0.0, 1.0, value * n, False)
             penalty_cols.append(wc.missing_col)
             lp.add_row([*row_cols, wc.missing_col], [1.0] * (len(row_cols) + 1), 1.0, 1.0)
+            _stick(lp, wc, sticky.get(cand.name, {}), STICKY * unit * cand.gpus * n, penalty_cols, binary=True)
             continue
 
         cap = cand.max_replicas
@@ -142,6 +151,7 @@ def build_model(
             use(col, p, cand.gpus, float(cand.power[j]))
             by_site[int(compiled.pool_site[p])].append(col)
         xs = [col for col, _ in wc.pool_cols]
+        _stick(lp, wc, sticky.get(cand.name, {}), STICKY * unit * cand.gpus, penalty_cols, binary=False)
 
         # replicas.min (jobs: exactly N) with a shortfall column
         need = cand.need
@@ -294,6 +304,19 @@ def add_failure_scenario(built: BuiltModel, compiled: Compiled, lost: int) -> in
     mask[: len(built.cost_mask)] = built.cost_mask
     built.cost_mask = mask
     return covered
+
+
+def _stick(lp: LinearModel, wc: _WorkloadCols, current: Mapping[int, int], penalty: float,
+           penalty_cols: list[int], *, binary: bool) -> None:
+    """Disruption columns d >= current - x for replicas that may move (see `build_model`)."""
+    for col, p in wc.pool_cols:
+        now = current.get(p, 0)
+        if now <= 0:
+            continue
+        keep = 1.0 if binary else float(now)
+        d = lp.add_var(0.0, keep, penalty, False)
+        penalty_cols.append(d)
+        lp.add_row([d, col], [1.0, 1.0], keep, INF)
 
 
 def model_cost(built: BuiltModel, x: FloatArray) -> float:

@@ -53,13 +53,15 @@ def optimize(
     options: OptimizerOptions | None = None,
     candidates: Sequence[Candidates] | None = None,
     start: Placement | None = None,
+    sticky: Mapping[str, Mapping[int, int]] | None = None,
 ) -> Placement:
     """Place `workloads` (or prebuilt `candidates`) optimally against `ledger`.
 
-    `start` (e.g. the greedy plan) is handed to the solver as its first incumbent."""
+    `start` (e.g. the greedy plan) is handed to the solver as its first incumbent;
+    `floors` and `sticky` are as in `model.build_model`."""
     t0 = time.perf_counter()
     cands = list(candidates) if candidates is not None else [build_candidates(ctx, runner, w) for w in workloads]
-    built = build_model(ctx.compiled, ledger or ctx.compiled.full_ledger(), cands, floors)
+    built = build_model(ctx.compiled, ledger or ctx.compiled.full_ledger(), cands, floors, sticky=sticky)
     return solve_model(built, options or OptimizerOptions(), t0, start)
 
 

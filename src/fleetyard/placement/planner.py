@@ -7,6 +7,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
@@ -69,12 +70,17 @@ class Planner:
         placement = self.place(opts)
         return self.to_plan(placement, opts)
 
-    def to_plan(self, placement: Placement, options: PlanOptions | None = None) -> Plan:
+    def to_plan(self, placement: Placement, options: PlanOptions | None = None,
+                down: Sequence[str] = ()) -> Plan:
+        """Price, explain and (optionally) check the resilience of a placement.
+        `down` names failed sites (a what-if): they offer no capacity."""
         opts = options or PlanOptions()
         report: list[ResilienceEntry] = []
         if opts.resilience:
             report = resilience_report(self, placement, opts.optimizer)
-        return assemble(self.ctx, self.runner, self.candidates, placement, report, explain=opts.explain)
+        failed = [self.compiled.site_index[s] for s in down]
+        return assemble(self.ctx, self.runner, self.candidates, placement, report, explain=opts.explain,
+                        down=failed)
 
 
 def plan_fleet(fleet: Fleet, options: PlanOptions | None = None) -> Plan:

@@ -74,27 +74,44 @@ def _failed_ledger(planner: Planner, failed_sites: set[int]) -> Ledger:
     return ledger
 
 
+def movable_workloads(planner: Planner, placement: Placement, displaced: list[str],
+                      failed_sites: set[int]) -> list[str]:
+    """Placed workloads sharing a site with where the displaced work could go."""
+    c = planner.compiled
+    reach = {int(s) for w in displaced for s in planner.by_name[w].sites} - failed_sites
+    gone = set(displaced)
+    return [name for name, pools in placement.replicas.items()
+            if name not in gone and pools and any(int(c.pool_site[p]) in reach for p in pools)]
+
+
 def failover(planner: Planner, placement: Placement, failed: Iterable[str], *, exact: bool = True,
              options: OptimizerOptions | None = None) -> Failover:
+    """Re-place what `failed` sites hosted. Greedy (`exact=False`) uses free capacity only;
+    the exact failover may also move other work or preempt lower-priority work to make
+    room, at a disruption penalty (see `model.build_model`)."""
     c = planner.compiled
     names = list(dict.fromkeys(failed))
     failed_sites = {c.site_index[n] for n in names}
-    affected = affected_workloads(planner, placement, failed_sites)
+    displaced = affected_workloads(planner, placement, failed_sites)
     capacity = _failed_ledger(planner, failed_sites)
     floors = {
         w: {p: n for p, n in placement.replicas.get(w, {}).items() if int(c.pool_site[p]) not in failed_sites}
-        for w in affected
+        for w in displaced
     }
-    cands = [planner.by_name[w] for w in affected]
     if exact:
+        movable = movable_workloads(planner, placement, displaced, failed_sites)
+        affected = [w for w in planner.fleet.workloads if w in set(displaced) | set(movable)]
         ledger = subtract(capacity, used(c, placement, skip=affected))
         opts = options or OptimizerOptions(time_limit=FAILOVER_TIME_LIMIT)
+        sticky = {w: dict(placement.replicas.get(w, {})) for w in movable}
         partial = optimize(planner.ctx, planner.runner, [], ledger=ledger, floors=floors, options=opts,
-                           candidates=cands)
+                           candidates=[planner.by_name[w] for w in affected], sticky=sticky)
     else:
+        affected = displaced
         survivors = Placement("floors", replicas={w: dict(f) for w, f in floors.items()})
         ledger = subtract(subtract(capacity, used(c, placement, skip=affected)), used(c, survivors))
-        partial = greedy(planner.ctx, planner.runner, cands, ledger=ledger, existing=floors)
+        partial = greedy(planner.ctx, planner.runner, [planner.by_name[w] for w in affected], ledger=ledger,
+                         existing=floors)
     after = _merge(placement, partial, affected)
     return _judge(planner, names, failed_sites, placement, after, affected)
 
@@ -125,11 +142,7 @@ def _merge(base: Placement, partial: Placement, affected: list[str]) -> Placemen
 def _judge(planner: Planner, names: list[str], failed_sites: set[int], before: Placement,
            after: Placement, affected: list[str]) -> Failover:
     ctx, c = planner.ctx, planner.compiled
-    free = free_ledger(c, after)
-    for s in failed_sites:
-        free.gpus[c.site_pools[s]] = 0
-        free.it_kw[s] = 0.0
-        free.cooling_kw[s] = 0.0
+    free = free_ledger(c, after, down=failed_sites)
     unplaced: list[Unplaced] = []
     moved = 0
     for w in affected:
@@ -144,7 +157,7 @@ def _judge(planner: Planner, names: list[str], failed_sites: set[int], before: P
         missing = after.missing.get(w, 0) - before.missing.get(w, 0)
         spread = after.spread_short.get(w, 0) - before.spread_short.get(w, 0)
         if worse or missing > 0 or spread > 0:
-            reasons = unplaced_reasons(ctx, planner.runner, cand, after, free, worse)
+            reasons = unplaced_reasons(ctx, planner.runner, cand, after, free, worse, sorted(failed_sites))
             n = max(missing, replicas_for(cand, sum(worse.values())), spread)
             unplaced.append(Unplaced(workload=w, replicas=n, reasons=reasons, unserved=worse))
     fleet = planner.fleet

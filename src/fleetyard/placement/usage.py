@@ -26,14 +26,21 @@ def used(compiled: Compiled, placement: Placement, skip: Iterable[str] = ()) -> 
     return Ledger(gpus, kw, kw.copy(), "used")
 
 
-def free_ledger(compiled: Compiled, placement: Placement, skip: Iterable[str] = ()) -> Ledger:
+def free_ledger(compiled: Compiled, placement: Placement, skip: Iterable[str] = (),
+                down: Iterable[int] = ()) -> Ledger:
+    """Capacity left free by `placement`; sites in `down` (failed) have none."""
     u = used(compiled, placement, skip)
-    return Ledger(
+    free = Ledger(
         compiled.pool_count - u.gpus,
         compiled.it_capacity_kw - u.it_kw,
         compiled.cooling_kw - u.cooling_kw,
         "free",
     )
+    for s in down:
+        free.gpus[compiled.site_pools[s]] = 0
+        free.it_kw[s] = 0.0
+        free.cooling_kw[s] = 0.0
+    return free
 
 
 def subtract(capacity: Ledger, usage: Ledger) -> Ledger:
