@@ -23,7 +23,7 @@ def _model(carbon_price=100.0):
 
 
 def test_replica_cost_parts():
-    f, c, m = _model()
+    f, _, m = _model()
     costs = m.replica_costs(f.workloads["w"])
     a, b = 0, 1
     assert costs.rent[a] == pytest.approx(2.0)
@@ -37,13 +37,13 @@ def test_replica_cost_parts():
 
 
 def test_default_replica_power_is_gpus_times_tdp_times_server_factor():
-    f, c, m = _model()
+    f, _, m = _model()
     costs = m.replica_costs(f.workloads["tdp"])
     assert costs.power_kw[0] == pytest.approx(2 * 700 * 1.8 / 1000)
 
 
 def test_plan_costs_exact_egress_share_and_site_totals():
-    f, c, m = _model(carbon_price=0.0)
+    f, _, m = _model(carbon_price=0.0)
     w = f.workloads["w"]
     per_w, per_s = plan_costs(m, [(w, 0, 1), (w, 1, 1)])
     # one of two replicas reads remotely: half of 10 GB/h at $0.09

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from fleetyard.placement import PlanOptions, Planner
+from fleetyard.placement import Planner, PlanOptions
 from fleetyard.placement.check import check_plan
 from fleetyard.spec.plan import Plan
 from tests.placement.builders import fleet, region, site, workload

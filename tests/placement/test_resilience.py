@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from fleetyard.placement import PlanOptions, Planner, failover
+from fleetyard.placement import Planner, PlanOptions, failover
 from fleetyard.placement.check import check_plan
 from fleetyard.placement.resilience import moves
 from tests.placement.builders import fleet, objective, region, site, workload

@@ -15,7 +15,7 @@ import numpy as np
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from fleetyard.placement import OptimizerOptions, PlanOptions, Planner, failover
+from fleetyard.placement import OptimizerOptions, Planner, PlanOptions, failover
 from fleetyard.placement.check import check_plan
 from fleetyard.placement.explain import unserved_by_region
 from fleetyard.placement.filters import default_filters

@@ -20,7 +20,7 @@ from fleetyard.cli.common import (
     load_or_exit,
 )
 from fleetyard.cli.render import explanation_table, money, render_plan, unplaced_table
-from fleetyard.placement import STRATEGIES, OptimizerOptions, PlanOptions, Planner, failover
+from fleetyard.placement import STRATEGIES, OptimizerOptions, Planner, PlanOptions, failover
 from fleetyard.placement.planner import explain_workload
 from fleetyard.placement.resilience import moves
 from fleetyard.spec import CATALOG, SERVER_POWER_FACTOR
@@ -35,8 +35,9 @@ GapOpt = Annotated[float, typer.Option("--mip-gap", min=0.0, max=1.0, help="Stop
 
 def _options(strategy: str, time_limit: float, mip_gap: float, resilience: bool = True) -> PlanOptions:
     if strategy not in STRATEGIES:
-        fail(f"--strategy: expected one of {', '.join(STRATEGIES)}, got '{strategy}'{did_you_mean(strategy, STRATEGIES)}")
-    return PlanOptions(strategy=strategy,  # type: ignore[arg-type]
+        hint = did_you_mean(strategy, STRATEGIES)
+        fail(f"--strategy: expected one of {', '.join(STRATEGIES)}, got '{strategy}'{hint}")
+    return PlanOptions(strategy=strategy,
                        optimizer=OptimizerOptions(time_limit=time_limit, mip_gap=mip_gap),
                        resilience=resilience)
 

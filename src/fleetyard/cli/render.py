@@ -83,7 +83,7 @@ def totals_text(plan: Plan) -> Text:
     t = plan.totals
     b = plan.bound
     served = f"{t.served_rps:,.0f}/{t.demand_rps:,.0f} rps served" if t.demand_rps else "no inference demand"
-    lines = [
+    lines: list[str | tuple[str, str]] = [
         ("Totals  ", "bold"),
         (f"{money(t.cost_per_hour)}/h", "bold green"),
         f" (GPU rent {money(t.gpu_rent_per_hour)}, energy {money(t.energy_per_hour)}, "

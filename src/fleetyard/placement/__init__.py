@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from fleetyard.placement.optimizer import OptimizerOptions
-from fleetyard.placement.planner import STRATEGIES, PlanOptions, Planner, Strategy, plan_fleet
+from fleetyard.placement.planner import STRATEGIES, Planner, PlanOptions, Strategy, plan_fleet
 from fleetyard.placement.resilience import Failover, failover
 
 __all__ = [

@@ -88,12 +88,12 @@ def assemble(
 
     sites: list[SiteUsage] = []
     for s, name in enumerate(c.site_names):
-        pools = c.site_pools[s]
-        used = {c.pool_sku[p]: int(c.pool_count[p] - free.gpus[p]) for p in pools}
+        site_pools = [int(p) for p in c.site_pools[s]]
+        used = {c.pool_sku[p]: int(c.pool_count[p] - free.gpus[p]) for p in site_pools}
         cost = per_s.get(s, CostBreakdown())
         sites.append(SiteUsage(
             site=name, gpus_used={k: v for k, v in used.items() if v}, it_kw=_r(cost.it_kw),
-            gpus_total={c.pool_sku[p]: int(c.pool_count[p]) for p in pools},
+            gpus_total={c.pool_sku[p]: int(c.pool_count[p]) for p in site_pools},
             it_capacity_kw=float(c.it_capacity_kw[s]), cooling_kw=float(c.cooling_kw[s]),
             cost_per_hour=_r(cost.total), carbon_kg_per_hour=_r(cost.carbon_kg)))
 

@@ -83,11 +83,11 @@ def check_plan(fleet: Fleet, plan: Plan) -> list[str]:
         if pool is not None and used > pool.count:
             bad.append(f"{site_name} {sku}: {used} GPUs used > {pool.count}")
     for site_name, kw in kw_used.items():
-        spec = fleet.sites[site_name].spec
-        if kw > spec.power.it_capacity_kw + TOL:
-            bad.append(f"{site_name}: IT load {kw:.3f} kW > capacity {spec.power.it_capacity_kw} kW")
-        if kw > spec.cooling_capacity_kw + TOL:
-            bad.append(f"{site_name}: IT load {kw:.3f} kW > cooling {spec.cooling_capacity_kw} kW")
+        site_spec = fleet.sites[site_name].spec
+        if kw > site_spec.power.it_capacity_kw + TOL:
+            bad.append(f"{site_name}: IT load {kw:.3f} kW > capacity {site_spec.power.it_capacity_kw} kW")
+        if kw > site_spec.cooling_capacity_kw + TOL:
+            bad.append(f"{site_name}: IT load {kw:.3f} kW > cooling {site_spec.cooling_capacity_kw} kW")
 
     unplaced = {u.workload: u for u in plan.unplaced}
     routed: dict[tuple[str, str], float] = defaultdict(float)
@@ -106,8 +106,8 @@ def check_plan(fleet: Fleet, plan: Plan) -> list[str]:
         routed[(r.workload, r.region)] += r.rps
         at_site[(r.workload, r.site)] += r.rps
 
-    for name, w in fleet.workloads.items():
-        spec = w.spec
+    for name, workload in fleet.workloads.items():
+        spec = workload.spec
         placed = by_w.get(name, {})
         total = sum(placed.values())
         sites = {s for s, _ in placed}

@@ -59,29 +59,32 @@ def site_explanations(
         pools = list(verdict.feasible_pools)
         best = min(pools, key=lambda p: (float(costs.total[p]), p))
         here = {c.pool_sku[p]: n for p, n in chosen.items() if int(c.pool_site[p]) == s}
-        base = dict(cost_per_replica=float(costs.total[best]),
-                    carbon_kg_per_replica=float(costs.carbon_kg[best]), latency_ms=lat)
+        cost_here, carbon_here = float(costs.total[best]), float(costs.carbon_kg[best])
         if here:
             sku = max(here, key=lambda k: here[k])
             served = [f"serves {c.region_names[g]} {rps:g} rps"
                       for (g, site), rps in sorted(placement.routes.get(w.name, {}).items()) if site == s]
             if not served:
                 served = [f"runs {sum(here.values())} replica(s)"]
-            if float(costs.total[best]) <= min(float(costs.total[p]) for p in np.flatnonzero(evaluation.feasible)) + 1e-9:
+            cheapest = min(float(costs.total[p]) for p in np.flatnonzero(evaluation.feasible))
+            if float(costs.total[best]) <= cheapest + 1e-9:
                 served.append("cheapest feasible site")
-            out.append(SiteExplanation(verdict.site, "chosen", tuple(served), dict(here), sku=sku, **base))
+            out.append(SiteExplanation(verdict.site, "chosen", tuple(served), dict(here), cost_here, carbon_here,
+                                       lat, sku))
             continue
         notes: list[str] = []
         full = [r.message for p in pools for r in fit.check(ctx.with_ledger(free), w, p)]
         if full and all(fit.check(ctx.with_ledger(free), w, p) for p in pools):
             notes.extend(dict.fromkeys(full))
         elif best_chosen is not None and float(costs.total[best]) > best_chosen + 1e-9:
-            notes.append(f"costs {_money(float(costs.total[best]) - best_chosen)} more per replica than the chosen site")
+            more = _money(float(costs.total[best]) - best_chosen)
+            notes.append(f"costs {more} more per replica than the chosen site")
         elif best_chosen is not None:
             notes.append("as cheap as the chosen site, but not needed")
         else:
             notes.append("feasible, but the workload was not placed (see unplaced)")
-        out.append(SiteExplanation(verdict.site, "not chosen", tuple(notes), sku=c.pool_sku[best], **base))
+        out.append(SiteExplanation(verdict.site, "not chosen", tuple(notes), {}, cost_here, carbon_here, lat,
+                                   c.pool_sku[best]))
     return out
 
 
@@ -207,9 +210,10 @@ def unserved_by_region(ctx: Context, cand: Candidates, placement: Placement) -> 
         routed[g] = routed.get(g, 0.0) + rps
     out: dict[str, float] = {}
     for region, demand in cand.w.spec.demand.items():
-        g = c.region_index.get(region)
-        if g is None or demand <= 0:
+        g_or_none = c.region_index.get(region)
+        if g_or_none is None or demand <= 0:
             continue
+        g = g_or_none
         left = float(demand) - routed.get(g, 0.0)
         if left > 1e-6 * max(1.0, float(demand)):
             out[region] = round(left, 3)
@@ -241,7 +245,8 @@ def describe_needs(w: Workload) -> str:
     memory = f" >= {shape.gpu_memory_gb:g} GB" if shape.gpu_memory_gb else ""
     power = f", {shape.power_kw:g} kW" if shape.power_kw else ""
     if spec.is_job:
-        count = f"{spec.replicas.min} replica(s)" + (" as one gang on one site" if spec.max_sites == 1 and spec.is_gang else "")
+        gang = " as one gang on one site" if spec.max_sites == 1 and spec.is_gang else ""
+        count = f"{spec.replicas.min} replica(s){gang}"
     else:
         hi = spec.replicas.max if spec.replicas.max is not None else "unbounded"
         count = f"{spec.replicas.min}-{hi} replicas"

@@ -12,7 +12,7 @@ registry entry; the runner never changes.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from enum import Enum
+from enum import StrEnum
 from typing import ClassVar, Protocol, runtime_checkable
 
 from fleetyard.placement.context import BoolArray, Compiled, FloatArray, Ledger
@@ -36,7 +36,7 @@ class Reason:
     plugin: str = ""
 
 
-class Code(str, Enum):
+class Code(StrEnum):
     OK = "ok"
     REJECTED = "rejected"
     ERROR = "error"

@@ -98,7 +98,7 @@ def _new_highs() -> highspy.Highs:
     # highspy.Highs() prints its banner on construction before options can be set;
     # the core class does not, and we need no Python callbacks.
     core = getattr(getattr(highspy, "_core", None), "_Highs", None)
-    h = core() if core is not None else highspy.Highs()
+    h = core() if core is not None else highspy.Highs()  # type: ignore[no-untyped-call]
     h.setOptionValue("output_flag", False)
     return h
 

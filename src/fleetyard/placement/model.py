@@ -203,7 +203,7 @@ def build_model(
         max_sites = spec.max_sites
         if (spec.min_sites > 1 or max_sites is not None) and by_site:
             vcols = []
-            for s, cols in by_site.items():
+            for cols in by_site.values():
                 v = lp.add_var(0.0, 1.0, 0.0, True)
                 vcols.append(v)
                 for col in cols:  # x <= ub * v
@@ -217,11 +217,11 @@ def build_model(
                 penalty_cols.append(wc.spread_col)
                 # spread binds only once a replica runs (z = 1): a workload that is not
                 # placed at all is short of replicas, not of sites
-                k = float(spec.min_sites)
+                min_sites = float(spec.min_sites)
                 z = lp.add_var(0.0, 1.0, 0.0, True)
                 for col in xs:
                     lp.add_row([col, z], [1.0, -max(lp.ub[col], 1.0)], -INF, 0.0)
-                lp.add_row([*vcols, wc.spread_col, z], [1.0] * (len(vcols) + 1) + [-k], 0.0, INF)
+                lp.add_row([*vcols, wc.spread_col, z], [1.0] * (len(vcols) + 1) + [-min_sites], 0.0, INF)
         if spec.is_gang and not cand.single_pool and wc.pool_cols:
             by_sku: dict[str, list[int]] = defaultdict(list)
             for col, p in wc.pool_cols:
@@ -334,7 +334,7 @@ def extract(built: BuiltModel, x: FloatArray, placement: Placement) -> Placement
                     placement.add_replicas(name, p, cand.unit)
         else:
             for col, p in wc.pool_cols:
-                placement.add_replicas(name, p, int(round(x[col])))
+                placement.add_replicas(name, p, int(np.rint(x[col])))
         for col, g, s in wc.route_cols:
             if x[col] > 1e-6:
                 placement.add_route(name, g, s, float(x[col]))
@@ -346,5 +346,5 @@ def extract(built: BuiltModel, x: FloatArray, placement: Placement) -> Placement
         if need > placed:
             placement.missing[name] = need - placed
         if wc.spread_col >= 0 and x[wc.spread_col] > 0.5:
-            placement.spread_short[name] = int(round(x[wc.spread_col]))
+            placement.spread_short[name] = int(np.rint(x[wc.spread_col]))
     return placement

@@ -8,14 +8,13 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Literal
 
 from fleetyard.placement.assemble import assemble
 from fleetyard.placement.candidates import Candidates, build_candidates
 from fleetyard.placement.context import compile_fleet
 from fleetyard.placement.costmodel import CostModel
-from fleetyard.placement.framework import Context
 from fleetyard.placement.explain import (
     WorkloadExplanation,
     describe_needs,
@@ -23,6 +22,7 @@ from fleetyard.placement.explain import (
     unplaced_reasons,
     unserved_by_region,
 )
+from fleetyard.placement.framework import Context
 from fleetyard.placement.greedy import greedy
 from fleetyard.placement.optimizer import OptimizerOptions, optimize
 from fleetyard.placement.resilience import optimize_n1, resilience_report
@@ -39,7 +39,7 @@ STRATEGIES: tuple[Strategy, ...] = ("optimizer", "greedy")
 @dataclass(frozen=True)
 class PlanOptions:
     strategy: Strategy = "optimizer"
-    optimizer: OptimizerOptions = OptimizerOptions()
+    optimizer: OptimizerOptions = field(default_factory=OptimizerOptions)
     resilience: bool = True  # report, per site, whether its loss alone is absorbable
     explain: bool = True  # a one-line reason per workload
 

@@ -7,7 +7,6 @@ from dataclasses import dataclass, field, replace
 
 from fleetyard.spec.catalog import CATALOG, SERVER_POWER_FACTOR, GpuModel
 from fleetyard.spec.models import (
-    API_VERSION,
     GpuPool,
     Metadata,
     Objective,
@@ -20,7 +19,7 @@ from fleetyard.spec.models import (
 from fleetyard.spec.yamlsource import Document, Loc
 
 DEFAULT_OBJECTIVE = Objective(
-    apiVersion=API_VERSION, kind="Objective", metadata=Metadata(name="default"), spec=ObjectiveSpec()
+    apiVersion="fleetyard/v1", kind="Objective", metadata=Metadata(name="default"), spec=ObjectiveSpec()
 )
 
 

@@ -103,7 +103,8 @@ def parse_resource(doc: Document) -> tuple[Any | None, list[Problem]]:
     """Check one document's envelope (apiVersion, kind) and validate it against its model."""
     data = doc.data
     if not isinstance(data, dict):
-        return None, [Problem(doc.file, doc.line, "", f"expected a resource (a mapping with apiVersion, kind, metadata, spec), got {found(data)}")]
+        what = f"expected a resource (a mapping with apiVersion, kind, metadata, spec), got {found(data)}"
+        return None, [Problem(doc.file, doc.line, "", what)]
     problems: list[Problem] = []
     api = data.get("apiVersion")
     if api != API_VERSION:
@@ -116,7 +117,8 @@ def parse_resource(doc: Document) -> tuple[Any | None, list[Problem]]:
             what = f"required field is missing; expected one of {', '.join(KINDS)}"
         else:
             hint = difflib.get_close_matches(str(kind), list(KINDS), n=1, cutoff=0.5)
-            what = f"unknown kind {found(kind)}" + (f" (did you mean '{hint[0]}'?)" if hint else f"; expected one of {', '.join(KINDS)}")
+            tail = f" (did you mean '{hint[0]}'?)" if hint else f"; expected one of {', '.join(KINDS)}"
+            what = f"unknown kind {found(kind)}{tail}"
         problems.append(Problem(doc.file, doc.line_of(("kind",)), "kind", what))
         return None, problems
     try:
@@ -136,7 +138,8 @@ def _assemble(resources: list[tuple[Any, Document]]) -> tuple[Fleet, list[Proble
         if name in tables[kind]:
             first = origins[(kind, name)]
             problems.append(Problem(doc.file, doc.line_of(("metadata", "name")), "metadata.name",
-                                    f"duplicate {kind} name '{name}' (first defined at {first.file}:{first.line_of(('metadata', 'name'))})"))
+                                    f"duplicate {kind} name '{name}' (first defined at "
+                                    f"{first.file}:{first.line_of(('metadata', 'name'))})"))
             continue
         tables[kind][name] = resource
         origins[(kind, name)] = Origin(doc)

@@ -173,7 +173,7 @@ class ObjectiveSpec(_Frozen):
 
 
 class _Resource(_Frozen):
-    apiVersion: Literal["fleetyard/v1"]  # noqa: N815 - the contract's field name
+    apiVersion: Literal["fleetyard/v1"]
     metadata: Metadata
 
     @property

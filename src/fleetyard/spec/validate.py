@@ -51,13 +51,14 @@ def check_fleet(fleet: Fleet, also_known: Mapping[str, set[str]] | None = None) 
 
 
 def _check_site(report: _Report, site: Site) -> None:
-    fleet, spec = report.fleet, site.spec
+    spec = site.spec
     seen: dict[str, int] = {}
     for i, pool in enumerate(spec.gpus):
         loc: Loc = ("spec", "gpus", i)
         if pool.sku in seen:
             report.add("Site", site.name, (*loc, "sku"),
-                       f"SKU '{pool.sku}' listed twice (also at spec.gpus[{seen[pool.sku]}]); give one entry with the total count")
+                       f"SKU '{pool.sku}' listed twice (also at spec.gpus[{seen[pool.sku]}]); "
+                       "give one entry with the total count")
         seen.setdefault(pool.sku, i)
         if pool.sku not in CATALOG and (pool.memory_gb is None or pool.tdp_w is None):
             hints = suggest(pool.sku)

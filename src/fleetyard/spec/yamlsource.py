@@ -18,7 +18,7 @@ import yaml
 from fleetyard.spec.errors import Problem, format_path
 
 try:  # the C composer is several times faster on big fleets
-    _Loader: type[yaml.SafeLoader] = yaml.CSafeLoader  # type: ignore[attr-defined,assignment]
+    _Loader: type[yaml.SafeLoader] = yaml.CSafeLoader  # type: ignore[assignment]
 except AttributeError:  # pragma: no cover - libyaml missing
     _Loader = yaml.SafeLoader
 

@@ -48,6 +48,6 @@ class LatencySlo:
         if not applies(w):
             return np.ones(c.n_pools, dtype=bool)
         regions = demand_regions(c, w)
-        site_ok = (c.rtt[:, regions] <= float(w.spec.latency_slo_ms or 0)).any(axis=1)
+        site_ok: BoolArray = np.asarray((c.rtt[:, regions] <= float(w.spec.latency_slo_ms or 0)).any(axis=1))
         out: BoolArray = site_ok[c.pool_site]
         return out
