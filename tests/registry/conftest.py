@@ -15,6 +15,7 @@ import sys
 import time
 import uuid
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import boto3
@@ -58,9 +59,7 @@ def tree_bytes(folder: Path) -> dict[str, bytes]:
 def store_objects(store: Store) -> dict[str, int]:
     """A store's durable objects (key → size), ignoring staging and leases."""
     return {
-        o.key: o.size
-        for o in store.backend.list("")
-        if not o.key.startswith(("tmp/", "leases/"))
+        o.key: o.size for o in store.backend.list("") if not o.key.startswith(("tmp/", "leases/"))
     }
 
 
@@ -179,9 +178,31 @@ def local_store(tmp_path: Path) -> Store:
     return open_store(tmp_path / "registry", create=True)
 
 
-def run_cli(*args: str, env: dict[str, str] | None = None, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+@dataclass(frozen=True)
+class CliResult:
+    """Exit code and output of one CLI run."""
+
+    returncode: int
+    stdout: str
+    stderr: str
+
+
+def run_cli(*args: str, env: dict[str, str] | None = None) -> CliResult:
+    """Run `fleetyard registry …` in-process (Typer's runner): fast, same code path."""
+    from typer.testing import CliRunner
+
+    from fleetyard.cli.registry_cmd import registry_app
+
+    assert args[0] == "registry"
+    result = CliRunner().invoke(registry_app, list(args[1:]), env={"COLUMNS": "200", **(env or {})})
+    if result.exception is not None and not isinstance(result.exception, SystemExit):
+        raise result.exception
+    return CliResult(result.exit_code, result.stdout, result.stderr)
+
+
+def run_cli_process(*args: str, env: dict[str, str] | None = None, timeout: float = 120) -> CliResult:
     """Run the real `fleetyard` console script in a subprocess."""
-    return subprocess.run(
+    r = subprocess.run(
         [str(BIN / "fleetyard"), *args],
         capture_output=True,
         text=True,
@@ -189,3 +210,4 @@ def run_cli(*args: str, env: dict[str, str] | None = None, timeout: float = 120)
         env={**os.environ, **(env or {}), "COLUMNS": "200"},
         check=False,
     )
+    return CliResult(r.returncode, r.stdout, r.stderr)

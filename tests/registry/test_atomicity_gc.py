@@ -13,8 +13,16 @@ from pathlib import Path
 
 import pytest
 
-from fleetyard.registry import Store, StoreBusyError, gc, open_store, pull, push, verify_store
-from fleetyard.registry import leases
+from fleetyard.registry import (
+    Store,
+    StoreBusyError,
+    gc,
+    leases,
+    open_store,
+    pull,
+    push,
+    verify_store,
+)
 from tests.registry.conftest import run_cli, tree_bytes, write_model
 
 # A push whose pack writes are slowed down, so a test can act while it runs.
@@ -35,8 +43,12 @@ SLOW_PUSH = textwrap.dedent(
 )
 
 
-def _start_slow_push(store: str, folder: Path, version: str, delay: float) -> subprocess.Popen[bytes]:
-    return subprocess.Popen([sys.executable, "-c", SLOW_PUSH, store, str(folder), version, str(delay)])
+def _start_slow_push(
+    store: str, folder: Path, version: str, delay: float
+) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(
+        [sys.executable, "-c", SLOW_PUSH, store, str(folder), version, str(delay)]
+    )
 
 
 def _wait_for(pred: object, proc: subprocess.Popen[bytes], timeout: float = 30.0) -> None:
@@ -51,7 +63,9 @@ def _n_packs(store: Store) -> int:
     return sum(1 for o in store.backend.list("packs/") if o.key.endswith(".idx"))
 
 
-def test_sigkill_mid_push_leaves_no_half_version(store_url: str, model: Path, tmp_path: Path) -> None:
+def test_sigkill_mid_push_leaves_no_half_version(
+    store_url: str, model: Path, tmp_path: Path
+) -> None:
     store = open_store(store_url, create=True)
     push(store, write_model(tmp_path / "base", seed=9, shards=1, rows=64), "m", "0")
     base_packs = _n_packs(store)
@@ -75,7 +89,9 @@ def test_sigkill_mid_push_leaves_no_half_version(store_url: str, model: Path, tm
     assert verify_store(store).ok
 
 
-def test_gc_waits_for_running_push_and_loses_nothing(local_store: Store, model: Path, tmp_path: Path) -> None:
+def test_gc_waits_for_running_push_and_loses_nothing(
+    local_store: Store, model: Path, tmp_path: Path
+) -> None:
     """Version 1 is deleted; a push of the same content relies on its chunks while gc runs."""
     url = str(local_store.url)
     push(local_store, model, "m", "1")
@@ -86,7 +102,9 @@ def test_gc_waits_for_running_push_and_loses_nothing(local_store: Store, model: 
     proc = _start_slow_push(url, extra, "2", 0.4)
     try:
         _wait_for(
-            lambda: any(o.key.startswith("leases/push-") for o in local_store.backend.list("leases/")),
+            lambda: any(
+                o.key.startswith("leases/push-") for o in local_store.backend.list("leases/")
+            ),
             proc,
         )
         with pytest.raises(StoreBusyError, match="busy: push m:2"):
@@ -143,7 +161,12 @@ def test_gc_frees_removed_versions_and_repacks(store: Store, tmp_path: Path) -> 
 
 def test_rm_refuses_aliased_version_and_cli_gc(tmp_path: Path, model: Path) -> None:
     reg = str(tmp_path / "reg")
-    assert run_cli("registry", "push", str(model), "m:1", "-r", reg, "-q", "--alias", "prod").returncode == 0
+    assert (
+        run_cli(
+            "registry", "push", str(model), "m:1", "-r", reg, "-q", "--alias", "prod"
+        ).returncode
+        == 0
+    )
     r = run_cli("registry", "rm", "m:1", "-r", reg)
     assert r.returncode == 2 and "alias" in r.stderr
     assert run_cli("registry", "rm", "m:1", "-r", reg, "--force").returncode == 0

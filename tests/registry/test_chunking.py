@@ -54,9 +54,13 @@ def test_average_chunk_size_is_about_64k() -> None:
     assert 48 * 1024 < mean < 96 * 1024
 
 
-@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(seed=st.integers(0, 2**16), segment_kib=st.sampled_from([300, 512, 1000]))
-def test_parallel_segments_splice_to_sequential(tmp_path: Path, seed: int, segment_kib: int) -> None:
+def test_parallel_segments_splice_to_sequential(
+    tmp_path: Path, seed: int, segment_kib: int
+) -> None:
     data = __import__("random").Random(seed).randbytes(5 * 1024 * 1024 + seed % 4096)
     path = tmp_path / f"f{seed}.bin"
     path.write_bytes(data)
@@ -70,7 +74,9 @@ def test_parallel_segments_splice_to_sequential(tmp_path: Path, seed: int, segme
     assert splice_segments(segs, parts, rehash) == chunk_buffer(data)
 
 
-def test_splice_without_common_boundary_still_covers(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_splice_without_common_boundary_still_covers(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     # With no overlap, segments cannot resynchronise: the forced-cut fallback must
     # still produce a complete, correctly named chunk list.
     monkeypatch.setattr(chunking, "SEGMENT_OVERLAP", 0)

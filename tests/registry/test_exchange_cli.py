@@ -34,7 +34,9 @@ def _fine_tune(src: Path, dst: Path) -> None:
     save_file(t, str(shard))
 
 
-def test_export_import_with_base_and_signature(tmp_path: Path, model: Path, keys: dict[str, Path]) -> None:
+def test_export_import_with_base_and_signature(
+    tmp_path: Path, model: Path, keys: dict[str, Path]
+) -> None:
     central = open_store(tmp_path / "central", create=True)
     push(central, model, "m", "1", key=keys["main"])
     _fine_tune(model, tmp_path / "ft")
@@ -62,9 +64,19 @@ def test_export_import_with_base_and_signature(tmp_path: Path, model: Path, keys
 def test_cli_read_commands_and_export(tmp_path: Path, model: Path) -> None:
     reg = str(tmp_path / "reg")
     env = {"FLEETYARD_REGISTRY": reg}
-    assert run_cli("registry", "push", str(model), "m:1", "-q", "--label", "git=abc", env=env).returncode == 0
+    assert (
+        run_cli(
+            "registry", "push", str(model), "m:1", "-q", "--label", "git=abc", env=env
+        ).returncode
+        == 0
+    )
     _fine_tune(model, tmp_path / "ft")
-    assert run_cli("registry", "push", str(tmp_path / "ft"), "m:2", "-q", "--parent", "m:1", env=env).returncode == 0
+    assert (
+        run_cli(
+            "registry", "push", str(tmp_path / "ft"), "m:2", "-q", "--parent", "m:1", env=env
+        ).returncode
+        == 0
+    )
     assert run_cli("registry", "alias", "set", "m", "prod", "1", env=env).returncode == 0
     moved = run_cli("registry", "alias", "set", "m", "prod", "2", env=env)
     assert moved.returncode == 0 and "(was 1)" in moved.stdout
@@ -87,7 +99,15 @@ def test_cli_read_commands_and_export(tmp_path: Path, model: Path) -> None:
 def test_public_api_is_exported() -> None:
     for name in registry.__all__:
         assert hasattr(registry, name), name
-    for name in ("open_store", "push", "pull", "missing_chunks", "MissingChunks", "PackRange", "gc"):
+    for name in (
+        "open_store",
+        "push",
+        "pull",
+        "missing_chunks",
+        "MissingChunks",
+        "PackRange",
+        "gc",
+    ):
         assert name in registry.__all__
 
 
@@ -95,8 +115,11 @@ def test_engine_imports_no_web_db_or_cli() -> None:
     code = (
         "import sys, fleetyard.registry, fleetyard.registry.backends.s3;"
         "bad=[m for m in sys.modules if m.split('.')[0] in "
-        "('fastapi','sqlalchemy','httpx','typer') or m.startswith(('fleetyard.cli','fleetyard.server','fleetyard.agent'))];"
+        "('fastapi','sqlalchemy','httpx','typer') or "
+        "m.startswith(('fleetyard.cli','fleetyard.server','fleetyard.agent'))];"
         "print(bad); sys.exit(1 if bad else 0)"
     )
-    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=False)
+    r = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=False
+    )
     assert r.returncode == 0, r.stdout + r.stderr

@@ -35,8 +35,10 @@ def test_flipped_byte_is_named_and_never_written(store: Store, model: Path, tmp_
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".out.partial")]
     report = verify_store(store)
     assert not report.ok
-    assert any(p.kind == "corrupt-chunk" and chunk in p.message and "m:1 file" in p.message
-               for p in report.problems)
+    assert any(
+        p.kind == "corrupt-chunk" and chunk in p.message and "m:1 file" in p.message
+        for p in report.problems
+    )
 
 
 def test_cli_verify_and_pull_report_corruption_with_exit_3(tmp_path: Path, model: Path) -> None:
@@ -55,7 +57,9 @@ def test_cli_verify_and_pull_report_corruption_with_exit_3(tmp_path: Path, model
     assert store_objects(open_store(reg)) == before
 
 
-def test_corrupt_index_and_manifest_are_reported(local_store: Store, model: Path, tmp_path: Path) -> None:
+def test_corrupt_index_and_manifest_are_reported(
+    local_store: Store, model: Path, tmp_path: Path
+) -> None:
     push(local_store, model, "m", "1")
     idx = next(o.key for o in local_store.backend.list("packs/") if o.key.endswith(".idx"))
     data = bytearray(local_store.backend.get(idx))

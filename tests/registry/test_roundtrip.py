@@ -38,14 +38,27 @@ def test_push_pull_is_byte_identical_and_upstream_verifies(
     assert got.pop("model.sig")
     assert got == tree_bytes(model)
     proc = subprocess.run(
-        [str(BIN / "model_signing"), "verify", "key", str(out), "--signature",
-         str(out / "model.sig"), "--public_key", str(keys["main.pub"])],
-        capture_output=True, text=True, timeout=120, check=False,
+        [
+            str(BIN / "model_signing"),
+            "verify",
+            "key",
+            str(out),
+            "--signature",
+            str(out / "model.sig"),
+            "--public_key",
+            str(keys["main.pub"]),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
     )
     assert proc.returncode == 0, proc.stderr
     assert "Verification succeeded" in proc.stdout
     m = store.manifest("support-llm", "1")
-    assert m.labels == {"framework": "numpy"} and m.size == sum(len(b) for b in tree_bytes(model).values())
+    assert m.labels == {"framework": "numpy"} and m.size == sum(
+        len(b) for b in tree_bytes(model).values()
+    )
 
 
 def _fine_tune(src: Path, dst: Path) -> int:
@@ -116,14 +129,19 @@ def test_missing_chunks_plans_exact_ranges(store: Store, model: Path, tmp_path: 
     assert missing_chunks(store, "m:2", have=[c.digest for c in full.chunks]).total_bytes == 0
 
 
-@settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=20, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(
     files=st.lists(
         st.tuples(st.integers(0, 2**32 - 1), st.integers(0, 400_000), st.booleans()),
-        min_size=1, max_size=4,
+        min_size=1,
+        max_size=4,
     )
 )
-def test_chunk_store_read_back_is_identity(tmp_path_factory: pytest.TempPathFactory, files: list[tuple[int, int, bool]]) -> None:
+def test_chunk_store_read_back_is_identity(
+    tmp_path_factory: pytest.TempPathFactory, files: list[tuple[int, int, bool]]
+) -> None:
     """Property: arbitrary bytes (random or repetitive) pushed and pulled are unchanged."""
     root = tmp_path_factory.mktemp("prop")
     src = root / "src"

@@ -114,17 +114,18 @@ def decode_index(data: bytes, where: str) -> list[PackEntry]:
     return out
 
 
-def decode_chunk(stored: bytes | memoryview, entry: PackEntry) -> bytes:
+def decode_chunk(stored: bytes | memoryview, entry: PackEntry) -> bytes | memoryview:
     """Decode a stored chunk record and check it against its name.
 
     Raises IntegrityError (without the pack/file context, which callers add) when
     the bytes do not decode or hash to the chunk's name.
     """
+    raw: bytes | memoryview
     try:
         if entry.codec == CODEC_ZSTD:
             raw = zstandard.ZstdDecompressor().decompress(stored, max_output_size=entry.raw_size)
         else:
-            raw = bytes(stored)
+            raw = stored
     except zstandard.ZstdError as exc:
         raise IntegrityError(f"chunk {entry.digest.hex()} does not decompress: {exc}") from exc
     if len(raw) != entry.raw_size or blake3.blake3(raw).digest() != entry.digest:
@@ -159,6 +160,16 @@ def _copy_range(src: int, dst: int, offset: int, length: int) -> None:
         return
     except OSError as exc:
         if done or exc.errno not in (18, 22, 38, 95):  # EXDEV, EINVAL, ENOSYS, EOPNOTSUPP
+            raise
+    try:  # across filesystems: sendfile still copies inside the kernel
+        while done < length:
+            n = os.sendfile(dst, src, offset + done, length - done)
+            if n == 0:
+                raise OSError(f"source ended early at offset {offset + done}")
+            done += n
+        return
+    except OSError as exc:
+        if done or exc.errno not in (22, 38, 95):
             raise
     while done < length:
         data = os.pread(src, min(length - done, 8 << 20), offset + done)
@@ -250,7 +261,9 @@ class PackBuilder:
         self._pos = 0
         self._entries: list[PackEntry] = []
 
-    def add(self, digest: bytes, stored: bytes, raw_size: int, codec: int) -> PackResult | None:
+    def add(
+        self, digest: bytes, stored: bytes | memoryview, raw_size: int, codec: int
+    ) -> PackResult | None:
         """Append one record; returns a finished pack when this one filled up."""
         if self._fd is None:
             self._id = new_pack_id()

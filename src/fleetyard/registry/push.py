@@ -19,8 +19,10 @@ from __future__ import annotations
 import multiprocessing
 import os
 import time
+from collections import deque
 from collections.abc import Callable, Iterator
 from concurrent.futures import Executor, Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -28,6 +30,7 @@ from typing import Any, TypeVar
 from fleetyard.registry import layout, leases
 from fleetyard.registry.chunking import (
     Chunk,
+    Segment,
     chunk_id,
     chunk_segment,
     plan_segments,
@@ -76,26 +79,24 @@ class PushResult:
     seconds: float
 
 
-class _Inline(Executor):
-    """Runs work in the calling process: small pushes skip process start-up."""
-
-    def submit(self, fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> Future[T]:
-        fut: Future[T] = Future()
-        try:
-            fut.set_result(fn(*args, **kwargs))
-        except BaseException as exc:
-            fut.set_exception(exc)
-        return fut
+def _noop() -> None:
+    return None
 
 
 @contextmanager
-def _executor(workers: int, total: int, parallel_min: int) -> Iterator[Executor]:
+def _executor(workers: int, total: int, parallel_min: int) -> Iterator[Executor | None]:
+    """A process pool for big pushes (None: work inline).
+
+    Workers are forked — and started, by a first no-op task — before the push takes
+    its lease, so no background thread exists yet when the process forks.
+    """
     if workers <= 1 or total < parallel_min:
-        yield _Inline()
+        yield None
         return
-    ctx = multiprocessing.get_context("forkserver")
-    ctx.set_forkserver_preload(["fleetyard.registry.chunking", "fleetyard.registry.packs"])
+    ctx = multiprocessing.get_context("fork")
     with ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as pool:
+        for f in [pool.submit(_noop) for _ in range(workers)]:
+            f.result()
         yield pool
 
 
@@ -117,88 +118,137 @@ def _check_request(
     return store.resolve(ref).ref
 
 
-def _chunk_files(
-    src: SourceFolder, pool: Executor, progress: ProgressFn | None
-) -> list[list[Chunk]]:
-    """Chunk every file; returns per-file chunk lists in file order."""
-    total = src.size
-    done = 0
-    jobs = []
-    for f in src.files:
-        segs = plan_segments(f.path, f.size)
-        jobs.append((f, segs, [pool.submit(chunk_segment, s) for s in segs]))
-    out: list[list[Chunk]] = []
-    for f, segs, futs in jobs:
-        parts = []
-        for seg, fut in zip(segs, futs, strict=True):
-            parts.append(fut.result())
-            done += seg.end - seg.start
-            if progress:
-                progress("chunk", done, total)
+class _Ingest:
+    """Chunks files and writes the new chunks into packs, as one pipeline.
 
-        def rehash(off: int, n: int, path: str = f.path) -> bytes:
-            with open(path, "rb") as fh:
+    Segments are handed to the pool a few at a time, so pack writes (and the disk
+    writeback they start) interleave with chunking instead of waiting for it.
+    """
+
+    def __init__(
+        self,
+        store: Store,
+        src: SourceFolder,
+        known: Callable[[bytes], bool],
+        pool: Executor | None,
+        pack_size: int,
+        progress: ProgressFn | None,
+    ) -> None:
+        self.store, self.src, self.known, self.pool = store, src, known, pool
+        self.pack_size, self.progress = pack_size, progress
+        self.staging = store.backend.staging_dir()
+        self.seen: set[bytes] = set()
+        self.reused = 0
+        self.job: list[Extent] = []
+        self.job_bytes = 0
+        self.writes: deque[Future[PackResult]] = deque()
+        self.packs: list[PackResult] = []
+        self.chunked = self.to_store = self.stored = 0
+
+    def _submit(self, fn: Callable[..., T], *args: Any) -> Future[T]:
+        if self.pool is not None:
+            return self.pool.submit(fn, *args)
+        fut: Future[T] = Future()
+        try:
+            fut.set_result(fn(*args))
+        except BaseException as exc:
+            fut.set_exception(exc)
+        return fut
+
+    def run(self) -> list[list[Chunk]]:
+        """Chunk every file and store its new chunks; returns per-file chunk lists."""
+        try:
+            return self._run()
+        except BaseException:
+            self._discard()
+            raise
+
+    def _run(self) -> list[list[Chunk]]:
+        todo = deque(
+            (i, seg) for i, f in enumerate(self.src.files) for seg in plan_segments(f.path, f.size)
+        )
+        n_segs = [0] * len(self.src.files)
+        for i, _ in todo:
+            n_segs[i] += 1
+        window = 4 if self.pool is not None else 1
+        inflight: deque[tuple[int, Segment, Future[list[Chunk]]]] = deque()
+        parts: list[list[list[Chunk]]] = [[] for _ in self.src.files]
+        out: list[list[Chunk]] = []
+        while todo or inflight:
+            while todo and len(inflight) < window:
+                i, seg = todo.popleft()
+                use_mmap = self.pool is not None
+                inflight.append((i, seg, self._submit(chunk_segment, seg, use_mmap)))
+            i, seg, fut = inflight.popleft()
+            try:
+                parts[i].append(fut.result())
+            except BrokenProcessPool as exc:
+                raise SourceFolderError(
+                    f"{seg.path} changed (or a worker died) while it was being pushed"
+                ) from exc
+            self.chunked += seg.end - seg.start
+            if self.progress:
+                self.progress("chunk", self.chunked, self.src.size)
+            if len(parts[i]) == n_segs[i]:
+                out.append(self._file_done(i, parts[i]))
+                parts[i] = []
+            self._publish(block=False)
+        if self.job:
+            self.writes.append(self._submit(write_pack, self.staging, self.job))
+            self.job = []
+        self._publish(block=True)
+        return out
+
+    def _file_done(self, i: int, parts: list[list[Chunk]]) -> list[Chunk]:
+        f = self.src.files[i]
+        segs = plan_segments(f.path, f.size)
+
+        def rehash(off: int, n: int) -> bytes:
+            with open(f.path, "rb") as fh:
                 return chunk_id(os.pread(fh.fileno(), n, off))
 
         chunks = splice_segments(segs, parts, rehash)
         if sum(c.length for c in chunks) != f.size:
             raise SourceFolderError(f"{f.path} changed while it was being pushed")
-        out.append(chunks)
-    return out
-
-
-def _pack_jobs(
-    src: SourceFolder, per_file: list[list[Chunk]], known: Callable[[bytes], bool], pack_size: int
-) -> tuple[list[list[Extent]], int]:
-    """Group the chunks the store lacks into pack-sized jobs; returns jobs, reused count."""
-    jobs: list[list[Extent]] = []
-    current: list[Extent] = []
-    size = reused = 0
-    seen: set[bytes] = set()
-    for f, chunks in zip(src.files, per_file, strict=True):
         compress = sample_compressible(f.path, f.size)
         for c in chunks:
-            if c.digest in seen or known(c.digest):
-                reused += 1
+            if c.digest in self.seen or self.known(c.digest):
+                self.reused += 1
                 continue
-            seen.add(c.digest)
-            current.append(Extent(f.path, c.offset, c.length, c.digest, compress))
-            size += c.length
-            if size >= pack_size:
-                jobs.append(current)
-                current, size = [], 0
-    if current:
-        jobs.append(current)
-    return jobs, reused
+            self.seen.add(c.digest)
+            self.job.append(Extent(f.path, c.offset, c.length, c.digest, compress))
+            self.job_bytes += c.length
+            self.to_store += c.length
+            if self.job_bytes >= self.pack_size:
+                self.writes.append(self._submit(write_pack, self.staging, self.job))
+                self.job, self.job_bytes = [], 0
+        return chunks
 
+    def _publish(self, *, block: bool) -> None:
+        """Hand finished packs to the backend: data first, then the index."""
+        while self.writes and (block or self.writes[0].done()):
+            res = self.writes[0].result()
+            self.store.backend.put_file(layout.pack_key(res.pack_id), res.path)
+            self.writes.popleft()
+            self.store.backend.put(layout.index_key(res.pack_id), encode_index(res.entries))
+            self.packs.append(res)
+            self.stored += sum(e.raw_size for e in res.entries)
+            if self.progress:
+                self.progress("store", self.stored, max(self.to_store, self.stored))
 
-def _store_packs(
-    store: Store, jobs: list[list[Extent]], pool: Executor, progress: ProgressFn | None
-) -> list[PackResult]:
-    staging = store.backend.staging_dir()
-    total = sum(e.length for job in jobs for e in job)
-    done = 0
-    futs = [pool.submit(write_pack, staging, job) for job in jobs]
-    results: list[PackResult] = []
-    try:
-        for job, fut in zip(jobs, futs, strict=True):
-            res = fut.result()
-            store.backend.put_file(layout.pack_key(res.pack_id), res.path)
-            store.backend.put(layout.index_key(res.pack_id), encode_index(res.entries))
-            results.append(res)
-            done += sum(e.length for e in job)
-            if progress:
-                progress("store", done, total)
-    except BaseException:
-        for fut in futs:
+    def _discard(self) -> None:
+        """Remove staged packs that were never handed to the backend."""
+        for fut in self.writes:
             fut.cancel()
-            if fut.done() and fut.exception() is None:
-                try:
-                    os.unlink(fut.result().path)
-                except FileNotFoundError:
-                    pass
-        raise
-    return results
+        for fut in self.writes:
+            try:
+                path = fut.result().path
+            except BaseException:
+                continue
+            try:
+                os.unlink(path)
+            except FileNotFoundError:
+                pass
 
 
 def push(
@@ -226,12 +276,14 @@ def push(
         check_private_key(key, key_password)
     n_workers = workers if workers is not None else (os.cpu_count() or 1)
     try:
-        with leases.acquire(store.backend, "push", f"{name}:{version}", wait=lease_wait):
+        with (
+            _executor(n_workers, src.size, parallel_min_bytes) as pool,
+            leases.acquire(store.backend, "push", f"{name}:{version}", wait=lease_wait),
+        ):
             index = store.index()
-            with _executor(n_workers, src.size, parallel_min_bytes) as pool:
-                per_file = _chunk_files(src, pool, progress)
-                jobs, reused = _pack_jobs(src, per_file, index.__contains__, pack_size)
-                packs = _store_packs(store, jobs, pool, progress)
+            ingest = _Ingest(store, src, index.__contains__, pool, pack_size, progress)
+            per_file = ingest.run()
+            packs, reused = ingest.packs, ingest.reused
             signature = _signature(src, key, key_password)
             for f in src.files:
                 if f.changed():

@@ -1,10 +1,11 @@
 """Signatures in the OpenSSF model signing format (the `model-signing` package).
 
 A push with a private EC key signs the model folder with `model_signing`'s public
-API with the same settings its CLI uses (file-level SHA-256 digests, `model.sig`
-and git metadata ignored) — the upstream `verify key` command hashes with its own
-defaults rather than the signature's, so anything else would not verify there, and the resulting Sigstore bundle is stored inside the
-version manifest, so it travels with the version through exports and replication.
+API, using the same settings as its CLI (file-level SHA-256 digests; `model.sig`
+and git metadata ignored): the upstream `verify key` command hashes with its own
+defaults rather than the signature's, so other settings would not verify there.
+The Sigstore bundle is stored inside the version manifest, so it travels with the
+version through exports and replication.
 `pull` writes it back as `model.sig`, where the upstream tool verifies it offline:
 `model_signing verify key DIR --signature DIR/model.sig --public_key KEY.pub`.
 """

@@ -191,6 +191,10 @@ class Store:
         self.backend.put(layout.alias_key(name, alias), json.dumps(doc).encode())
         return previous
 
+    def remove_alias(self, name: str, alias: str) -> None:
+        """Delete an alias (the version it pointed at stays)."""
+        self.backend.delete(layout.alias_key(check_name(name), check_alias(alias)))
+
 
 def open_store(location: str | os.PathLike[str], *, create: bool = False) -> Store:
     """Open the registry at a folder path or an `s3://bucket[/prefix]` URL."""

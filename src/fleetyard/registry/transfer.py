@@ -10,9 +10,11 @@ backs `export`/`import` today and is the shape of a site sync tomorrow.
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from itertools import islice
 
 from fleetyard.registry import layout, leases
 from fleetyard.registry.errors import IntegrityError, VersionExistsError
@@ -155,7 +157,7 @@ def read_ranges(
     *,
     describe: Callable[[str], str] = lambda _d: "",
     threads: int = 4,
-) -> Iterator[tuple[ChunkNeed, bytes, bytes]]:
+) -> Iterator[tuple[ChunkNeed, memoryview, bytes | memoryview]]:
     """Fetch ranges (a few at a time) and yield (chunk, stored bytes, raw bytes).
 
     Every chunk is decoded and checked against its name before it is yielded; a
@@ -166,10 +168,18 @@ def read_ranges(
     def fetch(r: PackRange) -> tuple[PackRange, bytes]:
         return r, store.backend.get_range(r.key, r.offset, r.length)
 
+    pending = iter(ranges)
     with ThreadPoolExecutor(max_workers=threads) as pool:
-        for r, data in pool.map(fetch, ranges):
+        # A bounded read-ahead: enough to hide latency, not the whole version in memory.
+        window = deque(pool.submit(fetch, r) for r in islice(pending, threads))
+        while window:
+            r, data = window.popleft().result()
+            nxt = next(pending, None)
+            if nxt is not None:
+                window.append(pool.submit(fetch, nxt))
+            view = memoryview(data)
             for n in r.chunks:
-                stored = data[n.offset - r.offset : n.offset - r.offset + n.stored_size]
+                stored = view[n.offset - r.offset : n.offset - r.offset + n.stored_size]
                 try:
                     if len(stored) != n.stored_size:
                         raise IntegrityError("pack is truncated")
