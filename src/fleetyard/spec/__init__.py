@@ -5,7 +5,7 @@ from __future__ import annotations
 from fleetyard.spec.catalog import CATALOG, SERVER_POWER_FACTOR, GpuModel
 from fleetyard.spec.errors import Problem, SpecError
 from fleetyard.spec.fleet import Fleet, Origin
-from fleetyard.spec.loader import Loaded, load_fleet, load_fleet_text
+from fleetyard.spec.loader import Loaded, load_fleet, load_fleet_sources, load_fleet_text
 from fleetyard.spec.models import (
     API_VERSION,
     GpuPool,
@@ -33,5 +33,6 @@ __all__ = [
     "SpecError",
     "Workload",
     "load_fleet",
+    "load_fleet_sources",
     "load_fleet_text",
 ]

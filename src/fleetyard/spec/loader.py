@@ -65,6 +65,18 @@ def load_fleet_text(text: str, name: str = "<input>") -> Loaded:
     return _finish(documents, problems)
 
 
+def load_fleet_sources(sources: Iterable[tuple[str, str]]) -> Loaded:
+    """Load a fleet from (file name, YAML text) pairs - e.g. files uploaded to the server -
+    with the same checks and messages as `load_fleet`."""
+    documents: list[Document] = []
+    problems: list[Problem] = []
+    for name, text in sources:
+        docs, parse_problems = parse_documents(text, name)
+        documents.extend(docs)
+        problems.extend(parse_problems)
+    return _finish(documents, problems)
+
+
 def _finish(documents: list[Document], problems: list[Problem]) -> Loaded:
     resources: list[tuple[Any, Document]] = []
     unparsed: dict[str, set[str]] = {kind: set() for kind in KINDS}

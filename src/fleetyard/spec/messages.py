@@ -106,6 +106,8 @@ def pattern_hint(loc: Loc) -> str:
         return "expected an ISO 3166-1 alpha-2 country code in capitals such as DE or US"
     if last == "model":
         return "expected a registry reference name:version or name@alias"
+    if "sync_windows" in loc:
+        return "expected a window HH:MM-HH:MM such as 01:00-05:00"
     return (
         "expected a name of lowercase letters, digits and '-', starting and ending with a "
         "letter or digit, at most 63 characters"

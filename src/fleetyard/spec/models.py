@@ -77,6 +77,11 @@ class Network(_Frozen):
     uplink_gbps: Positive
 
 
+SyncWindow = Annotated[
+    str, StringConstraints(pattern=r"^([01][0-9]|2[0-3]):[0-5][0-9]-([01][0-9]|2[0-3]|24):[0-5][0-9]$")
+]
+
+
 class SiteSpec(_Frozen):
     type: SiteType
     country: Country
@@ -88,6 +93,10 @@ class SiteSpec(_Frozen):
     egress_price_per_gb: NonNegative = 0.0
     network: Network | None = None
     latency_ms: dict[str, NonNegative] = Field(default_factory=dict)
+    # Extensions for replication (issue 4): when the site may download models, in its
+    # own time zone; an empty list means at any time. "22:00-02:00" wraps midnight.
+    sync_windows: list[SyncWindow] = Field(default_factory=list)
+    timezone: str = "UTC"  # IANA name, e.g. Europe/Berlin
 
     @property
     def cooling_capacity_kw(self) -> float:
@@ -127,6 +136,10 @@ class WorkloadSpec(_Frozen):
     latency_slo_ms: Positive | None = None
     spread: Spread | None = None
     data: list[DataSource] = Field(default_factory=list)
+    # Extensions for the site agent's process runtime (issue 4): the argv started once
+    # per replica, with the model folder in FLEETYARD_MODEL_DIR, plus extra environment.
+    command: list[str] | None = Field(default=None, min_length=1)
+    env: dict[str, str] = Field(default_factory=dict)
 
     @property
     def is_job(self) -> bool:

@@ -7,6 +7,7 @@ planning; warnings (a policy that selects nothing) are shown and planning goes o
 from __future__ import annotations
 
 import difflib
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from collections.abc import Mapping
 
 from fleetyard.spec.catalog import CATALOG, suggest
@@ -28,6 +29,14 @@ class _Report:
         file = origin.file if origin else f"<{kind} {name}>"
         line = origin.line_of(loc) if origin else None
         self.problems.append(Problem(file, line, format_path(loc), message, severity))
+
+
+def _valid_timezone(name: str) -> bool:
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        return False
+    return True
 
 
 def _did_you_mean(value: str, choices: list[str]) -> str:
@@ -66,6 +75,14 @@ def _check_site(report: _Report, site: Site) -> None:
             report.add("Site", site.name, (*loc, "sku"),
                        f"unknown SKU '{pool.sku}'{hint}; known SKUs: {', '.join(CATALOG)}; "
                        "for a custom SKU give memory_gb and tdp_w")
+    if not _valid_timezone(spec.timezone):
+        report.add("Site", site.name, ("spec", "timezone"),
+                   f"expected an IANA time zone such as Europe/Berlin or UTC, got '{spec.timezone}'")
+    for i, window in enumerate(spec.sync_windows):
+        start, end = window.split("-")
+        if start == end:
+            report.add("Site", site.name, ("spec", "sync_windows", i),
+                       f"an empty window ({window}); use 00:00-24:00 for the whole day")
     for region in spec.latency_ms:
         if region not in report.regions:
             report.add("Site", site.name, ("spec", "latency_ms", region),

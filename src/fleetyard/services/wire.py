@@ -1,0 +1,218 @@
+"""Wire schemas shared by the control plane server and the site agents (API v1).
+
+These models are the contract of docs/api.md: the server's routes produce and accept
+them, the agent and the CLI parse them. Extend, never rename.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+Role = Literal["admin", "operator", "viewer", "agent"]
+ModelState = Literal["pending", "syncing", "synced", "active", "failed"]
+
+
+class _Wire(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+# --- apply -----------------------------------------------------------------------------
+
+class SpecFile(_Wire):
+    """One uploaded YAML file: its name (used in error messages) and its text."""
+
+    name: str
+    content: str
+
+
+class ApplyRequest(_Wire):
+    files: list[SpecFile]
+    dry_run: bool = False
+
+
+class ProblemOut(_Wire):
+    file: str
+    line: int | None
+    path: str
+    message: str
+    severity: Literal["error", "warning"]
+
+
+class ResourceChange(_Wire):
+    kind: str
+    name: str
+    action: Literal["created", "updated", "unchanged", "deleted"]
+
+
+class PlanChange(_Wire):
+    """How one workload's placement changes between two plans."""
+
+    workload: str
+    site: str
+    gpu_sku: str
+    before: int
+    after: int
+
+
+class ApplyResult(_Wire):
+    dry_run: bool
+    revision: int  # the plan revision after apply (unchanged on dry run)
+    changes: list[ResourceChange]
+    plan_changes: list[PlanChange]
+    cost_per_hour_before: float
+    cost_per_hour_after: float
+    warnings: list[ProblemOut] = Field(default_factory=list)
+
+
+class ValidationFailure(_Wire):
+    """Body of a 422: the same problems, in the same words, as `fleetyard validate`."""
+
+    detail: str
+    problems: list[ProblemOut]
+
+
+# --- resources ---------------------------------------------------------------------------
+
+class ResourceOut(_Wire):
+    kind: str
+    name: str
+    document: dict[str, object]  # the resource as applied (apiVersion, kind, metadata, spec)
+    source: str  # file name it was applied from
+    updated_at: datetime
+
+
+# --- desired state (server -> agent) ------------------------------------------------------
+
+class ChunkSource(_Wire):
+    """Where an agent may fetch a model's chunks, in order of preference."""
+
+    kind: Literal["peer", "center"]
+    site: str | None = None  # the peer site
+    url: str  # base URL serving /api/v1/registry/objects/...
+    latency_ms: float | None = None
+
+
+class DesiredModel(_Wire):
+    ref: str  # name:version, aliases resolved by the server
+    name: str
+    version: str
+    requested: str  # what the workload asked for (name:version or name@alias)
+    sources: list[ChunkSource]
+
+
+class DesiredWorkload(_Wire):
+    name: str
+    model: str  # name:version
+    replicas: int
+    gpu_sku: str
+    gpus_per_replica: int
+    command: list[str] | None = None
+    env: dict[str, str] = Field(default_factory=dict)
+
+
+class DesiredState(_Wire):
+    site: str
+    revision: int
+    generated_at: datetime
+    models: list[DesiredModel]
+    workloads: list[DesiredWorkload]
+    sync_windows: list[str] = Field(default_factory=list)
+    timezone: str = "UTC"
+    problems: list[str] = Field(default_factory=list)  # e.g. a model missing from the registry
+
+
+# --- status (agent -> server) -------------------------------------------------------------
+
+class ModelStatus(_Wire):
+    ref: str
+    state: ModelState
+    bytes_fetched: int = 0
+    bytes_needed: int | None = None  # what the missing-chunks function said
+    bytes_by_source: dict[str, int] = Field(default_factory=dict)  # "center" or a peer site
+    error: str | None = None
+
+
+class Replicas(_Wire):
+    desired: int = 0
+    running: int = 0
+    healthy: int = 0
+
+
+class WorkloadStatus(_Wire):
+    name: str
+    model: str
+    replicas: Replicas
+    error: str | None = None
+
+
+class Telemetry(_Wire):
+    gpu_power_w: float | None = None  # nvidia-smi power.draw summed over GPUs
+    gpu_utilization: float | None = None  # mean %, 0-100
+    gpus: int | None = None
+
+
+class SiteReport(_Wire):
+    """What an agent sends on every heartbeat."""
+
+    site: str
+    agent_version: str
+    revision: int | None  # desired-state revision it is working on
+    peer_url: str | None = None  # where it serves its chunks to peers, if it does
+    models: list[ModelStatus] = Field(default_factory=list)
+    workloads: list[WorkloadStatus] = Field(default_factory=list)
+    active: dict[str, str] = Field(default_factory=dict)  # model name -> active name:version
+    telemetry: Telemetry = Field(default_factory=Telemetry)
+    in_sync_window: bool = True
+
+
+class SiteStatus(_Wire):
+    """One site in `GET /api/v1/status` (and `fleetyard status --format json`)."""
+
+    site: str
+    last_heartbeat: datetime | None
+    models: list[ModelStatus]
+    replicas: Replicas
+    bytes_fetched: int = 0
+    sync_progress: float | None = None  # 0..1 over the models being synced
+    revision: int | None = None
+    agent_version: str | None = None
+
+
+class FleetStatus(_Wire):
+    revision: int
+    sites: list[SiteStatus]
+
+
+# --- tokens and audit ---------------------------------------------------------------------
+
+class TokenCreate(_Wire):
+    role: Role
+    site: str | None = None  # required for (and only for) agent tokens
+    ttl_hours: float | None = None
+    description: str = ""
+
+
+class TokenOut(_Wire):
+    id: str
+    role: Role
+    site: str | None
+    created_at: datetime
+    expires_at: datetime | None
+    description: str = ""
+
+
+class TokenCreated(TokenOut):
+    token: str  # shown once; only its hash is stored
+
+
+class AuditEntry(_Wire):
+    id: int
+    at: datetime
+    actor: str  # token id and role, e.g. "tok_3f2a (operator)"
+    action: str  # apply, delete, token.create, registry.put, ...
+    target: str  # kind/name or object key
+    before: object | None = None
+    after: object | None = None
