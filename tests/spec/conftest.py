@@ -115,6 +115,9 @@ spec:
 """
 
 
+TEMPLATES = ("REGION", "REGION_WEST", "SITE", "WORKLOAD", "JOB", "POLICY", "OBJECTIVE")
+
+
 @dataclass(frozen=True)
 class CliResult:
     exit_code: int
@@ -188,23 +191,10 @@ class FleetDir:
         return path
 
     def fleet(self, name: str = "fleet.yaml", **replace: str) -> Path:
-        """Write every template to one file; `replace` swaps a template by name, e.g.
+        """Write every template to one file; `replace` swaps templates by name, e.g.
         `fleet(SITE=edit(SITE, 'count: 32', 'count: 0'))`."""
-        unknown = set(replace) - {
-            "REGION",
-            "REGION_WEST",
-            "SITE",
-            "WORKLOAD",
-            "JOB",
-            "POLICY",
-            "OBJECTIVE",
-        }
-        assert not unknown, unknown
-        docs = [
-            replace.get(key, getattr(self, key))
-            for key in ("REGION", "REGION_WEST", "SITE", "WORKLOAD", "JOB", "POLICY", "OBJECTIVE")
-        ]
-        return self.write(name, *docs)
+        assert set(replace) <= set(TEMPLATES), set(replace) - set(TEMPLATES)
+        return self.write(name, *(replace.get(key, getattr(self, key)) for key in TEMPLATES))
 
     def broken(self, template: str, old: str, new: str) -> Path:
         """Write every template, with `old` replaced by `new` in the one named `template`."""

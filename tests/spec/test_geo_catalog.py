@@ -54,7 +54,7 @@ def _site(loc: Location, latency_ms: dict[str, float] | None = None) -> Site:
     )
 
 
-# --- geo ------------------------------------------------------------------------------------------
+# --- geo -----------------------------------------------------------------------------------
 
 
 def test_the_documented_constants():
@@ -114,7 +114,7 @@ def test_the_estimate_is_rounded_to_a_tenth_of_a_millisecond():
     )
 
 
-# --- catalog ----------------------------------------------------------------------------------------
+# --- catalog -------------------------------------------------------------------------------
 
 DESIGN_SKUS = [
     ("H100-SXM", 80, 700),
@@ -205,27 +205,10 @@ def test_suggest_within_a_given_list_of_names():
     assert suggest("GAUDI", ["GAUDI3", "H100-SXM"]) == ["GAUDI3"]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "BUG: catalog.suggest compares original names with the upper-cased difflib hits "
-        "('n not in hits'), so a name with lower-case letters is suggested twice: a workload "
-        "asking for 'gaudi' next to a site's custom SKU 'Gaudi3' reads "
-        "\"unknown SKU 'gaudi' (did you mean Gaudi3 or Gaudi3?)\""
-    ),
-)
 def test_suggest_names_a_mixed_case_sku_once():
     assert suggest("gaudi", ["Gaudi3", "H100-SXM"]) == ["Gaudi3"]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "BUG (minor): catalog.suggest ranks difflib hits before prefix matches, so 'A100' suggests "
-        "'A10G or A100-80GB or H200' and 'H100' suggests 'H200 or H100-SXM or H100-PCIE': the SKU "
-        "family the user typed comes after a different GPU"
-    ),
-)
 @pytest.mark.parametrize(("typed", "first"), [("A100", "A100-80GB"), ("H100", "H100-SXM")])
 def test_suggest_ranks_the_typed_family_first(typed, first):
     assert suggest(typed)[0] == first

@@ -2,7 +2,7 @@
 
 Valid input becomes frozen resources with the documented defaults; folders load their
 *.yaml/*.yml files in sorted order; multi-document files, anchors, aliases and merge
-keys are plain YAML and load as such. Tests marked xfail(strict=True) pin bugs.
+keys are plain YAML and load as such.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ def _site(fleet_dir, name: str) -> str:
     return fleet_dir.edit(site, "latency_ms: {eu-central: 2}", "latency_ms: {}")
 
 
-# --- a valid fleet --------------------------------------------------------------------------
+# --- a valid fleet -------------------------------------------------------------------------
 
 
 def test_the_templates_load_without_problems(fleet_dir):
@@ -144,15 +144,6 @@ def test_a_multi_document_file_with_markers_and_comments(fleet_dir):
     )
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "BUG: yamlsource.parse_documents skips a document only when PyYAML yields None, which it "
-        "never does: an empty document ('---' at the end of a file, '---' twice, or a document of "
-        "comments only) is a null scalar and is reported as 'expected a resource ..., got nothing "
-        "(null)'; kubectl and yaml.safe_load_all treat these as empty and skip them"
-    ),
-)
 @pytest.mark.parametrize("layout", ["trailing-marker", "double-marker", "comment-only-document"])
 def test_empty_documents_are_skipped(fleet_dir, layout):
     if layout == "trailing-marker":
@@ -184,7 +175,7 @@ def test_windows_line_endings_and_a_byte_order_mark(fleet_dir):
     assert (p.file, p.line, p.path) == (str(f), fleet_dir.line(f, "count: 0"), "spec.gpus[0].count")
 
 
-# --- anchors, aliases, merge keys ------------------------------------------------------------------
+# --- anchors, aliases, merge keys ----------------------------------------------------------
 
 
 def test_anchors_aliases_and_merge_keys_load(fleet_dir):
@@ -226,14 +217,6 @@ def test_an_alias_used_twice_in_a_list(fleet_dir):
     assert fleet_dir.load().fleet.policies["twice"].spec.allowed.countries == ["DE", "DE", "FR"]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "BUG: yamlsource._Builder reports a key given next to a merge key ('<<: *base' then "
-        "'sku: H200') as a duplicate key and keeps the merged value, although YAML merge "
-        "semantics (and yaml.safe_load) let the explicit key override the merged one"
-    ),
-)
 def test_an_explicit_key_overrides_a_merged_one(fleet_dir):
     site = fleet_dir.edit(
         fleet_dir.SITE,
@@ -251,13 +234,6 @@ def test_an_explicit_key_overrides_a_merged_one(fleet_dir):
     ]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "BUG: yamlsource._Builder.build recurses without limit: a recursive alias "
-        "(labels: &a {x: *a}) raises RecursionError, a traceback instead of a problem"
-    ),
-)
 def test_a_recursive_alias_is_a_problem_not_a_crash(fleet_dir):
     job = fleet_dir.edit(
         fleet_dir.JOB, "  labels: {class: training}", "  labels: &loop {class: *loop}"
@@ -295,7 +271,7 @@ def test_a_key_that_is_not_plain(fleet_dir):
     )
 
 
-# --- files and folders ------------------------------------------------------------------------------------
+# --- files and folders ---------------------------------------------------------------------
 
 
 def test_a_folder_loads_its_yaml_files_in_sorted_order(fleet_dir):
@@ -367,7 +343,7 @@ def test_an_empty_file_contributes_nothing(fleet_dir):
     assert list(fleet_dir.load().fleet.sites) == ["fra-1"]
 
 
-# --- the problem types --------------------------------------------------------------------------------------
+# --- the problem types ---------------------------------------------------------------------
 
 
 def test_problem_rendering():

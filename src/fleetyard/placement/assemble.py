@@ -12,6 +12,7 @@ from fleetyard.placement.milp import relative_gap
 from fleetyard.placement.result import Placement
 from fleetyard.placement.runner import Runner
 from fleetyard.placement.usage import free_ledger
+from fleetyard.placement.usage import used as used_ledger
 from fleetyard.spec.plan import (
     Assignment,
     Bound,
@@ -43,6 +44,7 @@ def assemble(
     c = ctx.compiled
     fleet = c.fleet
     free = free_ledger(c, placement, down=down)
+    usage = used_ledger(c, placement)
     triples = [(fleet.workloads[w], p, n) for w, pools in placement.replicas.items() for p, n in pools.items()]
     per_w, per_s = plan_costs(ctx.costs, triples)
 
@@ -89,7 +91,7 @@ def assemble(
     sites: list[SiteUsage] = []
     for s, name in enumerate(c.site_names):
         site_pools = [int(p) for p in c.site_pools[s]]
-        used = {c.pool_sku[p]: int(c.pool_count[p] - free.gpus[p]) for p in site_pools}
+        used = {c.pool_sku[p]: int(usage.gpus[p]) for p in site_pools}
         cost = per_s.get(s, CostBreakdown())
         sites.append(SiteUsage(
             site=name, gpus_used={k: v for k, v in used.items() if v}, it_kw=_r(cost.it_kw),

@@ -48,6 +48,8 @@ def suggest(sku: str, known: list[str] | None = None) -> list[str]:
     """Close catalog names for a mistyped SKU (case-insensitive)."""
     names = known if known is not None else list(CATALOG)
     by_upper = {n.upper(): n for n in names}
-    hits = difflib.get_close_matches(sku.upper(), list(by_upper), n=3, cutoff=0.5)
-    prefix = [n for n in names if n.upper().startswith(sku.upper()) and n not in hits]
-    return [by_upper[h] for h in hits] + prefix[: max(0, 3 - len(hits))]
+    typed = sku.upper()
+    # the family typed comes first, the closest (shortest) member of it before the others
+    prefix = sorted((n for n in names if n.upper().startswith(typed)), key=len)
+    close = [by_upper[h] for h in difflib.get_close_matches(typed, list(by_upper), n=3, cutoff=0.5)]
+    return list(dict.fromkeys(prefix + close))[:3]

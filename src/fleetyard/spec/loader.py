@@ -22,7 +22,7 @@ from fleetyard.spec.models import API_VERSION, KINDS, Objective, Policy, Region,
 from fleetyard.spec.validate import check_fleet
 from fleetyard.spec.yamlsource import Document, parse_documents, read_documents
 
-YAML_SUFFIXES = (".yaml", ".yml")
+YAML_SUFFIXES = (".yaml", ".yml")  # compared case-insensitively
 
 
 @dataclass(frozen=True)
@@ -37,7 +37,7 @@ def spec_files(paths: Iterable[Path]) -> tuple[list[Path], list[Problem]]:
     problems: list[Problem] = []
     for path in paths:
         if path.is_dir():
-            found_here = sorted(p for p in path.iterdir() if p.suffix in YAML_SUFFIXES and p.is_file())
+            found_here = sorted(p for p in path.iterdir() if p.suffix.lower() in YAML_SUFFIXES and p.is_file())
             if not found_here:
                 problems.append(Problem(str(path), None, "", "folder has no *.yaml or *.yml files"))
             files.extend(found_here)
@@ -87,13 +87,13 @@ def _finish(documents: list[Document], problems: list[Problem]) -> Loaded:
             resources.append((resource, doc))
         else:
             kind, name = _declared(doc)
-            if kind in unparsed and name:
-                unparsed[kind].add(name)
+            if kind in unparsed:
+                unparsed[kind].add(name or "")  # "" = unnamed (see validate.UNNAMED)
     fleet, build_problems = _assemble(resources)
     problems.extend(build_problems)
     # Cross-resource rules run even when some documents failed, so that every
     # problem is reported at once; names of failed documents still count as known.
-    problems.extend(check_fleet(fleet, also_known=unparsed))
+    problems.extend(check_fleet(fleet, also_known=unparsed, complete=not has_errors(problems)))
     if has_errors(problems):
         raise SpecError(sorted(problems, key=_order))
     return Loaded(fleet, tuple(p for p in problems if p.severity == "warning"))
@@ -160,7 +160,7 @@ def _assemble(resources: list[tuple[Any, Document]]) -> tuple[Fleet, list[Proble
         names = list(objectives)
         for extra in names[1:]:
             origin = origins[("Objective", extra)]
-            problems.append(Problem(origin.file, origin.line_of(), "kind",
+            problems.append(Problem(origin.file, origin.line_of(("kind",)), "kind",
                                     f"at most one Objective per fleet, found {len(names)}: {', '.join(names)}"))
     regions: dict[str, Region] = tables["Region"]
     sites: dict[str, Site] = tables["Site"]

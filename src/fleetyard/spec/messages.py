@@ -6,7 +6,9 @@ wants `spec.gpus[0].count: must be >= 1, got 0`, and for a typo the right name.
 
 from __future__ import annotations
 
+import datetime as dt
 import difflib
+import re
 import types
 import typing
 from collections.abc import Iterator, Sequence
@@ -32,12 +34,17 @@ def problems_from(error: ValidationError, model: type[BaseModel], doc: Document)
     return out
 
 
+_PYDANTIC_TAG = re.compile(r"^[a-z][a-z-]*\[.*\]$")  # e.g. 'function-after[_check(), Spec]'
+
+
 def _clean_loc(loc: Sequence[str | int]) -> Loc:
-    # pydantic inserts the tag of a union member (e.g. 'function-after[...]'); drop those.
-    return tuple(p for p in loc if not (isinstance(p, str) and ("[" in p or p.startswith("function"))))
+    """Drop the tags pydantic inserts for union members and validators; keep user fields."""
+    return tuple(p for p in loc if not (isinstance(p, str) and _PYDANTIC_TAG.match(p)))
 
 
 def found(value: Any) -> str:
+    if isinstance(value, dt.date | dt.datetime):
+        return f"{value.isoformat()} (a date)"
     if isinstance(value, str):
         return f"'{value}'"
     if isinstance(value, bool):
@@ -73,7 +80,12 @@ def describe(detail: ErrorDetails, model: type[BaseModel], loc: Loc) -> str:
         return f"expected a whole number, got {got}"
     if kind in ("float_type", "float_parsing"):
         return f"expected a number, got {got}"
+    if kind == "finite_number":
+        return f"expected a finite number, got {got}"
     if kind in ("string_type",):
+        if isinstance(value, bool):
+            return (f"expected text, got {got}: YAML reads unquoted yes/no/on/off (and NO, Norway's code) "
+                    "as true/false; quote it")
         return f"expected text, got {got}"
     if kind in ("bool_type", "bool_parsing"):
         return f"expected true or false, got {got}"

@@ -36,7 +36,9 @@ DEFAULT_PUE = 1.56
 
 
 class _Frozen(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, strict=False)
+    # strict: YAML's true/yes never pass as 1 GPU, and 1.5 never as a whole number;
+    # no inf/nan: a capacity or a price must be a real number.
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True, allow_inf_nan=False)
 
 
 class Metadata(_Frozen):

@@ -17,12 +17,26 @@ from fleetyard.spec.models import Policy, Site, Workload
 from fleetyard.spec.yamlsource import Loc
 
 
+UNNAMED = ""  # in `also_known`: a document of that kind failed before its name could be read
+
+
 class _Report:
     def __init__(self, fleet: Fleet, also_known: Mapping[str, set[str]]) -> None:
         self.fleet = fleet
         self.problems: list[Problem] = []
         self.regions = set(fleet.regions) | set(also_known.get("Region", ()))
         self.sites = set(fleet.sites) | set(also_known.get("Site", ()))
+        # When a document failed before its name could be read, any unknown name may be
+        # that one: references of its kind are not reported, to avoid false alarms.
+        self.any_region = UNNAMED in self.regions
+        self.any_site = UNNAMED in self.sites
+        self.workloads_failed = bool(also_known.get("Workload"))
+
+    def unknown_region(self, name: str) -> bool:
+        return not self.any_region and name not in self.regions
+
+    def unknown_site(self, name: str) -> bool:
+        return not self.any_site and name not in self.sites
 
     def add(self, kind: str, name: str, loc: Loc, message: str, severity: Severity = "error") -> None:
         origin = self.fleet.origin(kind, name)
@@ -34,7 +48,7 @@ class _Report:
 def _valid_timezone(name: str) -> bool:
     try:
         ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
+    except (ZoneInfoNotFoundError, ValueError, OSError):  # a folder ('Europe'), a too-long name
         return False
     return True
 
@@ -44,11 +58,14 @@ def _did_you_mean(value: str, choices: list[str]) -> str:
     return f" (did you mean '{hint[0]}'?)" if hint else ""
 
 
-def check_fleet(fleet: Fleet, also_known: Mapping[str, set[str]] | None = None) -> list[Problem]:
+def check_fleet(fleet: Fleet, also_known: Mapping[str, set[str]] | None = None,
+                complete: bool = True) -> list[Problem]:
     """Check cross-field and cross-resource rules. `also_known` names resources that
-    exist in the input but failed their own validation (so they are not 'unknown')."""
+    exist in the input but failed their own validation (so they are not 'unknown');
+    `complete` is False when files could not be read, and then the fleet-wide
+    checks (at least one site) are skipped."""
     report = _Report(fleet, also_known or {})
-    if not report.sites:
+    if complete and not report.sites:
         report.problems.append(Problem("<fleet>", None, "", "no Site resources found: a fleet needs at least one site"))
     for site in fleet.sites.values():
         _check_site(report, site)
@@ -84,7 +101,7 @@ def _check_site(report: _Report, site: Site) -> None:
             report.add("Site", site.name, ("spec", "sync_windows", i),
                        f"an empty window ({window}); use 00:00-24:00 for the whole day")
     for region in spec.latency_ms:
-        if region not in report.regions:
+        if report.unknown_region(region):
             report.add("Site", site.name, ("spec", "latency_ms", region),
                        f"unknown region '{region}'{_did_you_mean(region, sorted(report.regions))}")
 
@@ -115,11 +132,11 @@ def _check_workload(report: _Report, w: Workload) -> None:
         report.add("Workload", name, ("spec", "latency_slo_ms"),
                    "has no effect without demand: the SLO bounds routes from user regions", "warning")
     for region in spec.demand:
-        if region not in report.regions:
+        if report.unknown_region(region):
             report.add("Workload", name, ("spec", "demand", region),
                        f"unknown region '{region}'{_did_you_mean(region, sorted(report.regions))}")
     for i, source in enumerate(spec.data):
-        if source.site not in report.sites:
+        if report.unknown_site(source.site):
             report.add("Workload", name, ("spec", "data", i, "site"),
                        f"unknown site '{source.site}'{_did_you_mean(source.site, sorted(report.sites))}")
     known = fleet.known_skus()
@@ -135,10 +152,10 @@ def _check_policy(report: _Report, p: Policy) -> None:
     for side in ("allowed", "denied"):
         rule = getattr(p.spec, side)
         for i, site in enumerate(rule.sites or []):
-            if site not in report.sites:
+            if report.unknown_site(site):
                 report.add("Policy", p.name, ("spec", side, "sites", i),
                            f"unknown site '{site}'{_did_you_mean(site, sorted(report.sites))}")
-    if fleet.workloads and not any(p.matches(w) for w in fleet.workloads.values()):
+    if fleet.workloads and not report.workloads_failed and not any(p.matches(w) for w in fleet.workloads.values()):
         selector = ", ".join(f"{k}={v}" for k, v in p.spec.selector.items()) or "(empty)"
         report.add("Policy", p.name, ("spec", "selector"),
                    f"matches no workload (selector {selector}); the policy has no effect", "warning")

@@ -44,17 +44,35 @@ class Document:
         return self.line
 
 
+MERGE_TAG = "tag:yaml.org,2002:merge"
+NULL_TAG = "tag:yaml.org,2002:null"
+
+
 class _Builder:
     def __init__(self, file: str) -> None:
         self.file = file
         self.constructor = yaml.constructor.SafeConstructor()
         self.problems: list[Problem] = []
+        self._open: set[int] = set()  # nodes being built: an alias back to one is a loop
 
     def build(self, node: yaml.Node, loc: Loc, lines: dict[Loc, int]) -> Any:
         lines.setdefault(loc, node.start_mark.line + 1)
+        if id(node) in self._open:
+            self.problems.append(Problem(self.file, node.start_mark.line + 1, format_path(loc),
+                                         "recursive alias: an anchor that contains itself"))
+            return None
+        self._open.add(id(node))
+        try:
+            return self._build(node, loc, lines)
+        finally:
+            self._open.discard(id(node))
+
+    def _build(self, node: yaml.Node, loc: Loc, lines: dict[Loc, int]) -> Any:
         if isinstance(node, yaml.MappingNode):
+            explicit = {id(k) for k, _ in node.value if k.tag != MERGE_TAG}
             self.constructor.flatten_mapping(node)
             out: dict[Any, Any] = {}
+            merged: set[str] = set()  # keys that came from a merge (<<) and may be overridden
             for key_node, value_node in node.value:
                 key = self.constructor.construct_object(key_node, deep=True)
                 if not isinstance(key, str | int | float | bool) or key is None:
@@ -65,12 +83,18 @@ class _Builder:
                     continue
                 key_s = key if isinstance(key, str) else str(key)
                 child = (*loc, key_s)
-                if key_s in out:
+                from_merge = id(key_node) not in explicit
+                if key_s in out and not (key_s in merged and not from_merge):
+                    if from_merge:
+                        continue  # an explicit key beats a merged one
                     self.problems.append(
                         Problem(self.file, key_node.start_mark.line + 1, format_path(child),
                                 f"duplicate key '{key_s}' (first on line {lines[child]})")
                     )
                     continue
+                merged.discard(key_s)
+                if from_merge:
+                    merged.add(key_s)
                 lines[child] = key_node.start_mark.line + 1
                 out[key_s] = self.build(value_node, child, lines)
             return out
@@ -85,7 +109,8 @@ def read_documents(path: Path, display: str | None = None) -> tuple[list[Documen
     try:
         text = path.read_text(encoding="utf-8")
     except UnicodeDecodeError as exc:
-        return [], [Problem(name, None, "", f"not UTF-8 text: {exc.reason} at byte {exc.start}")]
+        line = path.read_bytes()[: exc.start].count(b"\n") + 1
+        return [], [Problem(name, line, "", f"not UTF-8 text: {exc.reason} at byte {exc.start}")]
     except OSError as exc:
         return [], [Problem(name, None, "", f"cannot read file: {exc.strerror or exc}")]
     return parse_documents(text, name)
@@ -97,15 +122,22 @@ def parse_documents(text: str, name: str) -> tuple[list[Document], list[Problem]
     docs: list[Document] = []
     try:
         for i, node in enumerate(_iter_nodes(text)):
-            if node is None:
-                continue
+            if node is None or (isinstance(node, yaml.ScalarNode) and node.tag == NULL_TAG):
+                continue  # an empty document (a stray '---', or only comments), as kubectl skips
             lines: dict[Loc, int] = {}
             data = builder.build(node, (), lines)
             docs.append(Document(name, i, node.start_mark.line + 1, data, lines))
     except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        line = mark.line + 1 if mark is not None else None
-        what = exc.problem or exc.context or "cannot parse"
+        # An unclosed quote or bracket is reported where it opened; other errors where
+        # the parser noticed them; the message names both lines.
+        problem_line = exc.problem_mark.line + 1 if exc.problem_mark is not None else None
+        context_line = exc.context_mark.line + 1 if exc.context_mark is not None else None
+        what = exc.problem or "cannot parse"
+        line = problem_line or context_line
+        if exc.context and context_line is not None and context_line != problem_line:
+            what = f"{what} (line {problem_line}) {exc.context} that starts on line {context_line}"
+            if "quoted" in exc.context or "flow" in exc.context:
+                line = context_line
         return docs, [*builder.problems, Problem(name, line, "", f"malformed YAML: {what}")]
     except yaml.YAMLError as exc:
         return docs, [*builder.problems, Problem(name, None, "", f"malformed YAML: {exc}")]
