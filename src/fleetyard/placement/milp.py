@@ -123,8 +123,7 @@ def solve_highs(
     h = _new_highs()
     h.setOptionValue("time_limit", float(max(time_limit, 0.1)))
     h.setOptionValue("random_seed", int(seed))
-    if threads is not None:
-        h.setOptionValue("threads", int(threads))
+    del threads  # HiGHS sizes its scheduler once per process; changing it later makes run() fail
     if integral:
         h.setOptionValue("mip_rel_gap", float(mip_rel_gap))
         if mip_abs_gap is not None:

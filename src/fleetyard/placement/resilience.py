@@ -20,8 +20,10 @@ be protected is reported with the workloads responsible.
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -76,12 +78,16 @@ def _failed_ledger(planner: Planner, failed_sites: set[int]) -> Ledger:
 
 def movable_workloads(planner: Planner, placement: Placement, displaced: list[str],
                       failed_sites: set[int]) -> list[str]:
-    """Placed workloads sharing a site with where the displaced work could go."""
+    """Placed workloads that may make room: no higher priority than the displaced work,
+    and on a site where the displaced work could go."""
     c = planner.compiled
     reach = {int(s) for w in displaced for s in planner.by_name[w].sites} - failed_sites
+    top = max((planner.by_name[w].w.spec.priority for w in displaced), default=0)
     gone = set(displaced)
+    workloads = planner.fleet.workloads
     return [name for name, pools in placement.replicas.items()
-            if name not in gone and pools and any(int(c.pool_site[p]) in reach for p in pools)]
+            if name not in gone and pools and workloads[name].spec.priority <= top
+            and any(int(c.pool_site[p]) in reach for p in pools)]
 
 
 def failover(planner: Planner, placement: Placement, failed: Iterable[str], *, exact: bool = True,
@@ -98,20 +104,22 @@ def failover(planner: Planner, placement: Placement, failed: Iterable[str], *, e
         w: {p: n for p, n in placement.replicas.get(w, {}).items() if int(c.pool_site[p]) not in failed_sites}
         for w in displaced
     }
+    survivors = Placement("floors", replicas={w: dict(f) for w, f in floors.items()})
+    ledger = subtract(subtract(capacity, used(c, placement, skip=displaced)), used(c, survivors))
+    quick = greedy(planner.ctx, planner.runner, [planner.by_name[w] for w in displaced], ledger=ledger,
+                   existing=floors)
     if exact:
         movable = movable_workloads(planner, placement, displaced, failed_sites)
         affected = [w for w in planner.fleet.workloads if w in set(displaced) | set(movable)]
         ledger = subtract(capacity, used(c, placement, skip=affected))
         opts = options or OptimizerOptions(time_limit=FAILOVER_TIME_LIMIT)
         sticky = {w: dict(placement.replicas.get(w, {})) for w in movable}
+        start = _merge(placement, quick, displaced)  # everything stays, displaced work as greedy put it
         partial = optimize(planner.ctx, planner.runner, [], ledger=ledger, floors=floors, options=opts,
-                           candidates=[planner.by_name[w] for w in affected], sticky=sticky)
+                           candidates=[planner.by_name[w] for w in affected], sticky=sticky, start=start)
     else:
         affected = displaced
-        survivors = Placement("floors", replicas={w: dict(f) for w, f in floors.items()})
-        ledger = subtract(subtract(capacity, used(c, placement, skip=affected)), used(c, survivors))
-        partial = greedy(planner.ctx, planner.runner, [planner.by_name[w] for w in affected], ledger=ledger,
-                         existing=floors)
+        partial = quick
     after = _merge(placement, partial, affected)
     return _judge(planner, names, failed_sites, placement, after, affected)
 
@@ -172,19 +180,34 @@ def _judge(planner: Planner, names: list[str], failed_sites: set[int], before: P
 
 
 def resilience_report(planner: Planner, placement: Placement,
-                      options: OptimizerOptions | None = None) -> list[ResilienceEntry]:
-    """For each site: is its loss alone absorbable by failover? (greedy proof, else exact)."""
-    out: list[ResilienceEntry] = []
+                      options: OptimizerOptions | None = None, workers: int | None = None) -> list[ResilienceEntry]:
+    """For each site: is its loss alone absorbable by failover?
+
+    The greedy failover runs first (when it absorbs the loss that is proof enough);
+    the exact failovers of the remaining sites run on a thread per core (HiGHS
+    releases the GIL while it solves, and each solve is single-threaded and
+    deterministic, so the report does not depend on the number of workers)."""
     hosting = {int(planner.compiled.pool_site[p]) for pools in placement.replicas.values() for p in pools}
-    per_site = OptimizerOptions(time_limit=FAILOVER_TIME_LIMIT, mip_gap=0.01,
-                                threads=options.threads if options else None)
+    per_site = OptimizerOptions(time_limit=FAILOVER_TIME_LIMIT, mip_gap=0.01, service_only_gap=0.5,
+                                seed=options.seed if options else 0)
+    results: dict[str, Failover | None] = {}
     for s, name in enumerate(planner.compiled.site_names):
         if s not in hosting:
+            results[name] = None
+            continue
+        quick = failover(planner, placement, [name], exact=False)
+        results[name] = quick if quick.absorbable else None
+    hard = [name for s, name in enumerate(planner.compiled.site_names) if s in hosting and results[name] is None]
+    n = max(1, min(workers or os.cpu_count() or 1, len(hard)))
+    with ThreadPoolExecutor(max_workers=n) as pool:
+        exact = list(pool.map(lambda name: failover(planner, placement, [name], exact=True, options=per_site), hard))
+    results.update(zip(hard, exact, strict=True))
+    out: list[ResilienceEntry] = []
+    for name in planner.compiled.site_names:
+        result = results[name]
+        if result is None:
             out.append(ResilienceEntry(failed_site=name, absorbable=True, unplaced=[]))
             continue
-        result = failover(planner, placement, [name], exact=False)
-        if not result.absorbable:
-            result = failover(planner, placement, [name], exact=True, options=per_site)
         out.append(ResilienceEntry(failed_site=name, absorbable=result.absorbable, unplaced=result.unplaced,
                                    moved_replicas=result.moved_replicas,
                                    cost_delta_per_hour=result.cost_delta_per_hour))
