@@ -11,7 +11,7 @@ registry entry; the runner never changes.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import ClassVar, Protocol, runtime_checkable
 
@@ -60,6 +60,9 @@ class Context:
     costs: CostModel
     ledger: Ledger
     _replica_costs: dict[str, ReplicaCosts] | None = None
+    # Masks that depend only on the fleet (a policy's sites, an SKU allow-list),
+    # shared by every workload: filters may memoize here under their own keys.
+    memo: dict[object, BoolArray] = field(default_factory=dict)
 
     def replica_costs(self, w: Workload) -> ReplicaCosts:
         if self._replica_costs is None:
@@ -71,7 +74,7 @@ class Context:
         return cached
 
     def with_ledger(self, ledger: Ledger) -> Context:
-        return Context(self.compiled, self.costs, ledger, self._replica_costs)
+        return Context(self.compiled, self.costs, ledger, self._replica_costs, self.memo)
 
 
 class Filter(Protocol):

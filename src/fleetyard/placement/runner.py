@@ -68,12 +68,14 @@ class Runner:
         self.filters = list(filters) if filters is not None else default_filters()
         self.scorers = list(scorers) if scorers is not None else default_scorers()
         self.weights = dict(DEFAULT_WEIGHTS if weights is None else weights)
+        # runtime Protocol checks are slow; decide once which filters have the fast path
+        self._vector = [isinstance(f, VectorFilter) for f in self.filters]
 
     def masks(self, ctx: Context, w: Workload) -> dict[str, BoolArray]:
         out: dict[str, BoolArray] = {}
-        for f in self.filters:
-            if isinstance(f, VectorFilter):
-                out[f.name] = np.asarray(f.mask(ctx, w), dtype=bool)
+        for f, vector in zip(self.filters, self._vector, strict=True):
+            if vector:
+                out[f.name] = np.asarray(f.mask(ctx, w), dtype=bool)  # type: ignore[attr-defined]
             else:
                 out[f.name] = np.array([not f.check(ctx, w, p) for p in range(ctx.compiled.n_pools)], dtype=bool)
         return out

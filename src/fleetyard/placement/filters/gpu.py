@@ -29,8 +29,12 @@ class GpuSku:
         allowed = w.spec.replica.gpu_skus
         if allowed is None:
             return np.ones(ctx.compiled.n_pools, dtype=bool)
-        out: BoolArray = np.isin(np.array(ctx.compiled.pool_sku), allowed)
-        return out
+        key = ("gpu-sku", tuple(allowed))
+        cached = ctx.memo.get(key)
+        if cached is None:
+            cached = np.isin(np.array(ctx.compiled.pool_sku), allowed)
+            ctx.memo[key] = cached
+        return cached
 
 
 def _gb(value: float) -> str:

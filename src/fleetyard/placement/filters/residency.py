@@ -54,11 +54,16 @@ class Residency:
 
     def mask(self, ctx: Context, w: Workload) -> BoolArray:
         c = ctx.compiled
-        ok = np.ones(c.n_sites, dtype=bool)
-        for p in c.fleet.policies_for(w):
-            ok &= _policy_site_mask(ctx, p)
-        out: BoolArray = ok[c.pool_site]
-        return out
+        policies = tuple(p.name for p in c.fleet.policies_for(w))
+        key = ("residency", policies)
+        cached = ctx.memo.get(key)
+        if cached is None:
+            ok = np.ones(c.n_sites, dtype=bool)
+            for p in c.fleet.policies_for(w):
+                ok &= _policy_site_mask(ctx, p)
+            cached = ok[c.pool_site]
+            ctx.memo[key] = cached
+        return cached
 
 
 def _policy_site_mask(ctx: Context, p: Policy) -> BoolArray:
