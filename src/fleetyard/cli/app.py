@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import typer
 
-from fleetyard.cli import plan_cmd
+from fleetyard.cli import agent_cmd, demo_cmd, plan_cmd, server_cmd
 from fleetyard.cli.registry_cmd import registry_app
 
 app = typer.Typer(
@@ -26,6 +26,9 @@ app = typer.Typer(
 
 
 plan_cmd.register(app)
+server_cmd.register(app)
+agent_cmd.register(app)
+demo_cmd.register(app)
 app.add_typer(registry_app, name="registry")
 
 

@@ -53,6 +53,7 @@ from fleetyard.registry import (
     push,
     verify_store,
 )
+from fleetyard.services.http_backend import open_remote_store
 
 __all__ = ["default_registry", "registry_app"]
 
@@ -78,7 +79,7 @@ RegistryOpt = Annotated[
         "--registry",
         "-r",
         envvar="FLEETYARD_REGISTRY",
-        help="Registry folder or s3://BUCKET[/PREFIX] [default: ~/.local/share/fleetyard/registry]",
+        help="Registry folder or s3://BUCKET\\[/PREFIX] (default: ~/.local/share/fleetyard/registry)",
         show_default=False,
     ),
 ]
@@ -195,13 +196,17 @@ def push_cmd(
         int | None, typer.Option(help="Chunking processes [default: cores].")
     ] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
+    server: Annotated[str | None, typer.Option(envvar="FLEETYARD_SERVER", show_default=False,
+                                               help="Push to this server instead (only chunks it lacks).")] = None,
+    token: Annotated[str | None, typer.Option(envvar="FLEETYARD_TOKEN", show_default=False,
+                                              help="Bearer token for --server.")] = None,
 ) -> None:
     """Push a model folder as a new immutable version (only new chunks are stored)."""
     with _errors():
         r = parse_ref(ref, allow_alias=False)
         assert r.version is not None
         labels = _labels(label)
-        store = _open(registry, create=True)
+        store = open_remote_store(server, token or "") if server else _open(registry, create=True)
         with _progress(not quiet) as progress:
             res = push(
                 store,

@@ -65,6 +65,16 @@ class Candidates:
     def site_list(self) -> list[int]:
         return sorted(set(int(s) for s in self.sites))
 
+    def subset(self, keep: np.ndarray) -> Candidates:
+        """The same workload restricted to the pools where `keep` is True."""
+        sites = self.sites[keep]
+        allowed = set(int(s) for s in sites)
+        return Candidates(
+            w=self.w, pools=self.pools[keep], cost=self.cost[keep], power=self.power[keep], sites=sites,
+            gpus=self.gpus, unit=self.unit, need=self.need, regions=list(self.regions), demand=self.demand,
+            region_sites=[np.array([s for s in rs if int(s) in allowed], dtype=np.int64) for rs in self.region_sites],
+        )
+
 
 def ceil_div(value: float, per: float) -> int:
     """ceil(value / per), robust to floating noise (120/40 is 3, not 4)."""

@@ -63,6 +63,8 @@ class BuiltModel:
     site_terms: dict[int, tuple[list[int], list[float]]]
     unit: float  # penalty per GPU for priority 0
     notes: list[str] = field(default_factory=list)
+    pool_rows: dict[int, int] = field(default_factory=dict)  # pool -> its GPU capacity row
+    site_rows: dict[int, int] = field(default_factory=dict)  # site -> its power/cooling row
 
 
 def penalty_unit(cands: Sequence[Candidates]) -> float:
@@ -80,6 +82,7 @@ def build_model(
     floors: Mapping[str, Mapping[int, int]] | None = None,
     hot_standby: bool = False,
     sticky: Mapping[str, Mapping[int, int]] | None = None,
+    unit: float | None = None,
 ) -> BuiltModel:
     """Build the MILP for `cands` against free capacity `ledger`.
 
@@ -94,7 +97,7 @@ def build_model(
     lp = LinearModel()
     floors = floors or {}
     sticky = sticky or {}
-    unit = penalty_unit(cands)
+    unit = unit if unit is not None else penalty_unit(cands)
     pool_terms: dict[int, tuple[list[int], list[float]]] = defaultdict(lambda: ([], []))
     site_terms: dict[int, tuple[list[int], list[float]]] = defaultdict(lambda: ([], []))
     out: list[_WorkloadCols] = []
@@ -235,13 +238,16 @@ def build_model(
                         lp.add_row([col, q], [1.0, -max(lp.ub[col], 1.0)], -INF, 0.0)
                 lp.add_row(qcols, [1.0] * len(qcols), -INF, 1.0)
 
+    pool_rows: dict[int, int] = {}
+    site_rows: dict[int, int] = {}
     for p, (cols, vals) in pool_terms.items():
-        lp.add_row(cols, vals, -INF, float(ledger.gpus[p]))
+        pool_rows[p] = lp.add_row(cols, vals, -INF, float(ledger.gpus[p]))
     for s, (cols, vals) in site_terms.items():
-        lp.add_row(cols, vals, -INF, float(min(ledger.it_kw[s], ledger.cooling_kw[s])))
+        site_rows[s] = lp.add_row(cols, vals, -INF, float(min(ledger.it_kw[s], ledger.cooling_kw[s])))
     mask = np.zeros(lp.n_vars, dtype=bool)
     mask[cost_cols] = True
-    return BuiltModel(lp, out, penalty_cols, mask, ledger, dict(pool_terms), dict(site_terms), unit)
+    return BuiltModel(lp, out, penalty_cols, mask, ledger, dict(pool_terms), dict(site_terms), unit,
+                      pool_rows=pool_rows, site_rows=site_rows)
 
 
 def add_failure_scenario(built: BuiltModel, compiled: Compiled, lost: int) -> int:

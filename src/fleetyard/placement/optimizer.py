@@ -64,9 +64,16 @@ def optimize(
     `start` (e.g. the greedy plan) is handed to the solver as its first incumbent;
     `floors` and `sticky` are as in `model.build_model`."""
     t0 = time.perf_counter()
+    opts = options or OptimizerOptions()
     cands = list(candidates) if candidates is not None else [build_candidates(ctx, runner, w) for w in workloads]
-    built = build_model(ctx.compiled, ledger or ctx.compiled.full_ledger(), cands, floors, sticky=sticky)
-    return solve_model(built, options or OptimizerOptions(), t0, start)
+    free = ledger or ctx.compiled.full_ledger()
+    if not floors and not sticky and opts.solver == "highs":
+        from fleetyard.placement.colgen import optimize_pruned, should_prune
+
+        if should_prune(cands):
+            return optimize_pruned(ctx.compiled, free, cands, opts, start)
+    built = build_model(ctx.compiled, free, cands, floors, sticky=sticky)
+    return solve_model(built, opts, t0, start)
 
 
 def solve_model(built: BuiltModel, opts: OptimizerOptions, t0: float | None = None,
@@ -116,6 +123,7 @@ def solve_model(built: BuiltModel, opts: OptimizerOptions, t0: float | None = No
     cost_now = model_cost(built, x)
     penalty = best.objective - cost_now
     placement.objective = cost_now
+    placement.penalty = penalty
     placement.bound = min(cost_now, max(0.0, best.bound - penalty))
     placement.bound_method = (
         f"{opts.solver} bound on cost + shortfall penalty, minus this plan's penalty: no plan serving "

@@ -20,7 +20,8 @@ class Placement:
     seconds: float = 0.0
     variables: int = 0
     constraints: int = 0
-    objective: float | None = None
+    objective: float | None = None  # cost of the plan in the model (linearized egress)
+    penalty: float | None = None  # the plan's shortfall penalty in the model's objective
     bound: float | None = None  # proven lower bound on cost for this service level
     bound_method: str = ""
     notes: list[str] = field(default_factory=list)

@@ -11,6 +11,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from fleetyard.spec.plan import Plan
+
 Role = Literal["admin", "operator", "viewer", "agent"]
 ModelState = Literal["pending", "syncing", "synced", "active", "failed"]
 
@@ -179,11 +181,18 @@ class SiteStatus(_Wire):
     sync_progress: float | None = None  # 0..1 over the models being synced
     revision: int | None = None
     agent_version: str | None = None
+    # extensions: no heartbeat for 3 intervals; what the agent runs; where it relays
+    stale: bool = False
+    active: dict[str, str] = Field(default_factory=dict)
+    peer_url: str | None = None
+    workloads: list[WorkloadStatus] = Field(default_factory=list)
+    telemetry: Telemetry = Field(default_factory=Telemetry)
 
 
 class FleetStatus(_Wire):
     revision: int
     sites: list[SiteStatus]
+    heartbeat_interval_s: float = 5.0  # extension: a site is stale after 3 of these
 
 
 # --- tokens and audit ---------------------------------------------------------------------
@@ -216,3 +225,48 @@ class AuditEntry(_Wire):
     target: str  # kind/name or object key
     before: object | None = None
     after: object | None = None
+
+
+# --- extensions (server issue 4) ----------------------------------------------------------
+
+class ErrorOut(_Wire):
+    """Body of every error answer but the 422 of apply: one line that says what is wrong."""
+
+    detail: str
+
+
+class HealthOut(_Wire):
+    status: Literal["ok"] = "ok"
+
+
+class ObjectOut(_Wire):
+    """One registry object in `GET /api/v1/registry/objects?prefix=P`."""
+
+    key: str
+    size: int
+    mtime: float  # seconds since the epoch
+
+
+class ModelOut(_Wire):
+    """One version in the server's registry (`GET /api/v1/models`)."""
+
+    name: str
+    version: str
+    ref: str  # name:version
+    size: int
+    files: int
+    created: str
+    aliases: list[str] = Field(default_factory=list)
+    signed: bool = False
+    parent: str | None = None
+    labels: dict[str, str] = Field(default_factory=dict)
+
+
+class PlanOut(Plan):
+    """`GET /api/v1/plan`: the plan of `fleetyard plan --format json`, plus its revision,
+    when it was made, and how each requested model reference was resolved against the
+    registry at that time (None: not in the registry then)."""
+
+    revision: int
+    created_at: datetime
+    models: dict[str, str | None] = Field(default_factory=dict)

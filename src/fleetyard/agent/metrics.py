@@ -1,0 +1,58 @@
+"""The agent's Prometheus metrics (names as in docs/api.md), on its own registry.
+
+Counters: bytes fetched per source, chunks fetched and rejected, heartbeat failures,
+bytes served to peers (relay). Gauges: one series per model ref and state (1 for the
+current state, 0 otherwise), replicas per workload and state, whether the site is in
+a sync window, and when the last heartbeat was accepted.
+"""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, disable_created_metrics, generate_latest
+
+from fleetyard.services.wire import ModelState
+
+__all__ = ["AgentMetrics"]
+
+STATES: tuple[ModelState, ...] = ("pending", "syncing", "synced", "active", "failed")
+
+
+class AgentMetrics:
+    """Every metric of one agent."""
+
+    def __init__(self) -> None:
+        disable_created_metrics()  # type: ignore[no-untyped-call]  # no `_created` twins: the names are the ones documented
+        r = self.registry = CollectorRegistry(auto_describe=True)
+        self.bytes_fetched = Counter("fleetyard_agent_bytes_fetched", "Bytes received from registry sources.",
+                                     ["source"], registry=r)
+        self.chunks_fetched = Counter("fleetyard_agent_chunks_fetched", "Chunks fetched, verified and stored.",
+                                      registry=r)
+        self.chunks_rejected = Counter("fleetyard_agent_chunks_rejected",
+                                       "Chunks refused because they did not match their BLAKE3 name.", registry=r)
+        self.heartbeat_failures = Counter("fleetyard_agent_heartbeat_failures",
+                                          "Status reports the server did not accept.", registry=r)
+        self.bytes_served = Counter("fleetyard_agent_bytes_served", "Bytes served to peer sites (relay).",
+                                    registry=r)
+        self.model_state = Gauge("fleetyard_agent_model_state", "1 for the model version's current state.",
+                                 ["ref", "state"], registry=r)
+        self.replicas = Gauge("fleetyard_agent_replicas", "Replicas per workload by state (desired, running, healthy).",
+                              ["workload", "state"], registry=r)
+        self.in_sync_window = Gauge("fleetyard_agent_in_sync_window", "1 when the site may download now.",
+                                    registry=r)
+        self.last_heartbeat = Gauge("fleetyard_agent_last_heartbeat_timestamp_seconds",
+                                    "When the server last accepted a status report.", registry=r)
+
+    def set_model_state(self, ref: str, state: ModelState) -> None:
+        """Mark `state` as the current state of `ref`."""
+        for s in STATES:
+            self.model_state.labels(ref=ref, state=s).set(1.0 if s == state else 0.0)
+
+    def set_replicas(self, workload: str, desired: int, running: int, healthy: int) -> None:
+        """Replica counts of one workload."""
+        self.replicas.labels(workload=workload, state="desired").set(desired)
+        self.replicas.labels(workload=workload, state="running").set(running)
+        self.replicas.labels(workload=workload, state="healthy").set(healthy)
+
+    def render(self) -> bytes:
+        """The Prometheus text exposition format."""
+        return generate_latest(self.registry)

@@ -1,0 +1,9 @@
+"""Pluggable runtimes for the site agent: `process` (default) and `kubernetes`."""
+
+from __future__ import annotations
+
+from fleetyard.agent.runtime.base import ReplicaCounts, Runtime, WorkloadRun
+from fleetyard.agent.runtime.kubernetes import KubernetesRuntime, render_deployment
+from fleetyard.agent.runtime.process import ProcessRuntime
+
+__all__ = ["KubernetesRuntime", "ProcessRuntime", "ReplicaCounts", "Runtime", "WorkloadRun", "render_deployment"]

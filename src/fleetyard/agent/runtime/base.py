@@ -1,0 +1,70 @@
+"""The runtime interface: how a site agent makes workloads run.
+
+The agent decides *what* runs (which workloads, how many replicas, on which verified
+model folder); a runtime makes it so and says how it is going. `apply` is called
+again and again with the whole desired set - it must be idempotent and converge -
+and `poll` supervises in between (restarts, rollouts).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Protocol
+
+__all__ = ["ReplicaCounts", "Runtime", "WorkloadRun"]
+
+
+@dataclass(frozen=True)
+class WorkloadRun:
+    """One workload as the site must run it, with the model folder to give it."""
+
+    name: str
+    model_ref: str  # name:version actually run (may be older than desired while syncing)
+    model_dir: Path
+    replicas: int
+    command: tuple[str, ...] | None = None
+    env: tuple[tuple[str, str], ...] = ()
+    gpu_sku: str = ""
+    gpus_per_replica: int = 0
+
+    @property
+    def env_dict(self) -> dict[str, str]:
+        """The workload's own environment variables."""
+        return dict(self.env)
+
+
+@dataclass(frozen=True)
+class ReplicaCounts:
+    """Replicas of one workload: wanted, running, healthy; and why not, if not."""
+
+    desired: int = 0
+    running: int = 0
+    healthy: int = 0
+    restarts: int = 0
+    error: str | None = None
+    model_ref: str | None = None
+    extra: dict[str, str] = field(default_factory=dict)
+
+
+class Runtime(Protocol):
+    """Runs workloads on the site (processes, Kubernetes, ...)."""
+
+    name: str
+
+    def apply(self, runs: Sequence[WorkloadRun]) -> None:
+        """Converge on exactly these workloads; anything else is stopped."""
+        ...
+
+    def poll(self) -> None:
+        """Supervise: restart what died, continue rollouts. Called often."""
+        ...
+
+    def status(self) -> dict[str, ReplicaCounts]:
+        """Replica counts per workload name."""
+        ...
+
+    def stop(self) -> None:
+        """Stop everything this runtime started (agent shutdown)."""
+        ...

@@ -1,0 +1,147 @@
+"""`fleetyard agent`: run a site's agent until SIGTERM or Ctrl-C.
+
+    fleetyard agent --site fra-1 --server http://cp:8080 --token fy_... --data-dir /var/lib/fleetyard \\
+        --trust-key release.pub [--trust-key ...] [--max-mbps 200] [--listen 0.0.0.0:9400] \\
+        [--runtime process|kubernetes] [--kubeconfig PATH] [--heartbeat 5] [--relay-wait 10]
+
+A mistake (a bad flag, a missing key file, an unreachable server, a refused token, a
+site the server does not know) is one line on stderr and exit 2 (1 for a server that
+cannot be reached). See docs/agent.md.
+
+For tests only: FLEETYARD_TEST_CLOCK=FILE makes the agent read the wall-clock time
+for sync windows from FILE (an ISO 8601 timestamp the test rewrites).
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+import threading
+import time
+from pathlib import Path
+from types import FrameType
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+from fleetyard.cli.common import EXIT_ERROR, EXIT_INVALID, err, fail
+
+if TYPE_CHECKING:  # the agent's modules load when the command runs, not with every CLI call
+    from fleetyard.agent.config import AgentConfig
+    from fleetyard.agent.controlplane import HttpControlPlane
+    from fleetyard.services.wire import DesiredState
+
+__all__ = ["register"]
+
+
+def register(app: typer.Typer) -> None:
+    app.command("agent")(agent)
+
+
+def _connect(control: HttpControlPlane, config: AgentConfig) -> DesiredState:
+    """The first desired state, retried while the server is unreachable (bounded)."""
+    from fleetyard.services.client import ApiError
+
+    deadline = time.monotonic() + config.connect_timeout
+    while True:
+        try:
+            return control.desired(config.site)
+        except ApiError as exc:
+            if exc.status == 0 and time.monotonic() < deadline:
+                time.sleep(0.5)
+                continue
+            if exc.status == 0:
+                fail(f"cannot reach the control plane at {config.server}: {exc.message}", EXIT_ERROR)
+            if exc.status == 401:
+                fail(f"the control plane at {config.server} refused the token (401): check --token")
+            if exc.status == 403:
+                fail(f"the token is not an agent token of site '{config.site}' (403): {exc.message}")
+            if exc.status == 404:
+                fail(f"site '{config.site}' is not known to the control plane at {config.server} "
+                     f"(apply a Site named '{config.site}' first)")
+            fail(f"the control plane at {config.server} answered: {exc.message}", EXIT_ERROR)
+
+
+def agent(
+    site: Annotated[str, typer.Option("--site", envvar="FLEETYARD_SITE", help="This site's name.")],
+    server: Annotated[str, typer.Option("--server", envvar="FLEETYARD_SERVER", help="Control plane URL.")],
+    token: Annotated[str, typer.Option("--token", envvar="FLEETYARD_TOKEN", show_default=False,
+                                       help="Agent token of this site (or FLEETYARD_TOKEN).")],
+    data_dir: Annotated[Path, typer.Option("--data-dir", help="Where models, chunks and state live.")],
+    trust_key: Annotated[list[Path], typer.Option("--trust-key", help="Public key (PEM) whose signatures this "
+                                                  "site accepts; repeatable.", show_default=False)],
+    max_mbps: Annotated[float | None, typer.Option("--max-mbps", help="Download cap, megabits/s.")] = None,
+    listen: Annotated[str | None, typer.Option("--listen", help="HOST:PORT to serve chunks to peers "
+                                               "(relay) and /metrics.")] = None,
+    advertise_url: Annotated[str | None, typer.Option("--advertise-url", help="URL peers use to reach "
+                                                      "--listen (default: from --listen).")] = None,
+    runtime: Annotated[str, typer.Option("--runtime", help="process or kubernetes.")] = "process",
+    kubeconfig: Annotated[Path | None, typer.Option("--kubeconfig", help="Apply Deployments with kubectl "
+                                                    "using this kubeconfig (kubernetes runtime).")] = None,
+    namespace: Annotated[str, typer.Option("--namespace", help="Kubernetes namespace.")] = "default",
+    image: Annotated[str, typer.Option("--image", help="Container image (kubernetes runtime) unless a "
+                                       "workload sets FLEETYARD_IMAGE.")] = "python:3.11-slim",
+    heartbeat: Annotated[float, typer.Option("--heartbeat", help="Seconds between status reports.")] = 5.0,
+    connect_timeout: Annotated[float, typer.Option("--connect-timeout", help="Seconds to wait for the control "
+                                                   "plane at start-up.")] = 15.0,
+    relay_wait: Annotated[float, typer.Option("--relay-wait", help="Seconds a version new everywhere may wait "
+                                              "for a peer before it is fetched from the center (0: never).")] = 10.0,
+) -> None:
+    """Run this site's agent: sync models, verify, activate, run workloads, report."""
+    from fleetyard.agent.config import AgentConfig, ConfigError, RuntimeName, lock_data_dir, parse_listen
+
+    if runtime not in ("process", "kubernetes"):
+        fail(f"--runtime: expected process or kubernetes, got '{runtime}'")
+    rt: RuntimeName = "kubernetes" if runtime == "kubernetes" else "process"
+    try:
+        config = AgentConfig(site=site, server=server, token=token, data_dir=data_dir,
+                             trust_keys=tuple(trust_key), max_mbps=max_mbps,
+                             listen=parse_listen(listen) if listen else None, advertise_url=advertise_url,
+                             runtime=rt, kubeconfig=kubeconfig, namespace=namespace, image=image,
+                             heartbeat=heartbeat, connect_timeout=connect_timeout, relay_wait=relay_wait)
+        config.check()
+        lock = lock_data_dir(config.data_dir)
+    except ConfigError as exc:
+        fail(str(exc), EXIT_INVALID)
+    try:
+        _serve(config)
+    finally:
+        lock.close()
+    sys.stderr.flush()
+
+
+def _serve(config: AgentConfig) -> None:
+    """Connect, start the agent and run it until SIGTERM or Ctrl-C (the data dir is locked)."""
+    from fleetyard.agent.config import TEST_CLOCK_ENV
+    from fleetyard.agent.controlplane import HttpControlPlane
+    from fleetyard.agent.loop import Agent
+    from fleetyard.replication import Clock, FileClock, SystemClock
+
+    clock: Clock = FileClock(os.environ[TEST_CLOCK_ENV]) if os.environ.get(TEST_CLOCK_ENV) else SystemClock()
+    control = HttpControlPlane(config.server, config.token)
+    try:
+        desired = _connect(control, config)
+        node = Agent(config, control, clock=clock)
+    except OSError as exc:
+        control.close()
+        where = f"{config.listen[0]}:{config.listen[1]}" if config.listen else str(config.data_dir)
+        fail(f"cannot start the agent ({where}): {exc.strerror or exc}", EXIT_ERROR)
+    except BaseException:
+        control.close()
+        raise
+    stop = threading.Event()
+
+    def on_signal(signum: int, _frame: FrameType | None) -> None:
+        stop.set()
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    node.start(desired)
+    relay = node.report().peer_url
+    err.print(f"fleetyard agent {config.site}: control plane {config.server}, data {config.data_dir}, "
+              f"runtime {config.runtime}" + (f", relay {relay}" if relay else ""), highlight=False)
+    try:
+        node.run(stop)
+    finally:
+        node.shutdown()

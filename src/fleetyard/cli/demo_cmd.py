@@ -1,0 +1,163 @@
+"""`fleetyard demo`: a whole fleet on this machine, in under a minute.
+
+Starts a control plane and four site agents (two regions) on loopback in a temporary
+folder, applies the demo fleet (examples/demo), pushes a small real model (safetensors
+written with numpy, signed with a freshly generated EC key), waits until every site
+runs it - the second site of each region fetching it from the first (relay) - pushes
+an update, shows the bytes each site fetched for it and from where against what the
+registry's diff says is new, prints `fleetyard status`, and shuts everything down
+(also on Ctrl-C). `--keep` leaves the folder (logs, data) for a look afterwards.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import signal
+import sys
+import tempfile
+import time
+from pathlib import Path
+from types import FrameType
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+from rich.table import Table
+
+from fleetyard.cli.common import EXIT_ERROR, console, err, fail
+
+if TYPE_CHECKING:
+    from fleetyard.agent.localfleet import LocalFleet
+    from fleetyard.services.wire import FleetStatus
+
+__all__ = ["register"]
+
+MODEL = "demo-llm"
+AGENT_ARGS = ["--relay-wait", "4"]  # a short wait for peers keeps the demo quick (default 10 s)
+
+
+def register(app: typer.Typer) -> None:
+    app.command("demo")(demo)
+
+
+class _Step:
+    def __init__(self) -> None:
+        self.started = time.monotonic()
+
+    def __call__(self, text: str) -> None:
+        console.print(f"[dim]{time.monotonic() - self.started:5.1f}s[/]  {text}", highlight=False)
+
+
+def _human(n: float) -> str:
+    for unit in ("B", "KB", "MB", "GB"):
+        if n < 1000 or unit == "GB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1000
+    return f"{n:.1f} GB"
+
+
+def _bytes_table(st: FleetStatus, ref: str, title: str, new_bytes: int | None = None) -> Table:
+    t = Table(title=title, title_justify="left")
+    for col in ("Site", "State", "Fetched", "From", *(["vs diff"] if new_bytes else [])):
+        t.add_column(col, justify="right" if col in ("Fetched", "vs diff") else "left")
+    for s in sorted(st.sites, key=lambda s: s.site):
+        m = next((m for m in s.models if m.ref == ref), None)
+        if m is None:
+            continue
+        origin = ", ".join(f"{'center' if k == 'center' else 'peer ' + k} {_human(v)}"
+                           for k, v in sorted(m.bytes_by_source.items())) or "-"
+        row = [s.site, m.state, _human(m.bytes_fetched), origin]
+        if new_bytes:
+            row.append(f"{m.bytes_fetched / new_bytes:.2f}x")
+        t.add_row(*row)
+    return t
+
+
+def _run(fleet: LocalFleet, fleet_dir: Path, step: _Step) -> None:
+    from fleetyard.agent.demofleet import DEMO_SITES
+    from fleetyard.agent.localfleet import write_model
+    from fleetyard.cli.server_render import status_table
+    from fleetyard.registry import diff_versions
+    from fleetyard.services.http_backend import open_remote_store
+
+    root = fleet.root
+    fleet.start_server()
+    step(f"control plane up at {fleet.url} (data in {root})")
+    v1 = fleet.push(write_model(root / "models" / "v1", version=1), MODEL, "1", alias="prod")
+    step(f"pushed {MODEL}:1 ({_human(v1.manifest.size)}, signed), alias prod")
+    result = fleet.apply(fleet_dir)
+    step(f"applied {fleet_dir}: plan revision {result.revision}, "
+         f"{sum(c.after for c in result.plan_changes)} replicas placed")
+    seeds = [sites[0] for sites in DEMO_SITES.values()]
+    rest = [s for sites in DEMO_SITES.values() for s in sites[1:]]
+    everyone = seeds + rest
+    for site in seeds:
+        fleet.start_agent(site, extra=AGENT_ARGS)
+    step(f"agents started at {', '.join(seeds)} (one per region)")
+    fleet.wait_for(fleet.running(seeds, f"{MODEL}:1"), f"{MODEL}:1 running at {', '.join(seeds)}", 60)
+    step(f"{', '.join(seeds)} run {MODEL}:1; starting {', '.join(rest)}")
+    for site in rest:
+        fleet.start_agent(site, extra=AGENT_ARGS)
+    st = fleet.wait_for(fleet.running(everyone, f"{MODEL}:1"), f"{MODEL}:1 running everywhere", 60)
+    step(f"every site runs {MODEL}:1 (verified signature, {sum(s.replicas.healthy for s in st.sites)} "
+         "replicas healthy)")
+    console.print(_bytes_table(st, f"{MODEL}:1", f"{MODEL}:1 - bytes fetched per site (relay within a region)"))
+
+    v2 = fleet.push(write_model(root / "models" / "v2", version=2), MODEL, "2", alias="prod")
+    store = open_remote_store(fleet.url, fleet.admin)
+    try:
+        diff = diff_versions(store, f"{MODEL}:1", f"{MODEL}:2")
+    finally:
+        store.backend.close()  # type: ignore[attr-defined]
+    step(f"pushed {MODEL}:2: {diff.count('changed')} file(s) changed, {_human(v2.stored_bytes_added)} new "
+         f"(a site holding :1 must fetch {_human(diff.fetch_bytes)})")
+    result = fleet.apply(fleet_dir)
+    step(f"re-applied: plan revision {result.revision} resolves {MODEL}@prod to {MODEL}:2")
+    st = fleet.wait_for(fleet.running(everyone, f"{MODEL}:2"), f"{MODEL}:2 running everywhere", 60)
+    step(f"every site runs {MODEL}:2; {MODEL}:1 is kept for rollback")
+    console.print(_bytes_table(st, f"{MODEL}:2", f"{MODEL}:2 - the update, per site", diff.fetch_bytes))
+    console.print(status_table(fleet.status()))
+
+
+def demo(
+    keep: Annotated[bool, typer.Option("--keep", help="Keep the temporary folder (logs, data).")] = False,
+    fleet_dir: Annotated[Path | None, typer.Option("--fleet", help="Fleet spec folder to apply instead of the "
+                                                   "built-in demo fleet (examples/demo).")] = None,
+) -> None:
+    """Run a control plane and four site agents on loopback: push, relay, update, status."""
+    from fleetyard.agent.demofleet import DEMO_FLEET
+    from fleetyard.agent.localfleet import FleetError, LocalFleet
+    from fleetyard.services.client import ApiError
+
+    root = Path(tempfile.mkdtemp(prefix="fleetyard-demo-"))
+    if fleet_dir is None:
+        fleet_dir = root / "fleet"
+        fleet_dir.mkdir()
+        # the workloads are tiny Python programs: run them with this Python, wherever python3 is
+        text = DEMO_FLEET.replace("    - python3\n", f"    - {json.dumps(sys.executable)}\n")
+        (fleet_dir / "fleet.yaml").write_text(text, encoding="utf-8")
+    elif not fleet_dir.exists():
+        fail(f"--fleet {fleet_dir} does not exist")
+
+    def on_term(signum: int, _frame: FrameType | None) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, on_term)
+    step = _Step()
+    fleet = LocalFleet(root, heartbeat=0.5)
+    code = 0
+    try:
+        _run(fleet, fleet_dir, step)
+    except KeyboardInterrupt:
+        err.print("interrupted: shutting the demo fleet down", highlight=False)
+        code = 130
+    except (FleetError, ApiError) as exc:
+        err.print(f"[bold red]error:[/] {exc} (logs in {root / 'logs'})", highlight=False)
+        keep, code = True, EXIT_ERROR
+    finally:
+        fleet.close()
+        step("server and agents stopped" + (f"; files kept in {root}" if keep else ""))
+        if not keep:
+            shutil.rmtree(root, ignore_errors=True)
+    if code:
+        raise typer.Exit(code)

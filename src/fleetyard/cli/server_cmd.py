@@ -1,0 +1,276 @@
+"""The control plane from the command line, like kubectl.
+
+    fleetyard server [--db URL] [--listen HOST:PORT] [--data DIR]
+    fleetyard apply -f DIR [--dry-run]            validate, store, re-plan; show the plan diff
+    fleetyard get sites|workloads|regions|policies|objectives|plan|models [NAME]
+    fleetyard delete KIND NAME [--dry-run]
+    fleetyard status | audit
+    fleetyard token create --role R [--site S] (--db URL | --server URL --token T)
+    fleetyard token ls | revoke ID
+
+`--server` and `--token` also come from FLEETYARD_SERVER and FLEETYARD_TOKEN. Every
+read command takes `--format json`. Exit codes as in `fleetyard.cli.app`: a server that
+cannot be reached or refuses the token is one line on stderr and a non-zero exit.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+import yaml
+from pydantic import BaseModel, TypeAdapter, ValidationError
+
+from fleetyard.cli.common import EXIT_ERROR, EXIT_INVALID, Format, console, err, fail, print_problems
+from fleetyard.cli.server_render import (
+    apply_view,
+    audit_table,
+    models_table,
+    plan_view,
+    resources_table,
+    status_table,
+    tokens_table,
+)
+from fleetyard.services.client import KINDS, ApiError, Client, InvalidServerUrl, read_spec_files
+from fleetyard.services.wire import Role, TokenCreate
+from fleetyard.spec import Problem
+
+__all__ = ["register"]
+
+DEFAULT_SERVER = "http://127.0.0.1:8080"
+ServerOpt = Annotated[str, typer.Option("--server", envvar="FLEETYARD_SERVER", help="Control plane URL.")]
+TokenOpt = Annotated[str | None, typer.Option("--token", envvar="FLEETYARD_TOKEN", show_default=False,
+                                              help="Bearer token (or FLEETYARD_TOKEN).")]
+FormatOpt = Annotated[Format, typer.Option("--format", "-o", help="Output: table or json.")]
+token_app = typer.Typer(help="Create, list and revoke API tokens.", no_args_is_help=True)
+
+
+def register(app: typer.Typer) -> None:
+    for name, fn in (("server", server), ("apply", apply), ("get", get), ("delete", delete),
+                     ("status", status), ("audit", audit)):
+        app.command(name)(fn)
+    app.add_typer(token_app, name="token")
+
+
+@contextmanager
+def _api(server: str, token: str | None) -> Iterator[Client]:
+    """A client; API errors become one line (and the spec problems) and the exit code."""
+    try:
+        with Client(server, token) as client:
+            yield client
+    except ApiError as exc:
+        if exc.problems:
+            print_problems([Problem(p.file, p.line, p.path, p.message, p.severity) for p in exc.problems])
+            err.print(f"[bold red]{exc.detail}[/].", highlight=False, soft_wrap=True)
+            raise typer.Exit(EXIT_INVALID) from None
+        invalid = isinstance(exc, InvalidServerUrl) or exc.status in (401, 403, 404, 412, 422)
+        code = EXIT_INVALID if invalid else EXIT_ERROR
+        fail(exc.message, code)
+
+
+def _json(value: BaseModel | list[Any]) -> None:
+    if isinstance(value, BaseModel):
+        console.print_json(value.model_dump_json())
+    else:
+        console.print_json(TypeAdapter(list[Any]).dump_json(value).decode())
+
+
+def server(
+    db: Annotated[str | None, typer.Option(help="Database URL (default: sqlite:///DATA/fleetyard.db).",
+                                           show_default=False)] = None,
+    listen: Annotated[str | None, typer.Option(help="HOST:PORT (default: 127.0.0.1:8080).",
+                                               show_default=False)] = None,
+    data: Annotated[Path | None, typer.Option(help="Data folder: SQLite file and registry "
+                                              "(default: ~/.local/share/fleetyard/server).",
+                                              show_default=False)] = None,
+    public_url: Annotated[str | None, typer.Option(help="URL agents use to reach this server.")] = None,
+    admin_token_file: Annotated[Path | None, typer.Option(help="Also write the first admin token here.")] = None,
+    heartbeat_interval: Annotated[float | None, typer.Option(help="Agent heartbeat seconds (default: 5).",
+                                                             show_default=False)] = None,
+    plan_time_limit: Annotated[float | None, typer.Option(help="Optimizer seconds per apply (default: 60).",
+                                                          show_default=False)] = None,
+) -> None:
+    """Run the control plane (FastAPI + uvicorn); migrates the database at start."""
+    from fleetyard.server.run import serve
+    from fleetyard.server.settings import Settings
+    from fleetyard.services.db import DatabaseError, DatabaseUrlError
+
+    given: dict[str, Any] = {"db": db, "listen": listen, "data": data, "public_url": public_url,
+             "admin_token_file": admin_token_file, "heartbeat_interval": heartbeat_interval,
+             "plan_time_limit": plan_time_limit}
+    try:
+        settings = Settings.model_validate({k: v for k, v in given.items() if v is not None})
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        fail(f"--{'-'.join(str(x) for x in first['loc']).replace('_', '-')}: {first['msg']}")
+    try:
+        serve(settings)
+    except DatabaseError as exc:
+        fail(str(exc), EXIT_INVALID if isinstance(exc, DatabaseUrlError) else EXIT_ERROR)
+    except OSError as exc:
+        fail(exc.strerror or str(exc), EXIT_ERROR)
+
+
+def apply(
+    files: Annotated[list[Path], typer.Option("--filename", "-f", help="Spec file or folder (repeatable).",
+                                              show_default=False)],
+    server: ServerOpt = DEFAULT_SERVER,
+    token: TokenOpt = None,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Validate and plan, store nothing.")] = False,
+    output: FormatOpt = Format.table,
+) -> None:
+    """Create or update the resources in the files, re-plan, and show what the plan changes."""
+    specs, problems = read_spec_files(files)
+    if problems:
+        print_problems(problems)
+        n = len(problems)
+        err.print(f"[bold red]{n} error{'s' if n != 1 else ''}[/] in the fleet specification; nothing was applied.",
+                  highlight=False)
+        raise typer.Exit(EXIT_INVALID)
+    with _api(server, token) as api:
+        result = api.apply(specs, dry_run=dry_run)
+    print_problems([Problem(p.file, p.line, p.path, p.message, p.severity) for p in result.warnings])
+    if output is Format.json:
+        _json(result)
+    else:
+        console.print(apply_view(result, "applied"))
+
+
+def get(
+    what: Annotated[str, typer.Argument(help=f"{'|'.join(KINDS)}|plan|models", show_default=False)],
+    name: Annotated[str | None, typer.Argument(help="One resource (printed as YAML).")] = None,
+    server: ServerOpt = DEFAULT_SERVER,
+    token: TokenOpt = None,
+    output: FormatOpt = Format.table,
+) -> None:
+    """Show stored resources, the current plan or the registry's models."""
+    kind = {"site": "sites", "workload": "workloads", "region": "regions", "policy": "policies",
+            "objective": "objectives", "model": "models"}.get(what, what)
+    if kind not in (*KINDS, "plan", "models"):
+        fail(f"cannot get {what!r}: expected one of {', '.join(KINDS)}, plan, models")
+    with _api(server, token) as api:
+        if kind == "plan":
+            p = api.plan()
+            _json(p) if output is Format.json else console.print(plan_view(p))
+        elif kind == "models":
+            models = api.models()
+            _json(models) if output is Format.json else console.print(models_table(models))
+        elif name is not None:
+            r = api.resource(kind, name)
+            if output is Format.json:
+                _json(r)
+            else:
+                console.print(yaml.safe_dump(r.document, sort_keys=False).rstrip(), highlight=False,
+                              markup=False)
+        else:
+            rows = api.resources(kind)
+            _json(rows) if output is Format.json else console.print(resources_table(kind, rows))
+
+
+def delete(
+    kind: Annotated[str, typer.Argument(help="site, workload, region, policy or objective.", show_default=False)],
+    name: Annotated[str, typer.Argument(help="Resource name.", show_default=False)],
+    server: ServerOpt = DEFAULT_SERVER,
+    token: TokenOpt = None,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Show the plan change, delete nothing.")] = False,
+    output: FormatOpt = Format.table,
+) -> None:
+    """Delete a resource and re-plan (refused if the rest of the fleet would not validate)."""
+    with _api(server, token) as api:
+        result = api.delete(kind, name, dry_run=dry_run)
+    _json(result) if output is Format.json else console.print(apply_view(result, "deleted"))
+
+
+def status(server: ServerOpt = DEFAULT_SERVER, token: TokenOpt = None, output: FormatOpt = Format.table) -> None:
+    """Per site: last heartbeat, models synced/active, bytes fetched, replicas, sync progress."""
+    with _api(server, token) as api:
+        st = api.status()
+    _json(st) if output is Format.json else console.print(status_table(st))
+
+
+def audit(
+    server: ServerOpt = DEFAULT_SERVER,
+    token: TokenOpt = None,
+    limit: Annotated[int, typer.Option(min=1, max=10_000, help="Newest entries to show.")] = 50,
+    output: FormatOpt = Format.table,
+) -> None:
+    """Who changed what, when (newest first); `--format json` includes before/after."""
+    with _api(server, token) as api:
+        rows = api.audit(limit)
+    _json(rows) if output is Format.json else console.print(audit_table(rows))
+
+
+@token_app.command("create")
+def token_create(
+    role: Annotated[str, typer.Option(help="admin, operator, viewer or agent.", show_default=False)],
+    site: Annotated[str | None, typer.Option(help="The site of an agent token.")] = None,
+    ttl_hours: Annotated[float | None, typer.Option(help="Expire after this many hours.")] = None,
+    description: Annotated[str, typer.Option(help="What the token is for.")] = "",
+    db: Annotated[str | None, typer.Option(help="Create it directly in this database (bootstrap).")] = None,
+    server: ServerOpt = DEFAULT_SERVER,
+    token: TokenOpt = None,
+    output: FormatOpt = Format.table,
+) -> None:
+    """Create a token and print it once (stdout); only its hash is stored."""
+    try:
+        request = TokenCreate(role=role, site=site, ttl_hours=ttl_hours, description=description)  # type: ignore[arg-type]
+    except ValidationError:
+        fail(f"--role: expected admin, operator, viewer or agent, got {role!r}")
+    if db is not None:
+        created = _create_in_db(db, request)
+    else:
+        with _api(server, token) as api:
+            r: Role = request.role
+            created = api.create_token(r, request.site, ttl_hours=request.ttl_hours, description=description)
+    if output is Format.json:
+        _json(created)
+        return
+    scope = f", site {created.site}" if created.site else ""
+    err.print(f"created token {created.id} ({created.role}{scope}); it is shown only now:", highlight=False)
+    sys.stdout.write(created.token + "\n")
+
+
+def _create_in_db(url: str, request: TokenCreate) -> Any:
+    from fleetyard.services import tokens
+    from fleetyard.services.db import Database, DatabaseError, DatabaseUrlError, migrate
+    from fleetyard.services.errors import ServiceError
+    from fleetyard.services.identity import LOCAL_ADMIN
+
+    try:
+        database = Database(url)
+        try:
+            migrate(database.engine)
+            with database.session() as s:
+                created = tokens.create_token(s, request, LOCAL_ADMIN)
+                s.commit()
+        finally:
+            database.dispose()
+    except DatabaseError as exc:
+        fail(str(exc), EXIT_INVALID if isinstance(exc, DatabaseUrlError) else EXIT_ERROR)
+    except ServiceError as exc:
+        fail(exc.message)
+    return created
+
+
+@token_app.command("ls")
+def token_ls(server: ServerOpt = DEFAULT_SERVER, token: TokenOpt = None, output: FormatOpt = Format.table) -> None:
+    """Active tokens (admin only), without their secrets."""
+    with _api(server, token) as api:
+        rows = api.tokens()
+    _json(rows) if output is Format.json else console.print(tokens_table(rows))
+
+
+@token_app.command("revoke")
+def token_revoke(
+    token_id: Annotated[str, typer.Argument(metavar="ID", help="Token id (tok_...).")],
+    server: ServerOpt = DEFAULT_SERVER,
+    token: TokenOpt = None,
+) -> None:
+    """Revoke a token at once (admin only)."""
+    with _api(server, token) as api:
+        api.revoke_token(token_id)
+    console.print(f"revoked {token_id}", highlight=False)

@@ -1,0 +1,174 @@
+"""Tables for the control plane commands (`apply`, `get`, `status`, `audit`, `token`)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+from rich.console import Group
+from rich.table import Table
+from rich.text import Text
+
+from fleetyard.cli.render import money, resilience_text, totals_text, unplaced_table, workloads_table
+from fleetyard.services.wire import (
+    ApplyResult,
+    AuditEntry,
+    FleetStatus,
+    ModelOut,
+    PlanOut,
+    ResourceOut,
+    TokenOut,
+)
+
+__all__ = ["apply_view", "audit_table", "models_table", "plan_view", "resources_table", "status_table",
+           "tokens_table"]
+
+
+def size(n: float) -> str:
+    for unit in ("B", "KB", "MB", "GB", "TB"):
+        if abs(n) < 1000 or unit == "TB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1000
+    return f"{n:.1f} TB"
+
+
+def ago(at: datetime | None, now: datetime | None = None) -> str:
+    if at is None:
+        return "never"
+    s = max(0.0, ((now or datetime.now(UTC)) - at).total_seconds())
+    if s < 120:
+        return f"{s:.0f}s ago"
+    if s < 7200:
+        return f"{s / 60:.0f}m ago"
+    return f"{s / 3600:.1f}h ago"
+
+
+def apply_view(r: ApplyResult, verb: str) -> Group:
+    counts: dict[str, int] = {}
+    for c in r.changes:
+        counts[c.action] = counts.get(c.action, 0) + 1
+    what = ", ".join(f"{n} {a}" for a, n in sorted(counts.items())) or "no resources"
+    head = Text.assemble((f"{'dry run: ' if r.dry_run else ''}{verb} ", "bold"), what,
+                         f"; plan revision {r.revision}" + (" (nothing was stored)" if r.dry_run else ""))
+    parts: list[Any] = [head]
+    changed = [c for c in r.changes if c.action != "unchanged"]
+    if changed:
+        t = Table("Resource", "Change", box=None, title="Resources", title_justify="left")
+        style = {"created": "green", "updated": "yellow", "deleted": "red"}
+        for c in changed:
+            t.add_row(f"{c.kind}/{c.name}", Text(c.action, style=style.get(c.action, "")))
+        parts.append(t)
+    if r.plan_changes:
+        t = Table(title="Plan changes", title_justify="left")
+        for col in ("Workload", "Site", "SKU", "Before", "After", "Change"):
+            t.add_column(col, justify="right" if col in ("Before", "After", "Change") else "left")
+        for p in r.plan_changes:
+            d = p.after - p.before
+            t.add_row(p.workload, p.site, p.gpu_sku, str(p.before), str(p.after),
+                      Text(f"{d:+d}", style="green" if d > 0 else "red"))
+        parts.append(t)
+    else:
+        parts.append(Text("Plan: no placement changes", style="dim"))
+    delta = r.cost_per_hour_after - r.cost_per_hour_before
+    parts.append(Text.assemble(("Cost  ", "bold"), f"{money(r.cost_per_hour_before)}/h -> ",
+                               (f"{money(r.cost_per_hour_after)}/h", "bold"),
+                               (f" ({'+' if delta >= 0 else '-'}{money(abs(delta))}/h)",
+                                "red" if delta > 0 else "green")))
+    return Group(*parts)
+
+
+def _spec(doc: dict[str, Any]) -> dict[str, Any]:
+    spec = doc.get("spec")
+    return spec if isinstance(spec, dict) else {}
+
+
+def resources_table(kind: str, rows: Sequence[ResourceOut]) -> Table:
+    columns: dict[str, tuple[str, ...]] = {
+        "sites": ("Name", "Type", "CC", "GPUs", "Windows", "Source", "Updated"),
+        "workloads": ("Name", "Type", "Model", "Replicas", "Priority", "Source", "Updated"),
+        "regions": ("Name", "Lat", "Lon", "Source", "Updated"),
+    }
+    cols = columns.get(kind, ("Name", "Source", "Updated"))
+    t = Table(*cols, box=None)
+    for r in rows:
+        s = _spec(r.document)
+        tail = (r.source, r.updated_at.strftime("%Y-%m-%d %H:%M:%S"))
+        if kind == "sites":
+            gpus = ", ".join(f"{g.get('sku')} x{g.get('count')}" for g in s.get("gpus", []) if isinstance(g, dict))
+            t.add_row(r.name, str(s.get("type", "")), str(s.get("country", "")), gpus,
+                      ", ".join(s.get("sync_windows", [])) or "any", *tail)
+        elif kind == "workloads":
+            reps = s.get("replicas") or {}
+            t.add_row(r.name, str(s.get("type", "")), str(s.get("model", "")),
+                      f"{reps.get('min', 1)}-{reps.get('max', '')}", str(s.get("priority", 0)), *tail)
+        elif kind == "regions":
+            loc = s.get("location") or {}
+            t.add_row(r.name, str(loc.get("lat", "")), str(loc.get("lon", "")), *tail)
+        else:
+            t.add_row(r.name, *tail)
+    return t
+
+
+def plan_view(p: PlanOut) -> Group:
+    head = Text.assemble(("Plan revision ", "bold"), (str(p.revision), "bold cyan"),
+                         f", made {p.created_at.strftime('%Y-%m-%d %H:%M:%S')} UTC")
+    parts: list[Any] = [head, workloads_table(p)]
+    if p.unplaced:
+        parts.append(unplaced_table(p.unplaced))
+    parts.extend([totals_text(p), resilience_text(p.resilience)])
+    missing = [k for k, v in p.models.items() if v is None]
+    if missing:
+        parts.append(Text(f"not in the registry: {', '.join(missing)}", style="yellow"))
+    return Group(*parts)
+
+
+def models_table(rows: Sequence[ModelOut]) -> Table:
+    t = Table("Version", "Size", "Files", "Created", "Signed", "Aliases", box=None)
+    for m in rows:
+        t.add_row(m.ref, size(m.size), str(m.files), m.created[:19].replace("T", " "),
+                  "yes" if m.signed else "no", ", ".join(m.aliases))
+    return t
+
+
+def status_table(st: FleetStatus) -> Table:
+    t = Table(title=f"Fleet status, plan revision {st.revision}", title_justify="left")
+    for col in ("Site", "Heartbeat", "Revision", "Models", "Fetched", "Replicas run/ok/want", "Sync"):
+        t.add_column(col)
+    now = datetime.now(UTC)
+    state_style = {"active": "green", "synced": "cyan", "syncing": "yellow", "failed": "red", "pending": "dim"}
+    for s in st.sites:
+        beat = Text(ago(s.last_heartbeat, now) + (" STALE" if s.stale else ""),
+                    style="red" if s.stale else "green")
+        models = Text()
+        for i, m in enumerate(s.models):
+            if i:
+                models.append("\n")
+            models.append(f"{m.ref} ")
+            models.append(m.state, style=state_style.get(m.state, ""))
+            if m.error:
+                models.append(f" ({m.error})", style="red")
+        if not s.models:
+            models.append("-", style="dim")
+        r = s.replicas
+        ok = r.running >= r.desired and r.healthy >= r.desired
+        reps = Text(f"{r.running}/{r.healthy}/{r.desired}", style="green" if ok else "yellow")
+        sync = "-" if s.sync_progress is None else f"{100 * s.sync_progress:.0f}%"
+        t.add_row(s.site, beat, "-" if s.revision is None else str(s.revision), models, size(s.bytes_fetched),
+                  reps, sync)
+    return t
+
+
+def audit_table(rows: Sequence[AuditEntry]) -> Table:
+    t = Table("ID", "At (UTC)", "Actor", "Action", "Target", box=None)
+    for e in rows:
+        t.add_row(str(e.id), e.at.strftime("%Y-%m-%d %H:%M:%S"), e.actor, e.action, e.target)
+    return t
+
+
+def tokens_table(rows: Sequence[TokenOut]) -> Table:
+    t = Table("ID", "Role", "Site", "Created", "Expires", "Description", box=None)
+    for k in rows:
+        t.add_row(k.id, k.role, k.site or "-", k.created_at.strftime("%Y-%m-%d %H:%M"),
+                  k.expires_at.strftime("%Y-%m-%d %H:%M") if k.expires_at else "never", k.description)
+    return t

@@ -1,0 +1,57 @@
+"""`create_app(settings)`: the FastAPI app of one control plane server.
+
+Building the app opens the registry folder (creating it on first use) and the
+database engine; it does not migrate - `bootstrap` does, before serving.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from fleetyard import __version__
+from fleetyard.registry import open_store
+from fleetyard.server.errors import install_error_handlers
+from fleetyard.server.metrics import Metrics, MetricsMiddleware
+from fleetyard.server.routes import admin, fleet, registry, sites, system
+from fleetyard.server.settings import Settings
+from fleetyard.server.state import AppState
+from fleetyard.services.apply import FleetService
+from fleetyard.services.db import Database
+from fleetyard.services.objects import ObjectService
+from fleetyard.services.planning import PlanSettings
+
+__all__ = ["create_app", "make_state"]
+
+
+def make_state(settings: Settings) -> AppState:
+    db = Database(settings.db_url)
+    store = open_store(settings.registry_path, create=True)
+    plan = PlanSettings(time_limit=settings.plan_time_limit, resilience=settings.plan_resilience)
+    return AppState(settings=settings, db=db, store=store, fleet=FleetService(db, store, plan),
+                    objects=ObjectService(store, db), metrics=Metrics(db, settings.heartbeat_interval))
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    """The app for `settings` (default: from FLEETYARD_* environment variables)."""
+    state = make_state(settings or Settings())
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        yield
+        state.db.dispose()
+
+    app = FastAPI(
+        title="fleetyard control plane",
+        version=__version__,
+        description="API v1 of docs/api.md: resources, plan, desired state, status, registry, tokens, audit.",
+        lifespan=lifespan,
+    )
+    app.state.fleetyard = state
+    install_error_handlers(app)
+    for module in (system, fleet, sites, registry, admin):
+        app.include_router(module.router)
+    app.add_middleware(MetricsMiddleware, metrics=state.metrics)
+    return app

@@ -1,0 +1,106 @@
+"""Prometheus metrics of one server (a registry per app, never the global one).
+
+Counters are kept in the process (`fleetyard_heartbeats_total{site}`,
+`fleetyard_apply_total{result}`, `fleetyard_registry_bytes_served_total{kind}`,
+`fleetyard_http_requests_total{route,method,status}`); gauges are read from the
+database at scrape time, so several server processes agree on them:
+`fleetyard_sites`, `fleetyard_site_last_heartbeat_timestamp_seconds{site}`,
+`fleetyard_plan_revision`, `fleetyard_site_sync_lag_seconds{site}` and
+`fleetyard_replicas{site,state}` (state: desired, running, healthy).
+
+Sync lag is the time since the current plan revision was made, for a site that
+does not yet run every model version it must hold (0 once it does).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Iterator, MutableMapping
+from datetime import UTC, datetime
+from typing import Any
+
+from prometheus_client import CollectorRegistry, Counter
+from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
+
+from fleetyard.services.db import Database
+from fleetyard.services.status import site_views
+
+__all__ = ["Metrics", "MetricsMiddleware"]
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+
+
+class FleetCollector(Collector):
+    """Gauges computed from the database on every scrape."""
+
+    def __init__(self, db: Database, interval: float) -> None:
+        self.db, self.interval = db, interval
+
+    def collect(self) -> Iterator[Metric]:
+        now = datetime.now(UTC)
+        with self.db.session() as s:
+            revision, views = site_views(s, self.interval, now=now)
+        sites = GaugeMetricFamily("fleetyard_sites", "Sites in the fleet or reporting.")
+        sites.add_metric([], len(views))
+        rev = GaugeMetricFamily("fleetyard_plan_revision", "The current plan revision.")
+        rev.add_metric([], revision)
+        last = GaugeMetricFamily("fleetyard_site_last_heartbeat_timestamp_seconds",
+                                 "Unix time of the site's last heartbeat.", labels=["site"])
+        lag = GaugeMetricFamily("fleetyard_site_sync_lag_seconds",
+                                "Seconds since the plan changed while the site does not run all it must.",
+                                labels=["site"])
+        replicas = GaugeMetricFamily("fleetyard_replicas", "Replicas per site by state.", labels=["site", "state"])
+        for v in views:
+            st = v.status
+            if st.last_heartbeat is not None:
+                last.add_metric([st.site], st.last_heartbeat.timestamp())
+            behind = any(st.active.get(ref.split(":", 1)[0]) != ref for ref in v.desired_refs)
+            since = (now - v.plan_created_at).total_seconds() if behind and v.plan_created_at else 0.0
+            lag.add_metric([st.site], max(0.0, since))
+            for state in ("desired", "running", "healthy"):
+                replicas.add_metric([st.site, state], getattr(st.replicas, state))
+        yield from (sites, rev, last, lag, replicas)
+
+
+class Metrics:
+    """The app's registry and its counters."""
+
+    def __init__(self, db: Database, interval: float) -> None:
+        self.registry = CollectorRegistry(auto_describe=False)
+        self.heartbeats = Counter("fleetyard_heartbeats", "Heartbeats received.", ["site"], registry=self.registry)
+        self.applies = Counter("fleetyard_apply", "Apply and delete requests by result.", ["result"],
+                               registry=self.registry)
+        self.bytes_served = Counter("fleetyard_registry_bytes_served", "Registry bytes sent, by object kind.",
+                                    ["kind"], registry=self.registry)
+        self.requests = Counter("fleetyard_http_requests", "HTTP requests by route template, method, status.",
+                                ["route", "method", "status"], registry=self.registry)
+        self.registry.register(FleetCollector(db, interval))
+
+
+class MetricsMiddleware:
+    """Counts every HTTP request by its route template (not the raw path: bounded labels)."""
+
+    def __init__(self, app: ASGIApp, metrics: Metrics) -> None:
+        self.app, self.metrics = app, metrics
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        status = [500]
+
+        async def send_status(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                status[0] = int(message["status"])
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_status)
+        finally:
+            route = scope.get("route")
+            template = getattr(route, "path", None) or "<unmatched>"
+            self.metrics.requests.labels(template, scope.get("method", ""), str(status[0])).inc()

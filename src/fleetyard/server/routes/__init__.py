@@ -1,0 +1,1 @@
+"""One router per resource family; each route is a few lines around a service call."""

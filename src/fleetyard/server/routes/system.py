@@ -1,0 +1,24 @@
+"""`GET /healthz` (no token) and `GET /metrics` (viewer+)."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Response
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from fleetyard.server.deps import PrincipalDep, StateDep
+from fleetyard.services.wire import HealthOut
+
+router = APIRouter(tags=["system"])
+
+
+@router.get("/healthz", response_model=HealthOut)
+def healthz() -> HealthOut:
+    """Liveness; the only route without a token."""
+    return HealthOut()
+
+
+@router.get("/metrics", response_class=Response)
+def metrics(state: StateDep, principal: PrincipalDep) -> Response:
+    """Prometheus text format (send the token as a bearer token from the scraper)."""
+    principal.require_reader()
+    return Response(generate_latest(state.metrics.registry), media_type=CONTENT_TYPE_LATEST)

@@ -1,0 +1,64 @@
+"""Server settings: command-line options, else `FLEETYARD_*` environment variables, else defaults.
+
+    FLEETYARD_DATA                folder for the SQLite file and the registry
+    FLEETYARD_DB                  database URL (default: sqlite:///DATA/fleetyard.db)
+    FLEETYARD_LISTEN              HOST:PORT (default 127.0.0.1:8080)
+    FLEETYARD_PUBLIC_URL          the URL agents reach the server at (default: from each request)
+    FLEETYARD_HEARTBEAT_INTERVAL  seconds between agent heartbeats (stale after 3)
+    FLEETYARD_ADMIN_TOKEN_FILE    where to write the first admin token as well
+    FLEETYARD_PLAN_TIME_LIMIT     seconds the optimizer may take per apply
+    FLEETYARD_PLAN_RESILIENCE     report N-1 resilience in each plan (true/false)
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+__all__ = ["Settings", "default_data_dir"]
+
+
+def default_data_dir() -> Path:
+    base = os.environ.get("XDG_DATA_HOME") or os.path.join(os.path.expanduser("~"), ".local", "share")
+    return Path(base) / "fleetyard" / "server"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="FLEETYARD_", extra="ignore")
+
+    data: Path = Field(default_factory=default_data_dir)
+    db: str | None = None
+    listen: str = "127.0.0.1:8080"
+    public_url: str | None = None
+    heartbeat_interval: float = Field(default=5.0, gt=0)
+    admin_token_file: Path | None = None
+    plan_time_limit: float = Field(default=60.0, gt=0)
+    plan_resilience: bool = True
+    log_level: str = "info"
+
+    @field_validator("listen")
+    @classmethod
+    def _listen(cls, value: str) -> str:
+        host, sep, port = value.rpartition(":")
+        if not sep or not host or not port.isdigit() or not 0 <= int(port) <= 65535:
+            raise ValueError(f"expected HOST:PORT, e.g. 127.0.0.1:8080, got {value!r}")
+        return value
+
+    @property
+    def host(self) -> str:
+        return self.listen.rpartition(":")[0].strip("[]")
+
+    @property
+    def port(self) -> int:
+        return int(self.listen.rpartition(":")[2])
+
+    @property
+    def db_url(self) -> str:
+        return self.db or f"sqlite:///{(self.data / 'fleetyard.db').expanduser().absolute()}"
+
+    @property
+    def registry_path(self) -> Path:
+        return (self.data / "registry").expanduser().absolute()

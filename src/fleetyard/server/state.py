@@ -1,0 +1,24 @@
+"""What one app instance holds: settings, database, registry, use cases, metrics."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from fleetyard.registry import Store
+from fleetyard.server.metrics import Metrics
+from fleetyard.server.settings import Settings
+from fleetyard.services.apply import FleetService
+from fleetyard.services.db import Database
+from fleetyard.services.objects import ObjectService
+
+__all__ = ["AppState"]
+
+
+@dataclass
+class AppState:
+    settings: Settings
+    db: Database
+    store: Store
+    fleet: FleetService
+    objects: ObjectService
+    metrics: Metrics

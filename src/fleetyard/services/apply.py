@@ -1,0 +1,214 @@
+"""Apply and delete: validate the merged fleet, re-plan, and store it all in one transaction.
+
+    fleet = stored resources, minus those the request replaces or deletes, plus the
+            uploaded files                 -> load_fleet_sources (422 on any error)
+    plan  = the optimizer on that fleet    (outside any transaction: it takes seconds)
+    write = one transaction: bump fleet_state.revision only if it is still the one we
+            read (else start over), upsert/delete resources, add the plan revision,
+            one audit entry per changed resource and one for the plan
+
+A crash at any moment leaves the database before or after the change, never between
+(the transaction), and an acknowledged apply is committed (SQLite `synchronous=FULL`,
+PostgreSQL `synchronous_commit=on`). Nothing changes on a dry run or when the request
+changes no resource and no model reference resolves differently.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import delete, select, update
+
+from fleetyard.registry import Store
+from fleetyard.services import audit
+from fleetyard.services.db import Database, FleetStateRow, PlanRevisionRow, ResourceRow
+from fleetyard.services.errors import Conflict, NotFound, SpecInvalid, problems_out
+from fleetyard.services.identity import Principal
+from fleetyard.services.planning import (
+    PlanSettings,
+    current_plan,
+    current_revision,
+    make_plan,
+    parse_plan,
+    plan_changes,
+    resolve_models,
+)
+from fleetyard.services.resources import Key, declared_keys, fleet_documents, kind_of, stored_sources
+from fleetyard.services.wire import ApplyRequest, ApplyResult, ResourceChange
+from fleetyard.spec import SpecError, load_fleet_sources
+from fleetyard.spec.plan import Plan
+
+__all__ = ["FleetService"]
+
+ATTEMPTS = 5
+
+
+class _Moved(Exception):
+    """Another server process changed the fleet between our read and our write."""
+
+
+@dataclass
+class _Snapshot:
+    rows: list[ResourceRow]
+    revision: int
+    plan: Plan | None
+    models: dict[str, Any]
+
+
+@dataclass
+class _Edit:
+    """What a request does to the stored fleet: the YAML to load, what it touches."""
+
+    sources: list[tuple[str, str]]
+    touched: set[Key] = field(default_factory=set)
+    deleted: set[Key] = field(default_factory=set)
+    what: str = "nothing was applied"
+
+
+class FleetService:
+    """Apply and delete for one server; one change at a time per process (a lock), and
+    across processes by the conditional revision bump."""
+
+    def __init__(self, db: Database, store: Store, settings: PlanSettings) -> None:
+        self.db, self.store, self.settings = db, store, settings
+        self._lock = threading.Lock()
+
+    def apply(self, request: ApplyRequest, actor: Principal) -> ApplyResult:
+        files = [(f.name, f.content) for f in request.files]
+        touched = declared_keys(files)
+
+        def edit(rows: list[ResourceRow]) -> _Edit:
+            return _Edit(files + stored_sources(rows, skip=touched), touched=touched)
+
+        return self._run(edit, actor, request.dry_run, "apply")
+
+    def delete(self, path_kind: str, name: str, actor: Principal, *, dry_run: bool = False) -> ApplyResult:
+        kind = kind_of(path_kind)
+
+        def edit(rows: list[ResourceRow]) -> _Edit:
+            if not any(r.kind == kind and r.name == name for r in rows):
+                raise NotFound(f"no {kind} named {name!r}")
+            gone = {(kind, name)}
+            return _Edit(stored_sources(rows, skip=gone), deleted=gone, what=f"{kind} {name} was not deleted")
+
+        return self._run(edit, actor, dry_run, "delete")
+
+    # ---- the common path -------------------------------------------------------------
+
+    def _snapshot(self) -> _Snapshot:
+        with self.db.session() as s:
+            rows = list(s.scalars(select(ResourceRow).order_by(ResourceRow.id)))
+            revision = current_revision(s)
+            row = current_plan(s)
+            return _Snapshot(rows, revision, parse_plan(row.plan) if row else None, dict(row.models) if row else {})
+
+    def _run(self, edit: Callable[[list[ResourceRow]], _Edit], actor: Principal, dry_run: bool,
+             action: str) -> ApplyResult:
+        for _ in range(ATTEMPTS):
+            if dry_run:
+                return self._attempt(edit, actor, dry_run, action)
+            with self._lock:
+                try:
+                    return self._attempt(edit, actor, dry_run, action)
+                except _Moved:
+                    continue
+        raise Conflict("the fleet kept changing under this request (other servers applying); try again")
+
+    def _attempt(self, edit: Callable[[list[ResourceRow]], _Edit], actor: Principal, dry_run: bool,
+                 action: str) -> ApplyResult:
+        snap = self._snapshot()
+        e = edit(snap.rows)
+        try:
+            loaded = load_fleet_sources(e.sources)
+        except SpecError as exc:
+            raise SpecInvalid(exc.problems, e.what) from None
+        docs = fleet_documents(loaded.fleet)
+        stored = {(r.kind, r.name): r for r in snap.rows}
+        changes = [ResourceChange(kind=k[0], name=k[1], action=self._action(stored.get(k), docs[k][0]))
+                   for k in docs if k in e.touched]
+        changes += [ResourceChange(kind=k[0], name=k[1], action="deleted") for k in sorted(e.deleted)]
+        models = resolve_models(loaded.fleet, self.store)
+        changed = any(c.action != "unchanged" for c in changes) or models != snap.models or snap.plan is None
+        cost_before = snap.plan.totals.cost_per_hour if snap.plan else 0.0
+        warnings = problems_out(loaded.warnings)
+        if not changed:
+            if not dry_run:
+                self._write_sources(snap, docs, e.touched)
+            return ApplyResult(dry_run=dry_run, revision=snap.revision, changes=changes, plan_changes=[],
+                               cost_per_hour_before=cost_before, cost_per_hour_after=cost_before,
+                               warnings=warnings)
+        plan = make_plan(loaded.fleet, self.settings)
+        result = ApplyResult(dry_run=dry_run, revision=snap.revision if dry_run else snap.revision + 1,
+                             changes=changes, plan_changes=plan_changes(snap.plan, plan),
+                             cost_per_hour_before=cost_before, cost_per_hour_after=plan.totals.cost_per_hour,
+                             warnings=warnings)
+        if not dry_run:
+            self._commit(snap, docs, changes, plan, models, actor, action)
+        return result
+
+    @staticmethod
+    def _action(row: ResourceRow | None, document: dict[str, Any]) -> Any:
+        if row is None:
+            return "created"
+        return "unchanged" if row.document == document else "updated"
+
+    def _write_sources(self, snap: _Snapshot, docs: dict[Key, tuple[dict[str, Any], str]],
+                       touched: set[Key]) -> None:
+        """A re-apply of the same resources from another file only records the new file."""
+        moved = {k: docs[k][1] for k in touched
+                 if any((r.kind, r.name) == k and r.source != docs[k][1] for r in snap.rows)}
+        if not moved:
+            return
+        with self.db.session() as s:
+            for (kind, name), source in moved.items():
+                s.execute(update(ResourceRow).where(ResourceRow.kind == kind, ResourceRow.name == name)
+                          .values(source=source))
+            s.commit()
+
+    def _commit(self, snap: _Snapshot, docs: dict[Key, tuple[dict[str, Any], str]],
+                changes: list[ResourceChange], plan: Plan, models: dict[str, str | None], actor: Principal,
+                action: str) -> None:
+        now = datetime.now(UTC)
+        new_revision = snap.revision + 1
+        stored = {(r.kind, r.name): r for r in snap.rows}
+        with self.db.session() as s:
+            bumped = s.execute(update(FleetStateRow)
+                               .where(FleetStateRow.id == 1, FleetStateRow.revision == snap.revision)
+                               .values(revision=new_revision, updated_at=now))
+            if bumped.rowcount != 1:  # type: ignore[attr-defined]
+                s.rollback()
+                raise _Moved()
+            for c in changes:
+                key = (c.kind, c.name)
+                target = f"{c.kind}/{c.name}"
+                old = stored.get(key)
+                if c.action == "deleted":
+                    s.execute(delete(ResourceRow).where(ResourceRow.kind == c.kind, ResourceRow.name == c.name))
+                    audit.record(s, actor, action, target, before=old.document if old else None, at=now)
+                    continue
+                document, source = docs[key]
+                if c.action == "created":
+                    s.add(ResourceRow(kind=c.kind, name=c.name, document=document, source=source,
+                                      created_at=now, updated_at=now))
+                elif c.action == "updated":
+                    s.execute(update(ResourceRow).where(ResourceRow.kind == c.kind, ResourceRow.name == c.name)
+                              .values(document=document, source=source, updated_at=now))
+                elif old is not None and old.source != source:
+                    s.execute(update(ResourceRow).where(ResourceRow.kind == c.kind, ResourceRow.name == c.name)
+                              .values(source=source))
+                if c.action != "unchanged":
+                    audit.record(s, actor, action, target, before=old.document if old else None,
+                                 after=document, at=now)
+            s.add(PlanRevisionRow(revision=new_revision, created_at=now, actor=actor.actor,
+                                  plan=plan.model_dump(mode="json"), models=dict(models),
+                                  cost_per_hour=plan.totals.cost_per_hour))
+            before = {"revision": snap.revision,
+                      "cost_per_hour": snap.plan.totals.cost_per_hour if snap.plan else None}
+            after = {"revision": new_revision, "cost_per_hour": plan.totals.cost_per_hour,
+                     "replicas_placed": plan.totals.replicas_placed, "unplaced": len(plan.unplaced)}
+            audit.record(s, actor, "plan", "plan", before=before, after=after, at=now)
+            s.commit()

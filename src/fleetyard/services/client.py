@@ -1,0 +1,266 @@
+"""`Client`: the control plane API v1 (docs/api.md) from Python, typed with the wire schemas.
+
+    with Client("http://127.0.0.1:8080", token) as api:
+        result = api.apply(read_spec_files(["fleet/"]))   # ApplyResult
+        api.status().sites                                # list[SiteStatus]
+        api.report(SiteReport(site="fra-1", ...))         # the agent's heartbeat
+
+Every failure is an `ApiError(status, message, problems)`: `status` is the HTTP status
+(0 when the server could not be reached), `message` one line fit for a terminal,
+`problems` the spec problems of a 422 (the same words as `fleetyard validate`).
+The registry's objects are reached through `open_remote_store` (http_backend).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from types import TracebackType
+from typing import Any, TypeVar
+from urllib.parse import quote
+
+import httpx
+from pydantic import BaseModel, TypeAdapter, ValidationError
+
+from fleetyard.services.wire import (
+    ApplyRequest,
+    ApplyResult,
+    AuditEntry,
+    DesiredState,
+    FleetStatus,
+    HealthOut,
+    ModelOut,
+    ObjectOut,
+    PlanOut,
+    ProblemOut,
+    ResourceOut,
+    Role,
+    SiteReport,
+    SpecFile,
+    TokenCreate,
+    TokenCreated,
+    TokenOut,
+)
+from fleetyard.spec import Problem
+from fleetyard.spec.loader import spec_files
+
+__all__ = ["KINDS", "ApiError", "Client", "InvalidServerUrl", "check_server_url", "read_spec_files"]
+
+M = TypeVar("M", bound=BaseModel)
+KINDS = ("regions", "sites", "workloads", "policies", "objectives")
+API = "/api/v1"
+LONG_READ = 900.0  # apply and delete re-plan the fleet: allow the planner its time
+
+
+class ApiError(Exception):
+    """A call failed: HTTP `status` (0: unreachable), a one-line `message`, spec `problems`."""
+
+    def __init__(self, status: int, message: str, problems: Sequence[ProblemOut] = (), detail: str = "") -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+        self.problems = list(problems)
+        self.detail = detail or message  # the server's words, without the status
+
+    def __str__(self) -> str:
+        return self.message
+
+
+class InvalidServerUrl(ApiError):
+    """The server URL itself is malformed (not http(s)://HOST[:PORT])."""
+
+
+def check_server_url(base_url: str) -> str:
+    """`base_url` without a trailing slash, or InvalidServerUrl saying what is wrong."""
+    try:
+        url = httpx.URL(base_url)
+    except httpx.InvalidURL as exc:
+        raise InvalidServerUrl(0, f"invalid server URL {base_url!r}: {exc}") from None
+    if url.scheme not in ("http", "https") or not url.host:
+        raise InvalidServerUrl(0, f"invalid server URL {base_url!r}: expected http://HOST:PORT or https://HOST")
+    return base_url.rstrip("/")
+
+
+def read_spec_files(paths: Iterable[str | Path]) -> tuple[list[SpecFile], list[Problem]]:
+    """The YAML files to upload for `paths` (folders expand as for `fleetyard validate`),
+    named as given on the command line, plus problems for paths that cannot be read."""
+    files, problems = spec_files(Path(p) for p in paths)
+    out: list[SpecFile] = []
+    for f in files:
+        try:
+            out.append(SpecFile(name=str(f), content=f.read_text(encoding="utf-8")))
+        except UnicodeDecodeError as exc:
+            problems.append(Problem(str(f), None, "", f"not UTF-8 text: {exc.reason} at byte {exc.start}"))
+        except OSError as exc:
+            problems.append(Problem(str(f), None, "", f"cannot read file: {exc.strerror or exc}"))
+    return out, problems
+
+
+class Client:
+    """The API v1 over HTTP; one connection pool, safe to share between threads."""
+
+    def __init__(
+        self, base_url: str, token: str | None, *, timeout: float = 30.0,
+        transport: httpx.BaseTransport | None = None,
+    ) -> None:
+        self.base_url = check_server_url(base_url)
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        self._timeout = timeout
+        self._http = httpx.Client(base_url=self.base_url, headers=headers, timeout=timeout, transport=transport)
+
+    # ---- plumbing ------------------------------------------------------------------
+
+    def _request(self, method: str, path: str, *, json: Any = None, params: dict[str, Any] | None = None,
+                 long: bool = False) -> httpx.Response:
+        timeout = httpx.Timeout(self._timeout, read=max(self._timeout, LONG_READ)) if long else None
+        try:
+            if timeout is None:
+                r = self._http.request(method, path, json=json, params=params)
+            else:
+                r = self._http.request(method, path, json=json, params=params, timeout=timeout)
+        except httpx.ConnectError as exc:
+            raise ApiError(0, f"cannot connect to {self.base_url}: {_reason(exc)}") from None
+        except httpx.TimeoutException:
+            raise ApiError(0, f"{self.base_url} did not answer {method} {path} in time") from None
+        except httpx.HTTPError as exc:
+            raise ApiError(0, f"{method} {self.base_url}{path} failed: {exc}") from None
+        if r.status_code >= 400:
+            raise _error(r)
+        return r
+
+    def _get(self, path: str, model: type[M], **params: Any) -> M:
+        return _parse(self._request("GET", path, params=params or None), model)
+
+    def _get_list(self, path: str, model: type[M], **params: Any) -> list[M]:
+        r = self._request("GET", path, params=params or None)
+        try:
+            return TypeAdapter(list[model]).validate_python(r.json())  # type: ignore[valid-type]
+        except (ValueError, ValidationError) as exc:
+            raise ApiError(r.status_code, f"unexpected answer from {self.base_url}{path}: {exc}") from None
+
+    # ---- routes ----------------------------------------------------------------------
+
+    def health(self) -> HealthOut:
+        """`GET /healthz` (no token needed)."""
+        return self._get("/healthz", HealthOut)
+
+    def apply(self, files: Sequence[SpecFile], *, dry_run: bool = False) -> ApplyResult:
+        """Create or update every resource of `files`, re-plan; 422 → ApiError with problems."""
+        body = ApplyRequest(files=list(files), dry_run=dry_run).model_dump(mode="json")
+        return _parse(self._request("POST", f"{API}/apply", json=body, long=True), ApplyResult)
+
+    def resources(self, kind: str) -> list[ResourceOut]:
+        """Every stored resource of a kind (`regions`, `sites`, `workloads`, `policies`, `objectives`)."""
+        return self._get_list(f"{API}/resources/{_seg(kind)}", ResourceOut)
+
+    def resource(self, kind: str, name: str) -> ResourceOut:
+        """One stored resource; 404 → ApiError."""
+        return self._get(f"{API}/resources/{_seg(kind)}/{_seg(name)}", ResourceOut)
+
+    def delete(self, kind: str, name: str, *, dry_run: bool = False) -> ApplyResult:
+        """Delete a resource and re-plan; 422 if the rest no longer validates."""
+        path = f"{API}/resources/{_seg(kind)}/{_seg(name)}"
+        r = self._request("DELETE", path, params={"dry_run": "true"} if dry_run else None, long=True)
+        return _parse(r, ApplyResult)
+
+    def plan(self) -> PlanOut:
+        """The current plan and its revision; 404 → ApiError before the first apply."""
+        return self._get(f"{API}/plan", PlanOut)
+
+    def status(self) -> FleetStatus:
+        """Every site's last report, replicas and sync progress."""
+        return self._get(f"{API}/status", FleetStatus)
+
+    def desired(self, site: str) -> DesiredState:
+        """What `site` must hold and run (agents: their own site only)."""
+        return self._get(f"{API}/sites/{_seg(site)}/desired", DesiredState)
+
+    def report(self, report: SiteReport) -> None:
+        """The heartbeat: the agent's status for its site."""
+        self._request("PUT", f"{API}/sites/{_seg(report.site)}/status", json=report.model_dump(mode="json"))
+
+    def models(self) -> list[ModelOut]:
+        """Versions in the server's registry."""
+        return self._get_list(f"{API}/models", ModelOut)
+
+    def objects(self, prefix: str = "") -> list[ObjectOut]:
+        """Registry objects under a key prefix."""
+        return self._get_list(f"{API}/registry/objects", ObjectOut, prefix=prefix)
+
+    def create_token(self, role: Role, site: str | None = None, *, ttl_hours: float | None = None,
+                     description: str = "") -> TokenCreated:
+        """A new token (admin only); its secret is in the answer, once."""
+        body = TokenCreate(role=role, site=site, ttl_hours=ttl_hours, description=description)
+        return _parse(self._request("POST", f"{API}/tokens", json=body.model_dump(mode="json")), TokenCreated)
+
+    def tokens(self) -> list[TokenOut]:
+        """Every token (admin only), without secrets."""
+        return self._get_list(f"{API}/tokens", TokenOut)
+
+    def revoke_token(self, token_id: str) -> None:
+        """Revoke a token (admin only)."""
+        self._request("DELETE", f"{API}/tokens/{_seg(token_id)}")
+
+    def audit(self, limit: int = 100) -> list[AuditEntry]:
+        """The newest audit entries first."""
+        return self._get_list(f"{API}/audit", AuditEntry, limit=limit)
+
+    def metrics(self) -> str:
+        """The server's Prometheus metrics (text format)."""
+        return self._request("GET", "/metrics").text
+
+    # ---- lifecycle ----------------------------------------------------------------------
+
+    def close(self) -> None:
+        self._http.close()
+
+    def __enter__(self) -> Client:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+
+def _seg(value: str) -> str:
+    return quote(value, safe="")
+
+
+def _reason(exc: httpx.ConnectError) -> str:
+    text = str(exc)
+    if "Connection refused" in text or "Errno 111" in text:
+        return "connection refused (is `fleetyard server` running there?)"
+    return text or type(exc).__name__
+
+
+def _parse(r: httpx.Response, model: type[M]) -> M:
+    try:
+        return model.model_validate_json(r.content)
+    except ValidationError as exc:
+        raise ApiError(r.status_code, f"unexpected answer from {r.request.url}: {exc}") from None
+
+
+def _error(r: httpx.Response) -> ApiError:
+    problems: list[ProblemOut] = []
+    try:
+        body = r.json()
+    except ValueError:
+        body = None
+    detail = ""
+    if isinstance(body, dict):
+        raw = body.get("detail")
+        detail = raw if isinstance(raw, str) else ("" if raw is None else str(raw))
+        for p in body.get("problems") or []:
+            try:
+                problems.append(ProblemOut.model_validate(p))
+            except ValidationError:
+                continue
+    if not detail:
+        detail = r.text.strip()[:200] or r.reason_phrase
+    said = detail
+    if r.status_code == 401:
+        detail = f"the server refused the token: {detail}"
+    elif r.status_code == 403:
+        detail = f"not allowed: {detail}"
+    return ApiError(r.status_code, f"{detail} ({r.status_code})", problems, said)

@@ -1,0 +1,1 @@
+"""Alembic migrations of the control plane database (run by `fleetyard server` at start)."""

@@ -1,0 +1,135 @@
+"""The tables: resources, the fleet's revision, plan revisions, site reports, tokens, audit.
+
+Times are timezone-aware UTC on both databases (`UtcDateTime`); documents are JSON
+(JSONB on PostgreSQL). Every schema change is an Alembic migration in `migrations/`;
+a test checks that the migrations produce exactly these tables.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any, ClassVar
+
+from sqlalchemy import JSON, DateTime, Dialect, Integer, MetaData, String, UniqueConstraint
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.types import TypeDecorator
+
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+JsonDoc = JSON(none_as_null=True).with_variant(JSONB(none_as_null=True), "postgresql")
+
+
+class UtcDateTime(TypeDecorator[datetime]):
+    """A UTC timestamp: aware datetimes in, aware UTC datetimes out (SQLite stores naive UTC)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError(f"naive datetime {value!r}: expected a timezone-aware UTC time")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+    type_annotation_map: ClassVar[dict[Any, Any]] = {datetime: UtcDateTime, dict[str, Any]: JsonDoc}
+
+
+class ResourceRow(Base):
+    """One applied resource (kind + name), the document as applied and its file."""
+
+    __tablename__ = "resources"
+    __table_args__ = (UniqueConstraint("kind", "name"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    kind: Mapped[str] = mapped_column(String(32))
+    name: Mapped[str] = mapped_column(String(63))
+    document: Mapped[dict[str, Any]]
+    source: Mapped[str] = mapped_column(String(512))
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+
+
+class FleetStateRow(Base):
+    """The single row (id 1) holding the current plan revision; every change bumps it
+    with a conditional UPDATE, which serializes applies across server processes."""
+
+    __tablename__ = "fleet_state"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    revision: Mapped[int] = mapped_column(Integer)
+    updated_at: Mapped[datetime]
+
+
+class PlanRevisionRow(Base):
+    """The plan made at one revision, and how model references were resolved then."""
+
+    __tablename__ = "plan_revisions"
+
+    revision: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    created_at: Mapped[datetime]
+    actor: Mapped[str] = mapped_column(String(120))
+    plan: Mapped[dict[str, Any]]
+    models: Mapped[dict[str, Any]]
+    cost_per_hour: Mapped[float]
+
+
+class SiteReportRow(Base):
+    """The last heartbeat of each site (the agent's whole `SiteReport`)."""
+
+    __tablename__ = "site_reports"
+
+    site: Mapped[str] = mapped_column(String(63), primary_key=True)
+    received_at: Mapped[datetime]
+    report: Mapped[dict[str, Any]]
+    revision: Mapped[int | None] = mapped_column(Integer)
+    peer_url: Mapped[str | None] = mapped_column(String(512))
+    agent_version: Mapped[str | None] = mapped_column(String(64))
+    heartbeats: Mapped[int] = mapped_column(Integer, default=1)
+    first_seen: Mapped[datetime]
+
+
+class TokenRow(Base):
+    """A bearer token: only its SHA-256 is stored."""
+
+    __tablename__ = "tokens"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    role: Mapped[str] = mapped_column(String(16))
+    site: Mapped[str | None] = mapped_column(String(63))
+    description: Mapped[str] = mapped_column(String(200), default="")
+    created_by: Mapped[str] = mapped_column(String(120))
+    created_at: Mapped[datetime]
+    expires_at: Mapped[datetime | None]
+    revoked_at: Mapped[datetime | None]
+
+
+class AuditRow(Base):
+    """One change: who, what, when, the target, and its state before and after."""
+
+    __tablename__ = "audit_log"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    at: Mapped[datetime] = mapped_column(index=True)
+    actor: Mapped[str] = mapped_column(String(120))
+    action: Mapped[str] = mapped_column(String(40))
+    target: Mapped[str] = mapped_column(String(512))
+    before: Mapped[Any | None] = mapped_column(JsonDoc)
+    after: Mapped[Any | None] = mapped_column(JsonDoc)

@@ -1,0 +1,158 @@
+"""Desired state: what each site must hold and run, derived from the current plan.
+
+For a site: the workloads assigned to it (replicas summed over SKUs; the SKU shown is
+the one with most replicas), their `command` and `env`, and the model versions they
+need. Model references were resolved against the registry when the plan was made;
+one that did not resolve then is tried again now (a model pushed after the apply
+needs no re-apply), and one that still does not is listed in `problems`.
+
+Each model lists its chunk `sources` in order of preference: peer sites that last
+reported the version `synced` or `active`, serve chunks (`peer_url`) and are not
+stale, nearest first by the estimated RTT between the two sites' locations
+(`spec.geo.estimated_rtt_ms`: great circle x 1.5 route factor at 200 km/ms, plus
+2 ms); then the center. The center sends about one copy per region; peers relay
+the rest.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from pydantic import ValidationError
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from fleetyard.registry import Store, parse_ref
+from fleetyard.services.db import ResourceRow, SiteReportRow
+from fleetyard.services.errors import NotFound
+from fleetyard.services.planning import current_plan, parse_plan, resolve_model
+from fleetyard.services.wire import ChunkSource, DesiredModel, DesiredState, DesiredWorkload, SiteReport
+from fleetyard.spec import Site, Workload
+from fleetyard.spec.geo import estimated_rtt_ms
+from fleetyard.spec.plan import Plan
+
+__all__ = ["SiteNeed", "desired_state", "relay_sources", "site_needs"]
+
+STALE_AFTER = 3  # heartbeat intervals, as in status
+SERVING = ("synced", "active")
+
+
+@dataclass
+class SiteNeed:
+    """The workloads a site must run and the model references (requested → resolved) they use."""
+
+    workloads: list[DesiredWorkload] = field(default_factory=list)
+    requested: dict[str, str] = field(default_factory=dict)  # resolved or requested ref -> requested
+
+    @property
+    def refs(self) -> list[str]:
+        return sorted(self.requested)
+
+
+def _workloads(session: Session) -> dict[str, Workload]:
+    out: dict[str, Workload] = {}
+    for row in session.scalars(select(ResourceRow).where(ResourceRow.kind == "Workload")):
+        try:
+            out[row.name] = Workload.model_validate(row.document)
+        except ValidationError:
+            continue
+    return out
+
+
+def _sites(session: Session) -> dict[str, Site]:
+    out: dict[str, Site] = {}
+    for row in session.scalars(select(ResourceRow).where(ResourceRow.kind == "Site")):
+        try:
+            out[row.name] = Site.model_validate(row.document)
+        except ValidationError:
+            continue
+    return out
+
+
+def site_needs(session: Session, plan: Plan | None, models: Mapping[str, Any],
+               store: Store | None = None) -> dict[str, SiteNeed]:
+    """Per site, the desired workloads and models of `plan` (`store`: re-resolve misses)."""
+    if plan is None:
+        return {}
+    specs = _workloads(session)
+    per: dict[tuple[str, str], dict[str, int]] = {}
+    for a in plan.assignments:
+        per.setdefault((a.site, a.workload), {}).setdefault(a.gpu_sku, 0)
+        per[(a.site, a.workload)][a.gpu_sku] += a.replicas
+    resolved: dict[str, str | None] = {k: (v if isinstance(v, str) else None) for k, v in models.items()}
+    out: dict[str, SiteNeed] = {}
+    for (site, name), skus in sorted(per.items()):
+        w = specs.get(name)
+        if w is None or sum(skus.values()) == 0:
+            continue
+        requested = w.spec.model
+        ref = resolved.get(requested)
+        if ref is None and store is not None:
+            ref = resolved[requested] = resolve_model(store, requested)
+        sku = max(sorted(skus), key=lambda k: skus[k])
+        need = out.setdefault(site, SiteNeed())
+        need.workloads.append(DesiredWorkload(
+            name=name, model=ref or requested, replicas=sum(skus.values()), gpu_sku=sku,
+            gpus_per_replica=w.spec.replica.gpus, command=w.spec.command, env=dict(w.spec.env)))
+        need.requested[ref or requested] = requested
+    return out
+
+
+def _stale(received: datetime, now: datetime, interval: float) -> bool:
+    return (now - received).total_seconds() > STALE_AFTER * interval
+
+
+def relay_sources(site: str, ref: str, sites: Mapping[str, Site], reports: Mapping[str, tuple[datetime, SiteReport]],
+                  center_url: str, *, now: datetime, interval: float) -> list[ChunkSource]:
+    """Peers holding `ref` nearest first (by estimated RTT), then the center."""
+    here = sites.get(site)
+    peers: list[tuple[float, str, ChunkSource]] = []
+    for name, (received, report) in reports.items():
+        if name == site or not report.peer_url or _stale(received, now, interval):
+            continue
+        holds = any(m.ref == ref and m.state in SERVING for m in report.models) or ref in report.active.values()
+        if not holds:
+            continue
+        there = sites.get(name)
+        rtt = (round(estimated_rtt_ms(here.spec.location, there.spec.location), 1)
+               if here is not None and there is not None else None)
+        peers.append((rtt if rtt is not None else float("inf"), name,
+                      ChunkSource(kind="peer", site=name, url=report.peer_url, latency_ms=rtt)))
+    peers.sort(key=lambda p: (p[0], p[1]))
+    return [p[2] for p in peers] + [ChunkSource(kind="center", url=center_url)]
+
+
+def desired_state(session: Session, store: Store, site: str, center_url: str, interval: float, *,
+                  now: datetime | None = None) -> DesiredState:
+    """The `DesiredState` of one site (NotFound for a site the fleet does not have)."""
+    at = now or datetime.now(UTC)
+    sites = _sites(session)
+    spec = sites.get(site)
+    if spec is None:
+        raise NotFound(f"no Site named {site!r} in the fleet")
+    row = current_plan(session)
+    if row is None:
+        return DesiredState(site=site, revision=0, generated_at=at, models=[], workloads=[],
+                            sync_windows=list(spec.spec.sync_windows), timezone=spec.spec.timezone,
+                            problems=["no plan yet: apply a fleet first"])
+    need = site_needs(session, parse_plan(row.plan), row.models, store).get(site, SiteNeed())
+    last = {r.site: (r.received_at, SiteReport.model_validate(r.report))
+            for r in session.scalars(select(SiteReportRow).where(SiteReportRow.peer_url.is_not(None)))}
+    models: list[DesiredModel] = []
+    problems: list[str] = []
+    for ref in need.refs:
+        requested = need.requested[ref]
+        parsed = parse_ref(ref)
+        if parsed.version is None or not store.has_version(parsed.name, parsed.version):
+            users = ", ".join(w.name for w in need.workloads if w.model == ref)
+            problems.append(f"model {requested} (for {users}) is not in the registry")
+            continue
+        models.append(DesiredModel(ref=ref, name=parsed.name, version=parsed.version, requested=requested,
+                                   sources=relay_sources(site, ref, sites, last, center_url, now=at,
+                                                         interval=interval)))
+    return DesiredState(site=site, revision=row.revision, generated_at=at, models=models,
+                        workloads=need.workloads, sync_windows=list(spec.spec.sync_windows),
+                        timezone=spec.spec.timezone, problems=problems)

@@ -1,0 +1,107 @@
+"""Planning for the server: run the optimizer, resolve model references, diff plans.
+
+The plan is the planner's own (`fleetyard plan --format json`); the server adds a
+revision and the registry resolution of every workload's model reference at the
+time of planning (`name@alias` → `name:version`; None when the registry lacks it).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from fleetyard.placement import OptimizerOptions, Planner, PlanOptions
+from fleetyard.registry import RegistryError, Store, parse_ref
+from fleetyard.services.db import FleetStateRow, PlanRevisionRow
+from fleetyard.services.errors import NotFound
+from fleetyard.services.wire import PlanChange, PlanOut
+from fleetyard.spec.fleet import Fleet
+from fleetyard.spec.plan import Plan
+
+__all__ = [
+    "PlanSettings",
+    "current_plan",
+    "current_revision",
+    "make_plan",
+    "plan_changes",
+    "plan_out",
+    "resolve_model",
+    "resolve_models",
+]
+
+
+@dataclass(frozen=True)
+class PlanSettings:
+    """How the server plans: the same optimizer as `fleetyard plan`, with a time limit."""
+
+    time_limit: float = 60.0
+    mip_gap: float = 0.002
+    resilience: bool = True
+
+    def options(self) -> PlanOptions:
+        return PlanOptions(optimizer=OptimizerOptions(time_limit=self.time_limit, mip_gap=self.mip_gap),
+                           resilience=self.resilience)
+
+
+def make_plan(fleet: Fleet, settings: PlanSettings) -> Plan:
+    return Planner(fleet).plan(settings.options())
+
+
+def resolve_model(store: Store, requested: str) -> str | None:
+    """`name:version` if the registry holds it (aliases followed), else None."""
+    try:
+        ref = parse_ref(requested)
+        if ref.version is not None:
+            return f"{ref.name}:{ref.version}" if store.has_version(ref.name, ref.version) else None
+        assert ref.alias is not None
+        return f"{ref.name}:{store.alias(ref.name, ref.alias)}"
+    except RegistryError:
+        return None
+
+
+def resolve_models(fleet: Fleet, store: Store) -> dict[str, str | None]:
+    """Every workload's model reference, resolved against the registry now."""
+    refs = sorted({w.spec.model for w in fleet.workloads.values()})
+    return {r: resolve_model(store, r) for r in refs}
+
+
+def _table(plan: Plan | None) -> dict[tuple[str, str, str], int]:
+    out: dict[tuple[str, str, str], int] = {}
+    for a in plan.assignments if plan else ():
+        key = (a.workload, a.site, a.gpu_sku)
+        out[key] = out.get(key, 0) + a.replicas
+    return out
+
+
+def plan_changes(before: Plan | None, after: Plan | None) -> list[PlanChange]:
+    """Replicas per (workload, site, SKU) that differ between two plans."""
+    old, new = _table(before), _table(after)
+    return [PlanChange(workload=k[0], site=k[1], gpu_sku=k[2], before=old.get(k, 0), after=new.get(k, 0))
+            for k in sorted(set(old) | set(new)) if old.get(k, 0) != new.get(k, 0)]
+
+
+def current_revision(session: Session) -> int:
+    state = session.get(FleetStateRow, 1)
+    return state.revision if state is not None else 0
+
+
+def current_plan(session: Session) -> PlanRevisionRow | None:
+    """The plan of the current revision (None before the first apply)."""
+    revision = current_revision(session)
+    if revision == 0:
+        return None
+    return session.scalar(select(PlanRevisionRow).where(PlanRevisionRow.revision == revision))
+
+
+def parse_plan(doc: dict[str, Any]) -> Plan:
+    return Plan.model_validate(doc)
+
+
+def plan_out(session: Session) -> PlanOut:
+    row = current_plan(session)
+    if row is None:
+        raise NotFound("no plan yet: apply a fleet first (fleetyard apply -f DIR)")
+    return PlanOut(**row.plan, revision=row.revision, created_at=row.created_at, models=row.models)

@@ -1,0 +1,132 @@
+"""Heartbeats in, fleet status out.
+
+An agent `PUT`s its `SiteReport` every heartbeat; the server keeps the last one per
+site (one upsert, so a heartbeat costs one short transaction). `fleet_status` joins
+the reports with the current plan: desired replicas per site, what runs, sync
+progress over the models the site must hold, and staleness (no heartbeat for three
+intervals).
+"""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import cast
+
+from sqlalchemy import Insert, Table, bindparam, select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.orm import Session
+
+from fleetyard.services.db import ResourceRow, SiteReportRow
+from fleetyard.services.desired import site_needs
+from fleetyard.services.errors import InvalidRequest
+from fleetyard.services.planning import current_plan, current_revision, parse_plan
+from fleetyard.services.wire import FleetStatus, ModelStatus, Replicas, SiteReport, SiteStatus, Telemetry
+
+__all__ = ["STALE_AFTER", "SiteView", "fleet_status", "record_report", "reports", "site_views"]
+
+STALE_AFTER = 3  # heartbeat intervals
+SYNCED = ("synced", "active")
+
+
+@functools.cache
+def _upsert(dialect: str) -> Insert:
+    """The heartbeat's one statement, built once per dialect (SQLAlchemy then reuses its compiled form)."""
+    insert = pg_insert if dialect == "postgresql" else sqlite_insert
+    t = cast(Table, SiteReportRow.__table__)
+    names = ("site", "received_at", "report", "revision", "peer_url", "agent_version", "first_seen")
+    stmt = insert(t).values({n: bindparam(n, type_=t.c[n].type) for n in names} | {"heartbeats": 1})
+    return stmt.on_conflict_do_update(
+        index_elements=[t.c.site],
+        set_={"received_at": stmt.excluded.received_at, "report": stmt.excluded.report,
+              "revision": stmt.excluded.revision, "peer_url": stmt.excluded.peer_url,
+              "agent_version": stmt.excluded.agent_version, "heartbeats": t.c.heartbeats + 1},
+    )
+
+
+def record_report(session: Session, site: str, report: SiteReport, *, now: datetime | None = None) -> None:
+    """Store a heartbeat: one upsert of the site's row (the caller commits)."""
+    if report.site != site:
+        raise InvalidRequest(f"report is for site {report.site!r} but was sent to site {site!r}")
+    at = now or datetime.now(UTC)
+    conn = session.connection()
+    conn.execute(_upsert(conn.dialect.name), {
+        "site": site, "received_at": at, "report": report.model_dump(mode="json"), "revision": report.revision,
+        "peer_url": report.peer_url, "agent_version": report.agent_version[:64], "first_seen": at})
+
+
+def reports(session: Session) -> dict[str, tuple[datetime, SiteReport]]:
+    """The last report of every site that ever reported."""
+    out: dict[str, tuple[datetime, SiteReport]] = {}
+    for row in session.scalars(select(SiteReportRow)):
+        out[row.site] = (row.received_at, SiteReport.model_validate(row.report))
+    return out
+
+
+def is_stale(received: datetime | None, now: datetime, interval: float) -> bool:
+    return received is None or (now - received).total_seconds() > STALE_AFTER * interval
+
+
+@dataclass(frozen=True)
+class SiteView:
+    """One site's status, plus what metrics need (the desired refs and when they changed)."""
+
+    status: SiteStatus
+    desired_refs: tuple[str, ...]
+    plan_created_at: datetime | None
+
+
+def _progress(refs: tuple[str, ...], models: list[ModelStatus]) -> float | None:
+    if not refs:
+        return None
+    by_ref = {m.ref: m for m in models}
+    total = 0.0
+    for ref in refs:
+        m = by_ref.get(ref)
+        if m is None:
+            continue
+        if m.state in SYNCED:
+            total += 1.0
+        elif m.bytes_needed:
+            total += min(1.0, m.bytes_fetched / m.bytes_needed)
+    return round(total / len(refs), 4)
+
+
+def site_views(session: Session, interval: float, *, now: datetime | None = None) -> tuple[int, list[SiteView]]:
+    """The revision and every site's view: sites of the fleet first, then unknown reporters."""
+    at = now or datetime.now(UTC)
+    revision = current_revision(session)
+    plan_row = current_plan(session)
+    plan = parse_plan(plan_row.plan) if plan_row else None
+    needs = site_needs(session, plan, plan_row.models if plan_row else {})
+    names = [r for r in session.scalars(select(ResourceRow.name).where(ResourceRow.kind == "Site")
+                                        .order_by(ResourceRow.id))]
+    last = reports(session)
+    names += sorted(s for s in last if s not in names)
+    views: list[SiteView] = []
+    for name in names:
+        received, report = last.get(name, (None, None))
+        need = needs.get(name)
+        desired = sum(w.replicas for w in need.workloads) if need else 0
+        models = report.models if report else []
+        refs = tuple(need.refs) if need else ()
+        running = sum(w.replicas.running for w in report.workloads) if report else 0
+        healthy = sum(w.replicas.healthy for w in report.workloads) if report else 0
+        status = SiteStatus(
+            site=name, last_heartbeat=received, models=models,
+            replicas=Replicas(desired=desired, running=running, healthy=healthy),
+            bytes_fetched=sum(m.bytes_fetched for m in models), sync_progress=_progress(refs, models),
+            revision=report.revision if report else None, agent_version=report.agent_version if report else None,
+            stale=is_stale(received, at, interval), active=dict(report.active) if report else {},
+            peer_url=report.peer_url if report else None, workloads=report.workloads if report else [],
+            telemetry=report.telemetry if report else Telemetry(),
+        )
+        views.append(SiteView(status, refs, plan_row.created_at if plan_row else None))
+    return revision, views
+
+
+def fleet_status(session: Session, interval: float, *, now: datetime | None = None) -> FleetStatus:
+    revision, views = site_views(session, interval, now=now)
+    return FleetStatus(revision=revision, sites=[v.status for v in views], heartbeat_interval_s=interval)
