@@ -6,7 +6,13 @@ from collections.abc import Sequence
 
 from fleetyard.placement.candidates import Candidates
 from fleetyard.placement.costmodel import CostBreakdown, plan_costs
-from fleetyard.placement.explain import replicas_for, unplaced_reasons, unserved_by_region, why_placed
+from fleetyard.placement.explain import (
+    pool_holders,
+    replicas_for,
+    unplaced_reasons,
+    unserved_by_region,
+    why_placed,
+)
 from fleetyard.placement.framework import Context
 from fleetyard.placement.milp import relative_gap
 from fleetyard.placement.result import Placement
@@ -44,6 +50,7 @@ def assemble(
     c = ctx.compiled
     fleet = c.fleet
     free = free_ledger(c, placement, down=down)
+    holders = pool_holders(placement)
     usage = used_ledger(c, placement)
     triples = [(fleet.workloads[w], p, n) for w, pools in placement.replicas.items() for p, n in pools.items()]
     per_w, per_s = plan_costs(ctx.costs, triples)
@@ -76,7 +83,7 @@ def assemble(
         if missing or unserved or short_sites:
             n = max(missing, replicas_for(cand, sum(unserved.values())), short_sites)
             replicas_unplaced += n
-            reasons = unplaced_reasons(ctx, runner, cand, placement, free, unserved, down)
+            reasons = unplaced_reasons(ctx, runner, cand, placement, free, unserved, down, holders)
             unplaced.append(Unplaced(workload=w.name, replicas=n, reasons=reasons, unserved=unserved))
         if explain:
             pools = placement.replicas.get(w.name, {})
@@ -111,7 +118,9 @@ def assemble(
         replicas_unplaced=replicas_unplaced,
     )
     if placement.bound is not None and placement.objective is not None:
-        bound = Bound(cost_per_hour_lower_bound=_r(placement.bound),
+        # the bound is on the model's cost (egress per replica linearized, >= the exact
+        # share formula), so it is also reported no higher than the plan's exact cost
+        bound = Bound(cost_per_hour_lower_bound=min(_r(placement.bound), _r(total.total)),
                       gap=_r(relative_gap(placement.objective, placement.bound), 6),
                       method=placement.bound_method)
     else:

@@ -7,7 +7,7 @@ reasons), *chosen* (with its replicas, cost, carbon and latency), or *not chosen
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -108,10 +108,9 @@ def why_placed(ctx: Context, cand: Candidates, placement: Placement, free: Ledge
     if paid <= cheapest + 1e-9:
         parts.append("cheapest feasible")
     else:
-        fit = Fit()
-        free_ctx = ctx.with_ledger(free)
+        fits = Fit().mask(ctx.with_ledger(free), w)
         dearer = [p for p, v in cost_of.items() if v < paid - 1e-9 and p not in chosen]
-        full = [p for p in dearer if fit.check(free_ctx, w, p)]
+        full = [p for p in dearer if not fits[p]]
         if dearer and len(full) == len(dearer):
             parts.append(f"{len(full)} cheaper pool(s) full")
         elif routes:
@@ -123,12 +122,24 @@ def why_placed(ctx: Context, cand: Candidates, placement: Placement, free: Ledge
     return "; ".join(parts)
 
 
+def pool_holders(placement: Placement) -> dict[int, list[str]]:
+    """Which workloads hold replicas on each pool (for naming competitors)."""
+    out: dict[int, list[str]] = {}
+    for name, pools in placement.replicas.items():
+        for p, n in pools.items():
+            if n > 0:
+                out.setdefault(p, []).append(name)
+    return out
+
+
 def unplaced_reasons(
     ctx: Context, runner: Runner, cand: Candidates, placement: Placement, free: Ledger,
-    unserved: dict[str, float], down: Sequence[int] = (),
+    unserved: dict[str, float], down: Sequence[int] = (), holders: Mapping[int, list[str]] | None = None,
 ) -> list[str]:
     """Why part of `w` is not placed or served: hard constraints first, then capacity.
-    Sites in `down` have failed; they are named once and not listed as full."""
+    Sites in `down` have failed; they are named once and not listed as full.
+    `holders` (from `pool_holders`) saves recomputing who holds each pool."""
+    holders = holders if holders is not None else pool_holders(placement)
     c = ctx.compiled
     w = cand.w
     reasons: list[str] = []
@@ -144,13 +155,14 @@ def unplaced_reasons(
         return reasons
     missing = placement.missing.get(w.name, 0)
     if missing:
-        full = {p: fit.check(ctx.with_ledger(free), w, p) for p in pools}
-        blocked = [p for p in pools if full[p]]
+        free_ctx = ctx.with_ledger(free)
+        fits = fit.mask(free_ctx, w)
+        blocked = [p for p in pools if not fits[p]]
         if len(blocked) == len(pools):
-            shown = "; ".join(f"{c.pool_label(p)}: {full[p][0].message}" for p in blocked[:3])
+            shown = "; ".join(f"{c.pool_label(p)}: {fit.check(free_ctx, w, p)[0].message}" for p in blocked[:3])
             more = f" and {len(blocked) - 3} more" if len(blocked) > 3 else ""
             reasons.append(f"capacity: all {len(pools)} feasible site/SKU pools are full ({shown}{more})")
-            reasons.extend(_competition(ctx, placement, w, blocked))
+            reasons.extend(_competition(ctx, holders, w, blocked))
         elif w.spec.max_sites is not None:
             reasons.append(f"spread: at most {w.spec.max_sites} site(s) allowed and those are full")
         else:
@@ -177,8 +189,9 @@ def unplaced_reasons(
         more = f" and {len(sites_g) - 4} more" if len(sites_g) > 4 else ""
         reasons.append(f"{region}: {rps:g} rps unserved: the {len(sites_g)} feasible site(s) within "
                        f"{slo} ({site_names}{more}) are full")
-        blocked = [p for p in pools if int(c.pool_site[p]) in set(int(s) for s in sites_g)]
-        reasons.extend(_competition(ctx, placement, w, blocked))
+        in_reach = set(int(s) for s in sites_g)
+        blocked = [p for p in pools if int(c.pool_site[p]) in in_reach]
+        reasons.extend(_competition(ctx, holders, w, blocked))
     short = placement.spread_short.get(w.name, 0)
     if short:
         reasons.append(f"spread: placed on {spec.min_sites - short} of {spec.min_sites} required sites; "
@@ -186,13 +199,12 @@ def unplaced_reasons(
     return list(dict.fromkeys(reasons))
 
 
-def _competition(ctx: Context, placement: Placement, w: Workload, pools: list[int]) -> list[str]:
+def _competition(ctx: Context, holders: Mapping[int, list[str]], w: Workload, pools: list[int]) -> list[str]:
     """Name higher-priority work that holds the pools `w` could have used."""
     fleet = ctx.compiled.fleet
-    wanted = set(pools)
+    mine = w.spec.priority
     rivals = sorted(
-        {other for other, ps in placement.replicas.items()
-         if other != w.name and fleet.workloads[other].spec.priority > w.spec.priority and wanted & set(ps)},
+        {other for p in pools for other in holders.get(p, ()) if fleet.workloads[other].spec.priority > mine},
         key=lambda n: (-fleet.workloads[n].spec.priority, n),
     )
     if not rivals:

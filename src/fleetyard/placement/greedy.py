@@ -14,16 +14,27 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 
 from fleetyard.placement.candidates import Candidates, ceil_div
-from fleetyard.placement.context import IntArray, Ledger
+from fleetyard.placement.context import FloatArray, IntArray, Ledger
 from fleetyard.placement.framework import Context
 from fleetyard.placement.result import Placement
 from fleetyard.placement.runner import Runner
 
 
 class _State:
-    def __init__(self, ctx: Context, ledger: Ledger) -> None:
+    def __init__(self, ctx: Context, runner: Runner, ledger: Ledger,
+                 rank: Mapping[str, FloatArray] | None) -> None:
         self.ctx = ctx
+        self.runner = runner
         self.free = ledger
+        self._rank: dict[str, FloatArray] = dict(rank or {})
+
+    def rank(self, cand: Candidates) -> FloatArray:
+        """Per candidate pool, lower is better (the runner's scores, computed once)."""
+        key = self._rank.get(cand.name)
+        if key is None:
+            key = self.runner.rank(self.ctx, cand.w, [int(p) for p in cand.pools])
+            self._rank[cand.name] = key
+        return key
 
     def fits(self, cand: Candidates, k: int) -> IntArray:
         """Candidate indices (into cand.pools) where `k` more replicas fit now."""
@@ -50,9 +61,9 @@ class _State:
         return max(0, min(by_gpu, by_kw))
 
 
-def _best(runner: Runner, ctx: Context, cand: Candidates, options: IntArray) -> int:
-    scores = runner.score(ctx, cand.w, [int(cand.pools[j]) for j in options])
-    return int(options[int(np.argmax(scores))])  # first of the best: deterministic
+def _best(state: _State, cand: Candidates, options: IntArray) -> int:
+    key = state.rank(cand)[options]
+    return int(options[int(np.argmin(key))])  # first of the best: deterministic
 
 
 def greedy(
@@ -62,39 +73,46 @@ def greedy(
     *,
     ledger: Ledger | None = None,
     existing: Mapping[str, Mapping[int, int]] | None = None,
+    rank: Mapping[str, FloatArray] | None = None,
+    order: Sequence[str] | None = None,
 ) -> Placement:
     """Place `cands` one by one. `existing` replicas (already counted in `ledger`) are kept
-    and topped up: failover uses this to re-place only what a failed site displaced."""
+    and topped up: failover uses this to re-place only what a failed site displaced.
+    `rank` (per workload, a key per candidate pool, lower is better) and `order`
+    replace the runner's scores and the priority order: the Lagrangian optimizer
+    uses them to repair its relaxed solution into a feasible plan."""
     t0 = time.perf_counter()
-    state = _State(ctx, (ledger or ctx.compiled.full_ledger()).copy())
+    state = _State(ctx, runner, (ledger or ctx.compiled.full_ledger()).copy(), rank)
     placement = Placement("greedy", solver="greedy")
     for name, pools in (existing or {}).items():
         for p, n in pools.items():
             placement.add_replicas(name, p, n)
-    order = sorted(cands, key=lambda cd: (-cd.w.spec.priority, cd.name))
-    for cand in order:
+    by_name = {cd.name: cd for cd in cands}
+    sequence = ([by_name[n] for n in order if n in by_name] if order is not None
+                else sorted(cands, key=lambda cd: (-cd.w.spec.priority, cd.name)))
+    for cand in sequence:
         if len(cand.pools) == 0:
             if cand.need:
                 placement.missing[cand.name] = cand.need
             continue
         if cand.single_pool:
-            _gang(runner, state, cand, placement)
+            _gang(state, cand, placement)
         elif cand.w.spec.is_job:
-            _job(runner, state, cand, placement)
+            _job(state, cand, placement)
         else:
-            _inference(runner, state, cand, placement)
+            _inference(state, cand, placement)
     placement.seconds = time.perf_counter() - t0
     return placement
 
 
-def _gang(runner: Runner, state: _State, cand: Candidates, placement: Placement) -> None:
+def _gang(state: _State, cand: Candidates, placement: Placement) -> None:
     if placement.total_replicas(cand.name):
         return
     options = state.fits(cand, cand.unit)
     if not len(options):
         placement.missing[cand.name] = cand.need
         return
-    j = _best(runner, state.ctx, cand, options)
+    j = _best(state, cand, options)
     state.take(cand, j, cand.unit)
     placement.add_replicas(cand.name, int(cand.pools[j]), cand.unit)
 
@@ -110,7 +128,7 @@ def _allowed(cand: Candidates, options: IntArray, used_sites: set[int], sku: str
     return out
 
 
-def _place_one(runner: Runner, state: _State, cand: Candidates, placement: Placement,
+def _place_one(state: _State, cand: Candidates, placement: Placement,
                used_sites: set[int], restrict: IntArray | None = None, new_site: bool = False) -> int | None:
     """Place one replica on the best pool that fits; return the candidate index."""
     options = state.fits(cand, 1)
@@ -125,23 +143,23 @@ def _place_one(runner: Runner, state: _State, cand: Candidates, placement: Place
     options = _allowed(cand, options, used_sites, sku, state.ctx)
     if not len(options):
         return None
-    j = _best(runner, state.ctx, cand, options)
+    j = _best(state, cand, options)
     state.take(cand, j, 1)
     placement.add_replicas(cand.name, int(cand.pools[j]), 1)
     used_sites.add(int(cand.sites[j]))
     return j
 
 
-def _job(runner: Runner, state: _State, cand: Candidates, placement: Placement) -> None:
+def _job(state: _State, cand: Candidates, placement: Placement) -> None:
     c = state.ctx.compiled
     existing = placement.replicas.get(cand.name, {})
     used: set[int] = {int(c.pool_site[p]) for p in existing}
     placed = sum(existing.values())
     for _ in range(placed, cand.need):
         spread_first = len(used) < cand.w.spec.min_sites
-        j = _place_one(runner, state, cand, placement, used, new_site=spread_first)
+        j = _place_one(state, cand, placement, used, new_site=spread_first)
         if j is None and spread_first:
-            j = _place_one(runner, state, cand, placement, used)
+            j = _place_one(state, cand, placement, used)
         if j is None:
             break
         placed += 1
@@ -152,7 +170,7 @@ def _job(runner: Runner, state: _State, cand: Candidates, placement: Placement) 
         placement.spread_short[cand.name] = short
 
 
-def _inference(runner: Runner, state: _State, cand: Candidates, placement: Placement) -> None:
+def _inference(state: _State, cand: Candidates, placement: Placement) -> None:
     spec = cand.w.spec
     rpr = cand.rps_per_replica
     cap = spec.replicas.max
@@ -181,7 +199,7 @@ def _inference(runner: Runner, state: _State, cand: Candidates, placement: Place
                 left -= take
         restrict = np.flatnonzero(np.isin(cand.sites, in_slo))
         while left > 1e-9 and (cap is None or placed() < cap):
-            j = _place_one(runner, state, cand, placement, used, restrict=restrict)
+            j = _place_one(state, cand, placement, used, restrict=restrict)
             if j is None:
                 break
             s = int(cand.sites[j])
@@ -199,12 +217,12 @@ def _inference(runner: Runner, state: _State, cand: Candidates, placement: Place
             served_at[s] = served_at.get(s, 0.0) + take
             left -= take
     while placed() < cand.need and (cap is None or placed() < cap):
-        j = _place_one(runner, state, cand, placement, used)
+        j = _place_one(state, cand, placement, used)
         if j is None:
             break
         at_site[int(cand.sites[j])] = at_site.get(int(cand.sites[j]), 0) + 1
     while placed() and len(used) < spec.min_sites and (cap is None or placed() < cap):
-        j = _place_one(runner, state, cand, placement, used, new_site=True)
+        j = _place_one(state, cand, placement, used, new_site=True)
         if j is None:
             break
         at_site[int(cand.sites[j])] = at_site.get(int(cand.sites[j]), 0) + 1

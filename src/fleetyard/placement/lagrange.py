@@ -1,80 +1,137 @@
-"""A lower bound on the placement objective that holds for *every* candidate pool.
+"""Lagrangian relaxation of the capacity rows: a proven bound, and prices for the plan.
 
 Price each pool's GPUs at pi_p >= 0 and each site's kW at mu_s >= 0 and move the
-capacity rows into the objective (Lagrangian relaxation). The problem then falls
-apart into one small problem per workload - "place yourself at these prices" - and
+capacity rows into the objective. The problem falls apart into one small problem
+per workload - "place yourself at these prices, or stay short at your penalty" -
+and for *any* prices
 
-    L(pi, mu) = sum_w LB_w(pi, mu) - sum_p pi_p * GPUs_p - sum_s mu_s * kW_s  <=  optimum
+    L(pi, mu) = sum_w LB_w(pi, mu) - sum_p pi_p GPUs_p - sum_s mu_s kW_s  <=  optimum.
 
-for any prices, as long as each LB_w is a lower bound of workload w's own problem.
-Ours drops the workload's side constraints (spread, SKU, per-pool bounds), which
-only lowers it, and keeps what makes it tight: whole replicas, the cheapest priced
-pool within each region's SLO, and the choice to leave work short at its penalty.
-With the prices of the restricted LP (negated row duals) the bound is close to the
-LP bound of the full model, which is how the optimizer can prune pools on a big
-fleet and still prove its gap honestly.
+Each LB_w is a lower bound of workload w's own problem: it drops the side rules
+(spread, one SKU, per-pool bounds), which only lowers it, and keeps what makes it
+tight - whole replicas, the cheapest priced pool within each region's SLO, and the
+choice to leave work short at its penalty. `subgradient` searches for the prices
+that make L largest (the Polyak step towards a known plan's value); those prices
+also tell the primal heuristic which pools are really scarce.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+import time
+from dataclasses import dataclass
 
 import numpy as np
 
-from fleetyard.placement.candidates import Candidates, ceil_div
-from fleetyard.placement.context import Compiled, FloatArray, Ledger
-from fleetyard.placement.pruning import priced_costs
+from fleetyard.placement.context import FloatArray, IntArray
+from fleetyard.placement.flat import GANG, INFERENCE, JOB, Flat, ceil_replicas
 
 
-def workload_bound(cand: Candidates, priced: FloatArray, value: float) -> float:
-    """Lower bound of one workload's own problem at priced per-replica costs.
-    `value` is its shortfall penalty per replica."""
-    spec = cand.w.spec
-    best = min(float(priced.min()), value) if len(priced) else value
-    if cand.single_pool:
-        return cand.unit * best
-    if spec.is_job:
-        return cand.need * best
-    bound = cand.need * best  # replicas.min
-    if not cand.regions or cand.rps_per_replica <= 0:
-        return bound
-    r = cand.rps_per_replica
-    per_region: list[float] = []
-    for sites_g in cand.region_sites:
-        in_g = np.isin(cand.sites, sites_g)
-        per_region.append(min(float(priced[in_g].min()), value) if in_g.any() else value)
-    demand = [float(d) for d in cand.demand]
-    fractional = sum(d / r * m for d, m in zip(demand, per_region, strict=True))
-    total = ceil_div(sum(demand), r) * best
-    widest = max((ceil_div(d, r) * m for d, m in zip(demand, per_region, strict=True)), default=0.0)
-    bound = max(bound, fractional, total, widest)
-    if _disjoint(cand.region_sites):
-        bound = max(bound, sum(ceil_div(d, r) * m for d, m in zip(demand, per_region, strict=True)))
-    return bound
+def _segment_min(values: FloatArray, starts: IntArray) -> FloatArray:
+    """Minimum of each segment `values[starts[i]:starts[i+1]]`; +inf for empty ones."""
+    out = np.full(len(starts) - 1, np.inf)
+    nonempty = starts[1:] > starts[:-1]
+    if values.size and nonempty.any():
+        out[nonempty] = np.minimum.reduceat(values, starts[:-1][nonempty])
+    return out
 
 
-def _disjoint(groups: Sequence[np.ndarray]) -> bool:
-    seen: set[int] = set()
-    for g in groups:
-        items = set(int(s) for s in g)
-        if seen & items:
-            return False
-        seen |= items
-    return True
+def _segment_argmin(values: FloatArray, starts: IntArray, mins: FloatArray) -> IntArray:
+    """Index of the first minimum of each segment; -1 for empty ones."""
+    sizes = starts[1:] - starts[:-1]
+    seg = np.repeat(np.arange(len(sizes)), sizes)
+    hits = np.flatnonzero(values <= mins[seg])
+    out = np.full(len(sizes), -1, dtype=np.int64)
+    segs, first = np.unique(seg[hits], return_index=True)
+    out[segs] = hits[first]
+    return out
 
 
-def lagrangian_bound(compiled: Compiled, ledger: Ledger, cands: Sequence[Candidates], unit: float,
-                     pool_price: FloatArray, site_price: FloatArray) -> float:
-    """L(pi, mu) over all candidates (see the module docstring). Prices must be >= 0."""
-    pool_price = np.maximum(pool_price, 0.0)
-    site_price = np.maximum(site_price, 0.0)
-    total = 0.0
-    for cand in cands:
-        value = unit * (1 + cand.w.spec.priority) * cand.gpus
-        priced = priced_costs(compiled, cand, pool_price, site_price)
-        total += workload_bound(cand, priced, value)
-    capacity = float(pool_price @ ledger.gpus.astype(np.float64))
-    power = float(site_price @ np.minimum(ledger.it_kw, ledger.cooling_kw))
-    out = total - capacity - power
-    return out if math.isfinite(out) else -math.inf
+@dataclass(frozen=True)
+class Evaluation:
+    value: float  # L(pi, mu)
+    gpus_used: FloatArray  # per pool, by the relaxed solution
+    kw_used: FloatArray  # per site
+
+
+def evaluate(flat: Flat, cap_gpus: FloatArray, cap_kw: FloatArray, pi: FloatArray, mu: FloatArray) -> Evaluation:
+    n_w = flat.n_workloads
+    priced = flat.cost + flat.gpus * pi[flat.pool] + flat.power * mu[flat.site]
+    wmin = _segment_min(priced, flat.starts)
+    best = np.minimum(wmin, flat.value)
+    lb = flat.need * best
+    gpus_used = np.zeros(len(cap_gpus))
+    kw_used = np.zeros(len(cap_kw))
+    jobs = np.flatnonzero(((flat.kind == GANG) | (flat.kind == JOB)) & (wmin < flat.value))
+    if len(jobs):
+        arg = _segment_argmin(priced, flat.starts, wmin)[jobs]
+        np.add.at(gpus_used, flat.pool[arg], flat.need[jobs] * flat.gpus[arg])
+        np.add.at(kw_used, flat.site[arg], flat.need[jobs] * flat.power[arg])
+    if len(flat.reg_w):
+        rvals = priced[flat.reg_idx]
+        rmin = _segment_min(rvals, flat.reg_starts)
+        m = np.minimum(rmin, flat.value[flat.reg_w])
+        rpr = flat.rpr[flat.reg_w]
+        fractional = np.bincount(flat.reg_w, weights=flat.reg_demand / rpr * m, minlength=n_w)
+        per_region = ceil_replicas(flat.reg_demand, rpr) * m
+        widest = np.zeros(n_w)
+        np.maximum.at(widest, flat.reg_w, per_region)
+        disjoint = np.bincount(flat.reg_w, weights=per_region, minlength=n_w) * flat.disjoint
+        needed = ceil_replicas(flat.demand_total, flat.rpr)
+        total = needed * best
+        # replicas.max caps what can be served: the rest is short at its penalty
+        capped = np.where(needed > flat.max_replicas,
+                          np.minimum(needed, flat.max_replicas) * best + (needed - flat.max_replicas) * flat.value,
+                          0.0)
+        inference = flat.kind == INFERENCE
+        lb = np.where(inference, np.maximum.reduce([lb, fractional, widest, disjoint, total, capped]), lb)
+        served = np.flatnonzero(rmin < flat.value[flat.reg_w])
+        if len(served):
+            arg = flat.reg_idx[_segment_argmin(rvals, flat.reg_starts, rmin)[served]]
+            replicas = flat.reg_demand[served] / rpr[served]
+            np.add.at(gpus_used, flat.pool[arg], replicas * flat.gpus[arg])
+            np.add.at(kw_used, flat.site[arg], replicas * flat.power[arg])
+    value = float(lb.sum() - pi @ cap_gpus - mu @ cap_kw)
+    return Evaluation(value if math.isfinite(value) else -math.inf, gpus_used, kw_used)
+
+
+@dataclass(frozen=True)
+class Dual:
+    bound: float  # the best L found
+    pi: FloatArray  # its prices
+    mu: FloatArray
+    iterations: int
+
+
+def subgradient(flat: Flat, cap_gpus: FloatArray, cap_kw: FloatArray, upper: float, *,
+                iterations: int = 80, time_limit: float = 10.0) -> Dual:
+    """Maximize L(pi, mu) by projected subgradient steps (Polyak step to `upper`)."""
+    t0 = time.perf_counter()
+    pi = np.zeros(len(cap_gpus))
+    mu = np.zeros(len(cap_kw))
+    best = Dual(-math.inf, pi.copy(), mu.copy(), 0)
+    theta, stall = 1.0, 0
+    for k in range(iterations):
+        ev = evaluate(flat, cap_gpus, cap_kw, pi, mu)
+        if not math.isfinite(best.bound) or ev.value > best.bound + 1e-9 * max(1.0, abs(best.bound)):
+            best = Dual(ev.value, pi.copy(), mu.copy(), k + 1)
+            stall = 0
+        else:
+            stall += 1
+            if stall >= 4:
+                theta, stall = theta / 2, 0
+        g_pool = ev.gpus_used - cap_gpus
+        g_site = ev.kw_used - cap_kw
+        # components at zero price that are under-used cannot move: leave them out of the norm
+        g_pool = np.where((pi <= 0) & (g_pool < 0), 0.0, g_pool)
+        g_site = np.where((mu <= 0) & (g_site < 0), 0.0, g_site)
+        norm = float(g_pool @ g_pool + g_site @ g_site)
+        gap = upper - ev.value
+        if norm <= 1e-12 or gap <= 1e-9 * max(1.0, abs(upper)) or theta < 1e-4:
+            break
+        if time.perf_counter() - t0 > time_limit:
+            break
+        step = theta * gap / norm
+        pi = np.maximum(0.0, pi + step * g_pool)
+        mu = np.maximum(0.0, mu + step * g_site)
+    return best

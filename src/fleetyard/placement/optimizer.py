@@ -68,10 +68,10 @@ def optimize(
     cands = list(candidates) if candidates is not None else [build_candidates(ctx, runner, w) for w in workloads]
     free = ledger or ctx.compiled.full_ledger()
     if not floors and not sticky and opts.solver == "highs":
-        from fleetyard.placement.colgen import optimize_pruned, should_prune
+        from fleetyard.placement.largescale import is_large, optimize_large
 
-        if should_prune(cands):
-            return optimize_pruned(ctx.compiled, free, cands, opts, start)
+        if is_large(cands):
+            return optimize_large(ctx, runner, free, cands, opts, start)
     built = build_model(ctx.compiled, free, cands, floors, sticky=sticky)
     return solve_model(built, opts, t0, start)
 

@@ -11,7 +11,7 @@ Lagrangian bound over *all* candidates (`lagrange`).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Mapping, Sequence
 
 import numpy as np
 
@@ -19,6 +19,7 @@ from fleetyard.placement.candidates import Candidates
 from fleetyard.placement.context import Compiled, FloatArray
 
 K_POOLS = 8  # cheapest pools kept per workload
+K_ADD = 4  # at most this many pools brought back per workload per pricing round
 K_SITES_PER_REGION = 4  # cheapest sites kept within the SLO of each demand region
 CAPACITY_MARGIN = 2.0  # keep pools until they could hold this many times the workload's size
 
@@ -64,8 +65,17 @@ def prune(compiled: Compiled, cand: Candidates, k_pools: int = K_POOLS,
     return cand.subset(keep)
 
 
-def prune_all(compiled: Compiled, cands: Sequence[Candidates]) -> list[Candidates]:
-    return [prune(compiled, c) for c in cands]
+def prune_all(compiled: Compiled, cands: Sequence[Candidates],
+              keep: Mapping[str, Iterable[int]] | None = None) -> list[Candidates]:
+    """Prune every workload; pools in `keep` (e.g. those a warm-start plan uses) stay."""
+    out = []
+    for c in cands:
+        pruned = prune(compiled, c)
+        extra = set(keep.get(c.name, ())) if keep else set()
+        if extra and not extra <= set(pruned.pools.tolist()):
+            pruned = c.subset(np.isin(c.pools, pruned.pools) | np.isin(c.pools, list(extra)))
+        out.append(pruned)
+    return out
 
 
 def priced_costs(compiled: Compiled, cand: Candidates, pool_price: FloatArray, site_price: FloatArray) -> FloatArray:
@@ -100,6 +110,10 @@ def reprice(compiled: Compiled, full: Sequence[Candidates], restricted: Sequence
                     better |= in_g & ~inside & (priced < best_g - 1e-9)
                 else:
                     better |= in_g & ~inside
+        if better.sum() > K_ADD:  # partial pricing: only the most attractive few
+            ranked = np.flatnonzero(better)[np.argsort(priced[better], kind="stable")]
+            better = np.zeros_like(better)
+            better[ranked[:K_ADD]] = True
         if better.any():
             added += int(better.sum())
             out.append(cand.subset(inside | better))

@@ -24,23 +24,26 @@ import os
 import time
 from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
+
+import numpy as np
 
 from fleetyard.placement.context import Ledger
 from fleetyard.placement.costmodel import plan_costs
-from fleetyard.placement.explain import replicas_for, unplaced_reasons, unserved_by_region
+from fleetyard.placement.explain import pool_holders, replicas_for, unplaced_reasons, unserved_by_region
 from fleetyard.placement.greedy import greedy
 from fleetyard.placement.model import add_failure_scenario, build_model
 from fleetyard.placement.optimizer import OptimizerOptions, optimize, solve_model
 from fleetyard.placement.result import Placement
-from fleetyard.placement.usage import free_ledger, subtract, used
+from fleetyard.placement.usage import UsageIndex
 from fleetyard.spec.plan import ResilienceEntry, Unplaced
 
 if TYPE_CHECKING:
     from fleetyard.placement.planner import Planner
 
 N1_ROUNDS = 3
+REACH_POOLS = 8  # a displaced workload may push aside work on the sites of its 8 cheapest pools
 FAILOVER_TIME_LIMIT = 10.0
 
 
@@ -56,32 +59,26 @@ class Failover:
     cost_delta_per_hour: float
 
 
-def affected_workloads(planner: Planner, placement: Placement, failed_sites: set[int]) -> list[str]:
-    c = planner.compiled
-    out = []
-    for name in planner.fleet.workloads:
-        pools = placement.replicas.get(name, {})
-        if any(int(c.pool_site[p]) in failed_sites for p in pools):
-            out.append(name)
-    return out
-
-
-def _failed_ledger(planner: Planner, failed_sites: set[int]) -> Ledger:
-    c = planner.compiled
-    ledger = c.full_ledger()
-    for s in failed_sites:
-        ledger.gpus[c.site_pools[s]] = 0
-        ledger.it_kw[s] = 0.0
-        ledger.cooling_kw[s] = 0.0
-    return ledger
+def affected_workloads(planner: Planner, placement: Placement, failed_sites: set[int],
+                       index: UsageIndex | None = None) -> list[str]:
+    """Workloads with replicas on the failed sites, in fleet order."""
+    index = index or UsageIndex(planner.compiled, placement)
+    hit = {w for s in failed_sites for w in index.by_site.get(s, [])}
+    return [name for name in planner.fleet.workloads if name in hit]
 
 
 def movable_workloads(planner: Planner, placement: Placement, displaced: list[str],
                       failed_sites: set[int]) -> list[str]:
     """Placed workloads that may make room: no higher priority than the displaced work,
-    and on a site where the displaced work could go."""
+    and on one of the sites where the displaced work could best go (the sites of each
+    displaced workload's REACH_POOLS cheapest candidate pools)."""
     c = planner.compiled
-    reach = {int(s) for w in displaced for s in planner.by_name[w].sites} - failed_sites
+    reach: set[int] = set()
+    for w in displaced:
+        cand = planner.by_name[w]
+        alive = ~np.isin(cand.sites, list(failed_sites))
+        order = np.argsort(cand.cost[alive], kind="stable")[:REACH_POOLS]
+        reach.update(int(s) for s in cand.sites[alive][order])
     top = max((planner.by_name[w].w.spec.priority for w in displaced), default=0)
     gone = set(displaced)
     workloads = planner.fleet.workloads
@@ -91,27 +88,29 @@ def movable_workloads(planner: Planner, placement: Placement, displaced: list[st
 
 
 def failover(planner: Planner, placement: Placement, failed: Iterable[str], *, exact: bool = True,
-             options: OptimizerOptions | None = None) -> Failover:
+             options: OptimizerOptions | None = None, index: UsageIndex | None = None) -> Failover:
     """Re-place what `failed` sites hosted. Greedy (`exact=False`) uses free capacity only;
     the exact failover may also move other work or preempt lower-priority work to make
-    room, at a disruption penalty (see `model.build_model`)."""
+    room, at a disruption penalty (see `model.build_model`). `index` (of `placement`)
+    saves rescanning the placement when many failovers are asked of it."""
     c = planner.compiled
+    index = index if index is not None and index.placement is placement else UsageIndex(c, placement)
     names = list(dict.fromkeys(failed))
     failed_sites = {c.site_index[n] for n in names}
-    displaced = affected_workloads(planner, placement, failed_sites)
-    capacity = _failed_ledger(planner, failed_sites)
+    displaced = affected_workloads(planner, placement, failed_sites, index)
     floors = {
         w: {p: n for p, n in placement.replicas.get(w, {}).items() if int(c.pool_site[p]) not in failed_sites}
         for w in displaced
     }
-    survivors = Placement("floors", replicas={w: dict(f) for w, f in floors.items()})
-    ledger = subtract(subtract(capacity, used(c, placement, skip=displaced)), used(c, survivors))
+    # Free capacity with the failed sites gone; the displaced workloads' survivors stay
+    # counted (their usage on the failed sites vanished with those sites' capacity).
+    ledger = index.free_without((), down=failed_sites)
     quick = greedy(planner.ctx, planner.runner, [planner.by_name[w] for w in displaced], ledger=ledger,
                    existing=floors)
     if exact:
         movable = movable_workloads(planner, placement, displaced, failed_sites)
         affected = [w for w in planner.fleet.workloads if w in set(displaced) | set(movable)]
-        ledger = subtract(capacity, used(c, placement, skip=affected))
+        ledger = index.free_without(affected, down=failed_sites)
         opts = options or OptimizerOptions(time_limit=FAILOVER_TIME_LIMIT)
         sticky = {w: dict(placement.replicas.get(w, {})) for w in movable}
         start = _merge(placement, quick, displaced)  # everything stays, displaced work as greedy put it
@@ -121,36 +120,34 @@ def failover(planner: Planner, placement: Placement, failed: Iterable[str], *, e
         affected = displaced
         partial = quick
     after = _merge(placement, partial, affected)
-    return _judge(planner, names, failed_sites, placement, after, affected)
+    return _judge(planner, names, failed_sites, placement, after, affected, index)
 
 
 def _merge(base: Placement, partial: Placement, affected: list[str]) -> Placement:
-    gone = set(affected)
+    """`base` with the affected workloads replaced by `partial`'s (inner tables are shared,
+    not copied: placements are not changed once built)."""
     out = Placement(base.strategy, solver=partial.solver, status=partial.status, seconds=partial.seconds)
-    for w, pools in base.replicas.items():
-        if w not in gone:
-            out.replicas[w] = dict(pools)
-    for w, routes in base.routes.items():
-        if w not in gone:
-            out.routes[w] = dict(routes)
-    for table, source in ((out.missing, base.missing), (out.spread_short, base.spread_short)):
-        table.update({w: v for w, v in source.items() if w not in gone})
+    out.replicas = dict(base.replicas)
+    out.routes = dict(base.routes)
+    out.missing = dict(base.missing)
+    out.spread_short = dict(base.spread_short)
     for w in affected:
-        if w in partial.replicas:
-            out.replicas[w] = dict(partial.replicas[w])
-        if w in partial.routes:
-            out.routes[w] = dict(partial.routes[w])
-        if w in partial.missing:
-            out.missing[w] = partial.missing[w]
-        if w in partial.spread_short:
-            out.spread_short[w] = partial.spread_short[w]
+        for table, source in ((out.replicas, partial.replicas), (out.routes, partial.routes),
+                              (out.missing, partial.missing), (out.spread_short, partial.spread_short)):
+            table.pop(w, None)
+            if w in source:
+                table[w] = source[w]  # type: ignore[index]
     return out
 
 
 def _judge(planner: Planner, names: list[str], failed_sites: set[int], before: Placement,
-           after: Placement, affected: list[str]) -> Failover:
+           after: Placement, affected: list[str], index: UsageIndex) -> Failover:
     ctx, c = planner.ctx, planner.compiled
-    free = free_ledger(c, after, down=failed_sites)
+    now = UsageIndex(c, Placement("after", replicas={w: after.replicas.get(w, {}) for w in affected}))
+    freed = index.free_without(affected, down=failed_sites)
+    free = Ledger(freed.gpus - now.total.gpus, freed.it_kw - now.total.it_kw,
+                  freed.cooling_kw - now.total.cooling_kw, "free")
+    holders: dict[int, list[str]] | None = None
     unplaced: list[Unplaced] = []
     moved = 0
     for w in affected:
@@ -165,7 +162,8 @@ def _judge(planner: Planner, names: list[str], failed_sites: set[int], before: P
         missing = after.missing.get(w, 0) - before.missing.get(w, 0)
         spread = after.spread_short.get(w, 0) - before.spread_short.get(w, 0)
         if worse or missing > 0 or spread > 0:
-            reasons = unplaced_reasons(ctx, planner.runner, cand, after, free, worse, sorted(failed_sites))
+            holders = holders if holders is not None else pool_holders(after)
+            reasons = unplaced_reasons(ctx, planner.runner, cand, after, free, worse, sorted(failed_sites), holders)
             n = max(missing, replicas_for(cand, sum(worse.values())), spread)
             unplaced.append(Unplaced(workload=w, replicas=n, reasons=reasons, unserved=worse))
     fleet = planner.fleet
@@ -179,38 +177,47 @@ def _judge(planner: Planner, names: list[str], failed_sites: set[int], before: P
     return Failover(names, before, after, affected, not unplaced, unplaced, moved, round(delta, 4))
 
 
-def resilience_report(planner: Planner, placement: Placement,
-                      options: OptimizerOptions | None = None, workers: int | None = None) -> list[ResilienceEntry]:
+def resilience_report(planner: Planner, placement: Placement, options: OptimizerOptions | None = None,
+                      workers: int | None = None, budget: float | None = None) -> list[ResilienceEntry]:
     """For each site: is its loss alone absorbable by failover?
 
     The greedy failover runs first (when it absorbs the loss that is proof enough);
     the exact failovers of the remaining sites run on a thread per core (HiGHS
     releases the GIL while it solves, and each solve is single-threaded and
-    deterministic, so the report does not depend on the number of workers)."""
-    hosting = {int(planner.compiled.pool_site[p]) for pools in placement.replicas.values() for p in pools}
+    deterministic, so the verdicts do not depend on the number of workers). Within
+    `budget` seconds (default: the optimizer's time limit); sites not reached in
+    time keep the greedy verdict, and say so."""
+    t0 = time.perf_counter()
+    c = planner.compiled
+    deadline = t0 + (budget if budget is not None else (options.time_limit if options else 60.0))
+    index = UsageIndex(c, placement)
     per_site = OptimizerOptions(time_limit=FAILOVER_TIME_LIMIT, mip_gap=0.01, service_only_gap=0.5,
                                 seed=options.seed if options else 0)
-    results: dict[str, Failover | None] = {}
-    for s, name in enumerate(planner.compiled.site_names):
-        if s not in hosting:
-            results[name] = None
-            continue
-        quick = failover(planner, placement, [name], exact=False)
-        results[name] = quick if quick.absorbable else None
-    hard = [name for s, name in enumerate(planner.compiled.site_names) if s in hosting and results[name] is None]
+    quick: dict[str, Failover] = {}
+    for s, name in enumerate(c.site_names):
+        if index.by_site.get(s):
+            quick[name] = failover(planner, placement, [name], exact=False, index=index)
+    hard = [name for name in c.site_names if name in quick and not quick[name].absorbable]
+
+    def exact(name: str) -> tuple[Failover, str]:
+        left = deadline - time.perf_counter()
+        if left < 1.0:
+            return quick[name], "greedy failover (exact skipped: time budget)"
+        opts = replace(per_site, time_limit=min(per_site.time_limit, left))
+        return failover(planner, placement, [name], exact=True, options=opts, index=index), "exact failover"
+
     n = max(1, min(workers or os.cpu_count() or 1, len(hard)))
     with ThreadPoolExecutor(max_workers=n) as pool:
-        exact = list(pool.map(lambda name: failover(planner, placement, [name], exact=True, options=per_site), hard))
-    results.update(zip(hard, exact, strict=True))
+        decided = dict(zip(hard, pool.map(exact, hard), strict=True))
     out: list[ResilienceEntry] = []
-    for name in planner.compiled.site_names:
-        result = results[name]
-        if result is None:
-            out.append(ResilienceEntry(failed_site=name, absorbable=True, unplaced=[]))
+    for name in c.site_names:
+        if name not in quick:
+            out.append(ResilienceEntry(failed_site=name, absorbable=True, unplaced=[], method="no work here"))
             continue
+        result, method = decided.get(name, (quick[name], "greedy failover"))
         out.append(ResilienceEntry(failed_site=name, absorbable=result.absorbable, unplaced=result.unplaced,
                                    moved_replicas=result.moved_replicas,
-                                   cost_delta_per_hour=result.cost_delta_per_hour))
+                                   cost_delta_per_hour=result.cost_delta_per_hour, method=method))
     return out
 
 

@@ -112,6 +112,11 @@ class Runner:
     def raw_scores(self, ctx: Context, w: Workload) -> dict[str, FloatArray]:
         return {s.name: np.asarray(s.values(ctx, w), dtype=np.float64) for s in self.scorers}
 
+    def rank(self, ctx: Context, w: Workload, pools: Sequence[int]) -> FloatArray:
+        """A sort key per pool, lower is better: the weighted scores, each normalized over
+        `pools` (for a single weighted scorer this orders exactly by its raw value)."""
+        return -self.score(ctx, w, pools)
+
     def score(self, ctx: Context, w: Workload, pools: Sequence[int]) -> FloatArray:
         """Weighted 0-100 score of the given pools (higher is better), normalized among them."""
         idx = np.asarray(pools, dtype=np.int64)

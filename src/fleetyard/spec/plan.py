@@ -78,6 +78,9 @@ class ResilienceEntry(_Out):
     unplaced: list[Unplaced]
     moved_replicas: int = 0
     cost_delta_per_hour: float = 0.0
+    # how it was decided: "no work here", "greedy failover" (a proof when absorbable),
+    # "exact failover", or "greedy failover (exact skipped: time budget)"
+    method: str = ""
 
 
 class WorkloadSummary(_Out):
