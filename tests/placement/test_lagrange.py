@@ -1,0 +1,71 @@
+"""The Lagrangian bound is a lower bound for any prices; the large-fleet path keeps every rule."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from fleetyard.placement import OptimizerOptions, PlanOptions, Planner
+from fleetyard.placement import largescale
+from fleetyard.placement.check import check_plan
+from fleetyard.placement.flat import build_flat
+from fleetyard.placement.greedy import greedy
+from fleetyard.placement.lagrange import _segment_argmin, _segment_min, evaluate, subgradient
+from fleetyard.placement.model import penalty_unit
+from fleetyard.placement.objective import objective
+from tests.property.test_plan_properties import EXACT, fleets
+
+
+def test_segment_helpers_handle_empty_segments():
+    values = np.array([3.0, 1.0, 2.0, 5.0, 4.0])
+    starts = np.array([0, 3, 3, 5])  # [3,1,2], [], [5,4]
+    mins = _segment_min(values, starts)
+    assert mins.tolist() == [1.0, np.inf, 4.0]
+    assert _segment_argmin(values, starts, mins).tolist() == [1, -1, 4]
+
+
+def _capacities(planner):
+    c = planner.compiled
+    return c.pool_count.astype(np.float64), np.minimum(c.it_capacity_kw, c.cooling_kw)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(fleets(), st.floats(0.0, 50.0), st.floats(0.0, 50.0), st.integers(0, 2**31 - 1))
+def test_the_bound_never_exceeds_the_optimum_at_any_prices(f, scale_pi, scale_mu, seed):
+    planner = Planner(f)
+    best = planner.place(PlanOptions(optimizer=EXACT))
+    unit = penalty_unit(planner.candidates)
+    optimum = sum(objective(planner.candidates, best, unit))
+    flat = build_flat(planner.candidates, unit)
+    cap_gpus, cap_kw = _capacities(planner)
+    rng = np.random.default_rng(seed)
+    pi = rng.random(len(cap_gpus)) * scale_pi
+    mu = rng.random(len(cap_kw)) * scale_mu
+    assert evaluate(flat, cap_gpus, cap_kw, pi, mu).value <= optimum + 1e-6 * max(1.0, optimum)
+    dual = subgradient(flat, cap_gpus, cap_kw, upper=optimum, iterations=30)
+    assert dual.bound <= optimum + 1e-6 * max(1.0, optimum)
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(f=fleets())
+def test_the_large_fleet_path_keeps_every_rule_and_beats_greedy(monkeypatch_large, f):
+    planner = Planner(f)
+    plan = planner.plan(PlanOptions(optimizer=OptimizerOptions(time_limit=10), resilience=False))
+    assert check_plan(f, plan) == []
+    assert plan.bound.cost_per_hour_lower_bound <= plan.totals.cost_per_hour + 1e-6
+    unit = penalty_unit(planner.candidates)
+    base = greedy(planner.ctx, planner.runner, planner.candidates)
+    placement = planner.place(PlanOptions(optimizer=OptimizerOptions(time_limit=10)))
+    assert sum(objective(planner.candidates, placement, unit)) <= sum(
+        objective(planner.candidates, base, unit)) + 1e-6
+
+
+@pytest.fixture(scope="module")
+def monkeypatch_large():
+    """Route every fleet, however small, through the large-fleet optimizer."""
+    saved = largescale.LARGE_ABOVE
+    largescale.LARGE_ABOVE = -1
+    yield
+    largescale.LARGE_ABOVE = saved
