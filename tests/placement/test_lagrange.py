@@ -7,8 +7,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from fleetyard.placement import OptimizerOptions, PlanOptions, Planner
-from fleetyard.placement import largescale
+from fleetyard.placement import OptimizerOptions, Planner, PlanOptions, largescale
 from fleetyard.placement.check import check_plan
 from fleetyard.placement.flat import build_flat
 from fleetyard.placement.greedy import greedy

@@ -54,12 +54,19 @@ class Flat:
         return out
 
 
+def _cat_int(parts: Sequence[np.ndarray]) -> IntArray:
+    return np.concatenate(parts).astype(np.int64) if parts else np.zeros(0, np.int64)
+
+
+def _cat_float(parts: Sequence[np.ndarray]) -> FloatArray:
+    return np.concatenate(parts).astype(np.float64) if parts else np.zeros(0, np.float64)
+
+
 def build_flat(cands: Sequence[Candidates], unit: float) -> Flat:
     sizes = np.array([len(c.pools) for c in cands], dtype=np.int64)
     starts = np.zeros(len(cands) + 1, dtype=np.int64)
     np.cumsum(sizes, out=starts[1:])
     seg = np.repeat(np.arange(len(cands), dtype=np.int64), sizes)
-    cat = (lambda parts, dtype: np.concatenate(parts).astype(dtype) if parts else np.zeros(0, dtype))
     kind = np.array([GANG if c.single_pool else (JOB if c.w.spec.is_job else INFERENCE) for c in cands],
                     dtype=np.int64)
     reg_w: list[int] = []
@@ -83,11 +90,11 @@ def build_flat(cands: Sequence[Candidates], unit: float) -> Flat:
     np.cumsum(reg_sizes, out=reg_starts[1:])
     return Flat(
         seg=seg,
-        pool=cat([c.pools for c in cands], np.int64),
-        site=cat([c.sites for c in cands], np.int64),
-        cost=cat([c.cost for c in cands], np.float64),
+        pool=_cat_int([c.pools for c in cands]),
+        site=_cat_int([c.sites for c in cands]),
+        cost=_cat_float([c.cost for c in cands]),
         gpus=np.repeat(np.array([float(c.gpus) for c in cands]), sizes),
-        power=cat([c.power for c in cands], np.float64),
+        power=_cat_float([c.power for c in cands]),
         starts=starts,
         kind=kind,
         need=np.array([float(c.unit if c.single_pool else c.need) for c in cands]),
@@ -100,7 +107,7 @@ def build_flat(cands: Sequence[Candidates], unit: float) -> Flat:
         reg_w=np.array(reg_w, dtype=np.int64),
         reg_demand=np.array(reg_demand, dtype=np.float64),
         reg_starts=reg_starts,
-        reg_idx=cat(reg_parts, np.int64),
+        reg_idx=_cat_int(reg_parts),
     )
 
 

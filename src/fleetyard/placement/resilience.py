@@ -132,11 +132,18 @@ def _merge(base: Placement, partial: Placement, affected: list[str]) -> Placemen
     out.missing = dict(base.missing)
     out.spread_short = dict(base.spread_short)
     for w in affected:
-        for table, source in ((out.replicas, partial.replicas), (out.routes, partial.routes),
-                              (out.missing, partial.missing), (out.spread_short, partial.spread_short)):
-            table.pop(w, None)
-            if w in source:
-                table[w] = source[w]  # type: ignore[index]
+        out.replicas.pop(w, None)
+        out.routes.pop(w, None)
+        out.missing.pop(w, None)
+        out.spread_short.pop(w, None)
+        if w in partial.replicas:
+            out.replicas[w] = partial.replicas[w]
+        if w in partial.routes:
+            out.routes[w] = partial.routes[w]
+        if w in partial.missing:
+            out.missing[w] = partial.missing[w]
+        if w in partial.spread_short:
+            out.spread_short[w] = partial.spread_short[w]
     return out
 
 

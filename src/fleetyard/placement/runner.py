@@ -75,7 +75,7 @@ class Runner:
         out: dict[str, BoolArray] = {}
         for f, vector in zip(self.filters, self._vector, strict=True):
             if vector:
-                out[f.name] = np.asarray(f.mask(ctx, w), dtype=bool)  # type: ignore[attr-defined]
+                out[f.name] = np.asarray(f.mask(ctx, w), dtype=np.bool_)  # type: ignore[attr-defined]
             else:
                 out[f.name] = np.array([not f.check(ctx, w, p) for p in range(ctx.compiled.n_pools)], dtype=bool)
         return out

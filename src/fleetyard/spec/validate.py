@@ -7,15 +7,14 @@ planning; warnings (a policy that selects nothing) are shown and planning goes o
 from __future__ import annotations
 
 import difflib
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from collections.abc import Mapping
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from fleetyard.spec.catalog import CATALOG, suggest
 from fleetyard.spec.errors import Problem, Severity, format_path
 from fleetyard.spec.fleet import Fleet
 from fleetyard.spec.models import Policy, Site, Workload
 from fleetyard.spec.yamlsource import Loc
-
 
 UNNAMED = ""  # in `also_known`: a document of that kind failed before its name could be read
 
