@@ -153,10 +153,13 @@ def whatif(
         after_planner, after, changed = planner, result.after, result.affected
         after_plan = planner.to_plan(after, no_resilience, down=fail_sites)
     diff = moves(planner, before, after_planner, after, changed)
-    before_short = {u.workload: u for u in before_plan.unplaced}
-    worse = [u for u in after_plan.unplaced
-             if u.workload not in before_short or u.replicas > before_short[u.workload].replicas
-             or sum(u.unserved.values()) > sum(before_short[u.workload].unserved.values()) + 1e-6]
+    if replan:
+        before_short = {u.workload: u for u in before_plan.unplaced}
+        worse = [u for u in after_plan.unplaced
+                 if u.workload not in before_short or u.replicas > before_short[u.workload].replicas
+                 or sum(u.unserved.values()) > sum(before_short[u.workload].unserved.values()) + 1e-6]
+    else:
+        worse = result.unplaced
     absorbable = not worse
     delta = after_plan.totals.cost_per_hour - before_plan.totals.cost_per_hour
     if output is Format.json:

@@ -135,9 +135,11 @@ def pool_holders(placement: Placement) -> dict[int, list[str]]:
 def unplaced_reasons(
     ctx: Context, runner: Runner, cand: Candidates, placement: Placement, free: Ledger,
     unserved: dict[str, float], down: Sequence[int] = (), holders: Mapping[int, list[str]] | None = None,
+    hit: bool = True,
 ) -> list[str]:
     """Why part of `w` is not placed or served: hard constraints first, then capacity.
-    Sites in `down` have failed; they are named once and not listed as full.
+    Sites in `down` have failed: never listed as full, and named once when `hit` (the
+    workload ran there), not for work that was pushed aside to make room.
     `holders` (from `pool_holders`) saves recomputing who holds each pool."""
     holders = holders if holders is not None else pool_holders(placement)
     c = ctx.compiled
@@ -148,7 +150,7 @@ def unplaced_reasons(
     fit = Fit()
     gone = set(down)
     lost = sorted({int(s) for s in cand.sites if int(s) in gone})
-    if lost:
+    if lost and hit:
         reasons.append(f"down: {', '.join(c.site_names[s] for s in lost)}")
     pools = [int(p) for p in cand.pools if int(c.pool_site[p]) not in gone]
     if not pools:

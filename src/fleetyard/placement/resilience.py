@@ -170,7 +170,9 @@ def _judge(planner: Planner, names: list[str], failed_sites: set[int], before: P
         spread = after.spread_short.get(w, 0) - before.spread_short.get(w, 0)
         if worse or missing > 0 or spread > 0:
             holders = holders if holders is not None else pool_holders(after)
-            reasons = unplaced_reasons(ctx, planner.runner, cand, after, free, worse, sorted(failed_sites), holders)
+            ran_there = any(int(c.pool_site[p]) in failed_sites for p in old)
+            reasons = unplaced_reasons(ctx, planner.runner, cand, after, free, worse, sorted(failed_sites), holders,
+                                       hit=ran_there)
             n = max(missing, replicas_for(cand, sum(worse.values())), spread)
             unplaced.append(Unplaced(workload=w, replicas=n, reasons=reasons, unserved=worse))
     fleet = planner.fleet
