@@ -93,7 +93,9 @@ def machine() -> dict[str, Any]:
 class Stages:
     """Accumulates wall time per stage by wrapping module attributes with timers."""
 
-    def __init__(self) -> None:
+    def __init__(self, progress: str | None = None) -> None:
+        self.progress = Path(progress) if progress else None
+        self.t0 = time.perf_counter()
         self.seconds: dict[str, float] = defaultdict(float)
         self.calls: dict[str, int] = defaultdict(int)
         self.highs: list[tuple[float, str]] = []
@@ -108,6 +110,7 @@ class Stages:
 
         @functools.wraps(original)
         def timed(*args: Any, **kwargs: Any) -> Any:
+            self.enter(stage)
             t0 = time.perf_counter()
             try:
                 return original(*args, **kwargs)
@@ -123,6 +126,7 @@ class Stages:
 
         @functools.wraps(original)
         def timed(*args: Any, **kwargs: Any) -> Any:
+            self.enter("highs")
             t0 = time.perf_counter()
             sol = original(*args, **kwargs)
             took = time.perf_counter() - t0
@@ -133,6 +137,12 @@ class Stages:
 
         module.solve_highs = timed
 
+    def enter(self, stage: str) -> None:
+        """Note the stage being entered, so that a killed child still says where it was."""
+        if self.progress is not None:
+            elapsed = round(time.perf_counter() - self.t0, 1)
+            self.progress.write_text(json.dumps({"stage": stage, "elapsed": elapsed, "rss_mb": round(peak_rss_mb())}))
+
     def snapshot(self) -> dict[str, Any]:
         return {
             "seconds": {k: round(v, 3) for k, v in self.seconds.items()},
@@ -141,11 +151,24 @@ class Stages:
         }
 
 
-def instrument() -> Stages:
+def instrument(progress: str | None = None) -> Stages:
     """Time the planner's stages; a stage the planner does not have (any more) is skipped."""
     from fleetyard.placement import milp, optimizer, planner, resilience
 
-    st = Stages()
+    st = Stages(progress)
+    try:  # the big-fleet path (Lagrangian prices, priced repair, restricted MIP), if the planner has it
+        from fleetyard.placement import largescale
+    except ImportError:
+        largescale = None
+    if largescale is not None:
+        for attr, stage in (
+            ("build_flat", "lagrange"),
+            ("subgradient", "lagrange"),
+            ("greedy", "repair"),
+            ("build_model", "build"),
+        ):
+            if hasattr(largescale, attr):
+                st.wrap(largescale, attr, stage)
     for module, attr, stage in (
         (planner, "compile_fleet", "compile"),
         (planner, "build_candidates", "candidates"),
@@ -252,12 +275,13 @@ def child_plan(args: argparse.Namespace) -> dict[str, Any]:
         "tightness": args.tightness,
         "seed": args.seed,
     }
+    out["loadavg_start"] = round(os.getloadavg()[0], 2)
     t0 = time.perf_counter()
     fleet = fleetgen.generate(sites, workloads, args.seed, args.tightness)
     out["generate_s"] = round(time.perf_counter() - t0, 3)
     out["instance"] = fleetgen.describe(fleet)
     out["rss_fleet_mb"] = round(peak_rss_mb(), 1)
-    stages = instrument()
+    stages = instrument(args.progress)
     opts = PlanOptions(optimizer=OptimizerOptions(time_limit=args.time_limit), resilience=False)
 
     t0 = time.perf_counter()
@@ -302,6 +326,7 @@ def child_plan(args: argparse.Namespace) -> dict[str, Any]:
         if cplan is not None:
             out["cpsat"] |= plan_summary(fleet, cplan) | {"plan_s": round(time.perf_counter() - t0, 3)}
     out["rss_end_mb"] = round(peak_rss_mb(), 1)
+    out["loadavg_end"] = round(os.getloadavg()[0], 2)
     return out
 
 
@@ -450,7 +475,9 @@ def verdict(opt: dict[str, Any], gr: dict[str, Any]) -> str:
         if cheaper < 0:
             return f"optimizer serves more, costs {-cheaper:.1%} more"
         return f"optimizer serves more and is {cheaper:.1%} cheaper"
-    if cheaper >= -1e-6:
+    if abs(cheaper) < 1e-6:
+        return "equal service and cost (no better than greedy)"
+    if cheaper > 0:
         return f"equal service, optimizer {cheaper:.1%} cheaper"
     return f"equal service, optimizer {-cheaper:.1%} MORE EXPENSIVE"
 
@@ -468,7 +495,10 @@ def report(results: list[dict[str, Any]], info: dict[str, Any]) -> str:
     ]
     ok = [r for r in results if "optimizer" in r]
 
-    out.append("Instances (fleetgen; GPUs needed = replicas.min of jobs + replicas that all inference demand needs)")
+    out.append(
+        "Instances (fleetgen; GPUs needed = replicas.min of jobs + replicas that all inference demand needs;"
+        " load avg = 1-minute load of the machine when the size started / ended)"
+    )
     out.append(
         table(
             [
@@ -480,6 +510,7 @@ def report(results: list[dict[str, Any]], info: dict[str, Any]) -> str:
                 "GPUs",
                 "needed",
                 "ratio",
+                "load avg",
             ],
             [
                 [
@@ -495,6 +526,7 @@ def report(results: list[dict[str, Any]], info: dict[str, Any]) -> str:
                     f"{r['instance']['gpus']:,}",
                     f"{r['instance']['gpus_needed']:,}",
                     f"{r['instance']['demand_ratio']:.2f}",
+                    f"{r.get('loadavg_start', '-')} / {r.get('loadavg_end', '-')}",
                 ]
                 for r in ok
             ],
@@ -573,7 +605,9 @@ def report(results: list[dict[str, Any]], info: dict[str, Any]) -> str:
     out.append(
         "Where the optimizer's time goes (s): compile + candidates = Planner(fleet); "
         "greedy start = "
-        "the greedy plan used as first incumbent; build = MILP columns and rows; encode = start as "
+        "the greedy plan used as first incumbent; lagrange and repair = the big-fleet path (capacity prices "
+        "by subgradient, priced greedy repair), '-' when the full MIP is solved; build = MILP columns and rows; "
+        "encode = start as "
         "solver hint; csc = triplets to CSC; HiGHS = each solver call (incl. passing the model); "
         "extract; assemble = Plan with explanations"
     )
@@ -587,6 +621,8 @@ def report(results: list[dict[str, Any]], info: dict[str, Any]) -> str:
                 fmt(st.get("compile", 0.0)),
                 fmt(st.get("candidates", 0.0)),
                 fmt(st.get("greedy", 0.0)),
+                fmt(st.get("lagrange")),
+                fmt(st.get("repair")),
                 fmt(st.get("build", 0.0)),
                 fmt(st.get("encode", 0.0)),
                 fmt(st.get("csc", 0.0)),
@@ -603,6 +639,8 @@ def report(results: list[dict[str, Any]], info: dict[str, Any]) -> str:
                 "compile",
                 "candidates",
                 "greedy start",
+                "lagrange",
+                "repair",
                 "build",
                 "encode",
                 "csc",
@@ -615,6 +653,12 @@ def report(results: list[dict[str, Any]], info: dict[str, Any]) -> str:
         )
     )
     out.append("")
+    notes = [r for r in ok if r["optimizer"].get("notes")]
+    if notes:
+        out.append(
+            "Optimizer notes: " + "; ".join(f"{label(r)}: " + " / ".join(r["optimizer"]["notes"]) for r in notes)
+        )
+        out.append("")
     res = [r for r in results if "resilience" in r]
     if res:
         out.append(
@@ -699,7 +743,8 @@ def report(results: list[dict[str, Any]], info: dict[str, Any]) -> str:
         )
     failed = [r for r in results if "error" in r]
     for r in failed:
-        out.append(f"{label(r)}: FAILED {r['error']}")
+        seen = f"; highest RSS seen {r['rss_seen_mb'] / 1024:.1f} GB" if r.get("rss_seen_mb") else ""
+        out.append(f"{label(r)}: planning FAILED: {r['error']}{seen}")
     return "\n".join(out)
 
 
@@ -736,6 +781,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="plan twice (determinism check) up to this many workloads",
     )
     ap.add_argument("--json", type=Path, help="also write the raw results here")
+    ap.add_argument("--report-from", type=Path, metavar="JSON", help="print the tables of an earlier --json run")
     ap.add_argument("--child", choices=("plan", "resilience"), help=argparse.SUPPRESS)
     ap.add_argument("--progress", help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
@@ -744,6 +790,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         args.tightness = TIGHT
     sizes = [parse_size(s) for s in args.sizes.split(",") if s.strip()]
 
+    if args.report_from:
+        data = json.loads(args.report_from.read_text())
+        print(f"command: {' '.join(data['argv'])}")
+        print(report(data["results"], data["machine"]))
+        return 0
     if args.child:
         args.size = sizes[0]
         result = child_plan(args) if args.child == "plan" else child_resilience(args)
@@ -760,13 +811,24 @@ def main(argv: Sequence[str] | None = None) -> int:
             f"\n== {size[0]} sites x {size[1]:,} workloads, tightness {args.tightness} ...",
             flush=True,
         )
-        result, error, _ = run_child("plan", size, args, timeout=args.plan_limit)
+        with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as fh:
+            plan_progress = fh.name
+        result, error, seen = run_child("plan", size, args, timeout=args.plan_limit, progress=plan_progress)
         if result is None:
+            where: dict[str, Any] = {}
+            try:
+                where = json.loads(Path(plan_progress).read_text() or "{}")
+            except (OSError, ValueError):
+                pass
+            if where:
+                error += f"; in stage '{where['stage']}' (entered at {where['elapsed']} s)"
             result = {
                 "sites": size[0],
                 "workloads": size[1],
                 "tightness": args.tightness,
                 "error": error,
+                "rss_seen_mb": round(seen),
+                "last_stage": where,
             }
             print(f"   plan FAILED: {error}", flush=True)
         else:
@@ -799,6 +861,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 )
             Path(progress).unlink(missing_ok=True)
             result["resilience"] = res
+        Path(plan_progress).unlink(missing_ok=True)
         result["wall_s"] = round(time.perf_counter() - t0, 1)
         results.append(result)
         if args.json:
