@@ -13,7 +13,12 @@ from __future__ import annotations
 
 import typer
 
-from fleetyard.cli import agent_cmd, demo_cmd, plan_cmd, server_cmd
+from fleetyard.cli import (
+    agent_cmd,
+    demo_cmd,
+    plan_cmd,
+    server_cmd,
+)
 from fleetyard.cli.registry_cmd import registry_app
 
 app = typer.Typer(
