@@ -12,6 +12,8 @@ from typing import Annotated
 import typer
 
 from fleetyard.cli.registry_common import (
+    Format,
+    FormatOpt,
     JsonOpt,
     RegistryOpt,
     alias_app,
@@ -94,6 +96,7 @@ def rm_cmd(
 def verify_cmd(
     registry: RegistryOpt = None,
     as_json: JsonOpt = False,
+    output: FormatOpt = Format.table,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
 ) -> None:
     """Check every chunk, pack, recipe and manifest of the store (exit 3 on problems)."""
@@ -101,7 +104,7 @@ def verify_cmd(
         store = open_registry(registry)
         with progress_bars(not quiet) as progress:
             rep = verify_store(store, progress=lambda d, t: progress("verify", d, t))
-        if as_json:
+        if as_json or output is Format.json:
             doc = {
                 "ok": rep.ok,
                 "versions": rep.versions,

@@ -13,6 +13,8 @@ import typer
 from rich.table import Table
 
 from fleetyard.cli.registry_common import (
+    Format,
+    FormatOpt,
     JsonOpt,
     RegistryOpt,
     errors,
@@ -126,6 +128,7 @@ def ls_cmd(
     name: Annotated[str | None, typer.Argument(help="Only this model.")] = None,
     registry: RegistryOpt = None,
     as_json: JsonOpt = False,
+    output: FormatOpt = Format.table,
 ) -> None:
     """List versions with their size, signature and aliases."""
     with errors():
@@ -146,7 +149,7 @@ def ls_cmd(
             }
             for m in versions
         ]
-        if as_json:
+        if as_json or output is Format.json:
             out.print_json(json.dumps(rows))
             return
         table = Table("VERSION", "SIZE", "FILES", "CREATED", "SIGNED", "ALIASES", box=None)
@@ -167,11 +170,12 @@ def show_cmd(
     ref: Annotated[str, typer.Argument(metavar="NAME:VERSION|NAME@ALIAS")],
     registry: RegistryOpt = None,
     as_json: JsonOpt = False,
+    output: FormatOpt = Format.table,
 ) -> None:
     """Show a version's metadata and files."""
     with errors():
         m = open_registry(registry).resolve(ref)
-        if as_json:
+        if as_json or output is Format.json:
             doc = json.loads(m.to_json())
             doc["signature"] = m.signed
             out.print_json(json.dumps(doc))
@@ -196,11 +200,12 @@ def diff_cmd(
     b: Annotated[str, typer.Argument(metavar="B", help="The version it needs.")],
     registry: RegistryOpt = None,
     as_json: JsonOpt = False,
+    output: FormatOpt = Format.table,
 ) -> None:
     """Files and bytes changed from A to B, and the bytes a site holding A must fetch."""
     with errors():
         d = diff_versions(open_registry(registry), a, b)
-        if as_json:
+        if as_json or output is Format.json:
             doc = {
                 "a": d.a,
                 "b": d.b,

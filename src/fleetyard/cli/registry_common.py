@@ -36,6 +36,7 @@ from rich.progress import (
     TransferSpeedColumn,
 )
 
+from fleetyard.cli.common import Format
 from fleetyard.registry import (
     InvalidInputError,
     RegistryError,
@@ -44,7 +45,7 @@ from fleetyard.registry import (
     open_store,
 )
 
-__all__ = ["alias_app", "default_registry", "registry_app"]
+__all__ = ["Format", "FormatOpt", "JsonOpt", "RegistryOpt", "alias_app", "default_registry", "registry_app"]
 
 registry_app = typer.Typer(
     name="registry",
@@ -72,7 +73,8 @@ RegistryOpt = Annotated[
         show_default=False,
     ),
 ]
-JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON instead of tables.")]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON instead of tables (same as --format json).")]
+FormatOpt = Annotated[Format, typer.Option("--format", "-o", help="Output: table or json.")]
 
 
 def default_registry() -> str:
