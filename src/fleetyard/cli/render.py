@@ -96,6 +96,9 @@ def totals_text(plan: Plan) -> Text:
         lines.append("none (the greedy baseline proves no bound)")
     else:
         lines.append(f"cost >= {money(b.cost_per_hour_lower_bound)}/h, gap {100 * b.gap:.2f}%  ")
+        if b.shortfall_penalty_per_hour > 0:
+            lines.append(f"(work left short: cost + shortfall penalty {money(b.shortfall_penalty_per_hour)}/h "
+                         f"proven within {100 * b.objective_gap:.2f}%)  ")
         lines.append((f"({b.method})", "dim"))
     return Text.assemble(*lines)
 

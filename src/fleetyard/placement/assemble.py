@@ -120,9 +120,13 @@ def assemble(
     if placement.bound is not None and placement.objective is not None:
         # the bound is on the model's cost (egress per replica linearized, >= the exact
         # share formula), so it is also reported no higher than the plan's exact cost
+        penalty = placement.penalty or 0.0
+        whole = placement.objective + penalty
+        lower = placement.objective_bound if placement.objective_bound is not None else placement.bound
         bound = Bound(cost_per_hour_lower_bound=min(_r(placement.bound), _r(total.total)),
                       gap=_r(relative_gap(placement.objective, placement.bound), 6),
-                      method=placement.bound_method)
+                      method=placement.bound_method, shortfall_penalty_per_hour=_r(penalty),
+                      objective_lower_bound=_r(lower), objective_gap=_r(relative_gap(whole, lower), 6))
     else:
         bound = Bound(cost_per_hour_lower_bound=0.0, gap=1.0 if total.total > 0 else 0.0,
                       method=placement.bound_method or "none: this strategy proves no bound")

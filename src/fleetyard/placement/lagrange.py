@@ -104,8 +104,12 @@ class Dual:
 
 
 def subgradient(flat: Flat, cap_gpus: FloatArray, cap_kw: FloatArray, upper: float, *,
-                iterations: int = 80, time_limit: float = 10.0) -> Dual:
-    """Maximize L(pi, mu) by projected subgradient steps (Polyak step to `upper`)."""
+                iterations: int = 200, time_limit: float = 10.0, level: float = 0.1) -> Dual:
+    """Maximize L(pi, mu) by projected subgradient steps.
+
+    The step aims at a target level: the best L so far raised by `level` of itself,
+    but never above `upper` (a known plan's value). Aiming at `upper` alone overshoots
+    badly when the plan is far from the bound, as on capacity-short fleets."""
     t0 = time.perf_counter()
     pi = np.zeros(len(cap_gpus))
     mu = np.zeros(len(cap_kw))
@@ -118,7 +122,7 @@ def subgradient(flat: Flat, cap_gpus: FloatArray, cap_kw: FloatArray, upper: flo
             stall = 0
         else:
             stall += 1
-            if stall >= 4:
+            if stall >= 8:
                 theta, stall = theta / 2, 0
         g_pool = ev.gpus_used - cap_gpus
         g_site = ev.kw_used - cap_kw
@@ -126,12 +130,13 @@ def subgradient(flat: Flat, cap_gpus: FloatArray, cap_kw: FloatArray, upper: flo
         g_pool = np.where((pi <= 0) & (g_pool < 0), 0.0, g_pool)
         g_site = np.where((mu <= 0) & (g_site < 0), 0.0, g_site)
         norm = float(g_pool @ g_pool + g_site @ g_site)
-        gap = upper - ev.value
-        if norm <= 1e-12 or gap <= 1e-9 * max(1.0, abs(upper)) or theta < 1e-4:
+        target = min(upper, best.bound + level * max(1.0, abs(best.bound)))
+        gap = target - ev.value
+        if norm <= 1e-12 or upper - best.bound <= 1e-9 * max(1.0, abs(upper)) or theta < 1e-4:
             break
         if time.perf_counter() - t0 > time_limit:
             break
-        step = theta * gap / norm
+        step = theta * max(gap, 0.0) / norm
         pi = np.maximum(0.0, pi + step * g_pool)
         mu = np.maximum(0.0, mu + step * g_site)
     return best

@@ -112,6 +112,7 @@ def optimize_large(ctx: Context, runner: Runner, ledger: Ledger, cands: Sequence
     placement.strategy = "optimizer"
     placement.solver = "highs"
     placement.bound = min(placement.objective or 0.0, max(0.0, dual.bound - (placement.penalty or 0.0)))
+    placement.objective_bound = min((placement.objective or 0.0) + (placement.penalty or 0.0), dual.bound)
     placement.bound_method = (
         "Lagrangian bound over all candidates (capacity prices by subgradient), minus this plan's "
         "shortfall penalty: no plan serving at least as much (priority-weighted) costs less"

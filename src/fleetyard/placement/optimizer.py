@@ -125,6 +125,7 @@ def solve_model(built: BuiltModel, opts: OptimizerOptions, t0: float | None = No
     placement.objective = cost_now
     placement.penalty = penalty
     placement.bound = min(cost_now, max(0.0, best.bound - penalty))
+    placement.objective_bound = min(best.objective, best.bound)
     placement.bound_method = (
         f"{opts.solver} bound on cost + shortfall penalty, minus this plan's penalty: no plan serving "
         "at least as much (priority-weighted) costs less"

@@ -23,6 +23,7 @@ class Placement:
     objective: float | None = None  # cost of the plan in the model (linearized egress)
     penalty: float | None = None  # the plan's shortfall penalty in the model's objective
     bound: float | None = None  # proven lower bound on cost for this service level
+    objective_bound: float | None = None  # proven lower bound on cost + shortfall penalty
     bound_method: str = ""
     notes: list[str] = field(default_factory=list)
 

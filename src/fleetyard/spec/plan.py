@@ -65,11 +65,18 @@ class Totals(_Out):
 
 
 class Bound(_Out):
-    """A proven lower bound on the hourly cost of any plan serving at least as much."""
+    """A proven lower bound on the hourly cost of any plan serving at least as much.
+
+    When work is left short the optimizer's objective is cost plus a shortfall penalty
+    (the price of unserved work, see docs/planning.md); `objective_gap` is the gap on
+    that whole objective, `gap` the strict gap on cost alone."""
 
     cost_per_hour_lower_bound: float
     gap: float  # (cost - bound) / cost
     method: str = ""  # how the bound was proven
+    shortfall_penalty_per_hour: float = 0.0  # the plan's penalty for work left short
+    objective_lower_bound: float = 0.0  # proven bound on cost + shortfall penalty
+    objective_gap: float = 0.0
 
 
 class ResilienceEntry(_Out):
