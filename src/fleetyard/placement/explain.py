@@ -149,12 +149,15 @@ def unplaced_reasons(
         return [runner.evaluate(ctx, w).summary()]
     fit = Fit()
     gone = set(down)
-    lost = sorted({int(s) for s in cand.sites if int(s) in gone})
+    dead = np.isin(cand.sites, list(gone)) if gone else np.zeros(len(cand.sites), dtype=bool)
+    lost = sorted(set(cand.sites[dead].tolist()))
     if lost and hit:
         reasons.append(f"down: {', '.join(c.site_names[s] for s in lost)}")
-    pools = [int(p) for p in cand.pools if int(c.pool_site[p]) not in gone]
+    order = np.argsort(cand.cost[~dead], kind="stable")  # cheapest first: named first
+    pools = cand.pools[~dead][order].tolist()
     if not pools:
         return reasons
+    cost_of = dict(zip(cand.pools.tolist(), cand.cost.tolist(), strict=True))
     missing = placement.missing.get(w.name, 0)
     if missing:
         free_ctx = ctx.with_ledger(free)
@@ -164,7 +167,7 @@ def unplaced_reasons(
             shown = "; ".join(f"{c.pool_label(p)}: {fit.check(free_ctx, w, p)[0].message}" for p in blocked[:3])
             more = f" and {len(blocked) - 3} more" if len(blocked) > 3 else ""
             reasons.append(f"capacity: all {len(pools)} feasible site/SKU pools are full ({shown}{more})")
-            reasons.extend(_competition(ctx, holders, w, blocked))
+            reasons.extend(_competition(ctx, holders, w, blocked, cost_of))
         elif w.spec.max_sites is not None:
             reasons.append(f"spread: at most {w.spec.max_sites} site(s) allowed and those are full")
         else:
@@ -191,9 +194,9 @@ def unplaced_reasons(
         more = f" and {len(sites_g) - 4} more" if len(sites_g) > 4 else ""
         reasons.append(f"{region}: {rps:g} rps unserved: the {len(sites_g)} feasible site(s) within "
                        f"{slo} ({site_names}{more}) are full")
-        in_reach = set(int(s) for s in sites_g)
+        in_reach = set(sites_g.tolist())
         blocked = [p for p in pools if int(c.pool_site[p]) in in_reach]
-        reasons.extend(_competition(ctx, holders, w, blocked))
+        reasons.extend(_competition(ctx, holders, w, blocked, cost_of))
     short = placement.spread_short.get(w.name, 0)
     if short:
         reasons.append(f"spread: placed on {spec.min_sites - short} of {spec.min_sites} required sites; "
@@ -201,10 +204,17 @@ def unplaced_reasons(
     return list(dict.fromkeys(reasons))
 
 
-def _competition(ctx: Context, holders: Mapping[int, list[str]], w: Workload, pools: list[int]) -> list[str]:
-    """Name higher-priority work that holds the pools `w` could have used."""
+RIVAL_POOLS = 16  # competitors are looked for on the pools a workload wanted most
+
+
+def _competition(ctx: Context, holders: Mapping[int, list[str]], w: Workload, pools: list[int],
+                 cost: Mapping[int, float] | None = None) -> list[str]:
+    """Name higher-priority work that holds the pools `w` could have used (its cheapest
+    RIVAL_POOLS pools when `cost` is given: on a big fleet that is where it was pushed out)."""
     fleet = ctx.compiled.fleet
     mine = w.spec.priority
+    if cost is not None and len(pools) > RIVAL_POOLS:
+        pools = pools[:RIVAL_POOLS]  # callers pass pools cheapest first
     rivals = sorted(
         {other for p in pools for other in holders.get(p, ()) if fleet.workloads[other].spec.priority > mine},
         key=lambda n: (-fleet.workloads[n].spec.priority, n),

@@ -155,7 +155,7 @@ def _job(state: _State, cand: Candidates, placement: Placement) -> None:
     existing = placement.replicas.get(cand.name, {})
     used: set[int] = {int(c.pool_site[p]) for p in existing}
     placed = sum(existing.values())
-    for _ in range(placed, cand.need):
+    while placed < cand.need:
         spread_first = len(used) < cand.w.spec.min_sites
         j = _place_one(state, cand, placement, used, new_site=spread_first)
         if j is None and spread_first:
@@ -163,6 +163,12 @@ def _job(state: _State, cand: Candidates, placement: Placement) -> None:
         if j is None:
             break
         placed += 1
+        if len(used) >= cand.w.spec.min_sites:  # fill the chosen pool before looking again
+            extra = min(state.room(cand, j), cand.need - placed)
+            if extra > 0:
+                state.take(cand, j, extra)
+                placement.add_replicas(cand.name, int(cand.pools[j]), extra)
+                placed += extra
     if placed < cand.need:
         placement.missing[cand.name] = cand.need - placed
     short = cand.w.spec.min_sites - len(used)

@@ -7,8 +7,9 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Literal
 
 from fleetyard.placement.assemble import assemble
@@ -61,9 +62,11 @@ class Planner:
             return greedy(self.ctx, self.runner, self.candidates)
         if self.fleet.objective.spec.resilience == "n-1":
             return optimize_n1(self, opts.optimizer)
+        t0 = time.perf_counter()
         start = greedy(self.ctx, self.runner, self.candidates)
-        return optimize(self.ctx, self.runner, [], candidates=self.candidates, options=opts.optimizer,
-                        start=start)
+        left = max(1.0, opts.optimizer.time_limit - (time.perf_counter() - t0))
+        return optimize(self.ctx, self.runner, [], candidates=self.candidates,
+                        options=replace(opts.optimizer, time_limit=left), start=start)
 
     def plan(self, options: PlanOptions | None = None) -> Plan:
         opts = options or PlanOptions()

@@ -31,7 +31,7 @@ import numpy as np
 
 from fleetyard.placement.context import Ledger
 from fleetyard.placement.costmodel import plan_costs
-from fleetyard.placement.explain import pool_holders, replicas_for, unplaced_reasons, unserved_by_region
+from fleetyard.placement.explain import replicas_for, unplaced_reasons, unserved_by_region
 from fleetyard.placement.greedy import greedy
 from fleetyard.placement.model import add_failure_scenario, build_model
 from fleetyard.placement.optimizer import OptimizerOptions, optimize, solve_model
@@ -64,7 +64,7 @@ def affected_workloads(planner: Planner, placement: Placement, failed_sites: set
     """Workloads with replicas on the failed sites, in fleet order."""
     index = index or UsageIndex(planner.compiled, placement)
     hit = {w for s in failed_sites for w in index.by_site.get(s, [])}
-    return [name for name in planner.fleet.workloads if name in hit]
+    return sorted(hit, key=index.order.__getitem__)
 
 
 def movable_workloads(planner: Planner, placement: Placement, displaced: list[str],
@@ -109,7 +109,7 @@ def failover(planner: Planner, placement: Placement, failed: Iterable[str], *, e
                    existing=floors)
     if exact:
         movable = movable_workloads(planner, placement, displaced, failed_sites)
-        affected = [w for w in planner.fleet.workloads if w in set(displaced) | set(movable)]
+        affected = sorted(set(displaced) | set(movable), key=index.order.__getitem__)
         ledger = index.free_without(affected, down=failed_sites)
         opts = options or OptimizerOptions(time_limit=FAILOVER_TIME_LIMIT)
         sticky = {w: dict(placement.replicas.get(w, {})) for w in movable}
@@ -147,6 +147,17 @@ def _merge(base: Placement, partial: Placement, affected: list[str]) -> Placemen
     return out
 
 
+def _holders_after(index: UsageIndex, now: UsageIndex, affected: list[str]) -> dict[int, list[str]]:
+    """Who holds each pool after a failover: the index's holders with the affected
+    workloads' entries replaced (only the pools they touch are rebuilt)."""
+    gone = set(affected)
+    touched = {p for w in affected for p in index.placement.replicas.get(w, {})} | set(now.holders)
+    out = dict(index.holders)
+    for p in touched:
+        out[p] = [w for w in index.holders.get(p, []) if w not in gone] + now.holders.get(p, [])
+    return out
+
+
 def _judge(planner: Planner, names: list[str], failed_sites: set[int], before: Placement,
            after: Placement, affected: list[str], index: UsageIndex) -> Failover:
     ctx, c = planner.ctx, planner.compiled
@@ -169,7 +180,7 @@ def _judge(planner: Planner, names: list[str], failed_sites: set[int], before: P
         missing = after.missing.get(w, 0) - before.missing.get(w, 0)
         spread = after.spread_short.get(w, 0) - before.spread_short.get(w, 0)
         if worse or missing > 0 or spread > 0:
-            holders = holders if holders is not None else pool_holders(after)
+            holders = holders if holders is not None else _holders_after(index, now, affected)
             ran_there = any(int(c.pool_site[p]) in failed_sites for p in old)
             reasons = unplaced_reasons(ctx, planner.runner, cand, after, free, worse, sorted(failed_sites), holders,
                                        hit=ran_there)

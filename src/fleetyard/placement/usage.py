@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from functools import cached_property
 
 import numpy as np
 
@@ -60,6 +61,7 @@ class UsageIndex:
         self.placement = placement
         self._pools: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]] = {}
         self.by_site: dict[int, list[str]] = {}
+        self.holders: dict[int, list[str]] = {}  # pool -> workloads with replicas on it
         workloads = compiled.fleet.workloads
         for name, pools in placement.replicas.items():
             w = workloads[name]
@@ -70,7 +72,14 @@ class UsageIndex:
             self._pools[name] = (ps, ns * w.spec.replica.gpus, sites, kw)
             for s in set(sites.tolist()):
                 self.by_site.setdefault(int(s), []).append(name)
+            for p in ps.tolist():
+                self.holders.setdefault(int(p), []).append(name)
         self.total = self.usage_of(self._pools)
+
+    @cached_property
+    def order(self) -> dict[str, int]:
+        """Position of each workload in the fleet (to keep fleet order when sorting)."""
+        return {name: i for i, name in enumerate(self.compiled.fleet.workloads)}
 
     def usage_of(self, names: Iterable[str]) -> Ledger:
         gpus = np.zeros(self.compiled.n_pools)
