@@ -194,8 +194,13 @@ def plan_summary(fleet: Any, plan: Any) -> dict[str, Any]:
     weighted = sum(
         u.replicas * gpus_of[u.workload] * (1 + fleet.workloads[u.workload].spec.priority) for u in plan.unplaced
     )
+    by_priority: dict[str, int] = {}
+    for u in plan.unplaced:
+        prio = str(fleet.workloads[u.workload].spec.priority)
+        by_priority[prio] = by_priority.get(prio, 0) + u.replicas * gpus_of[u.workload]
     return {
         "cost": t.cost_per_hour,
+        "unplaced_gpus_by_priority": by_priority,
         "bound": plan.bound.cost_per_hour_lower_bound,
         "gap": plan.bound.gap,
         "bound_method": plan.bound.method,
@@ -657,6 +662,25 @@ def report(results: list[dict[str, Any]], info: dict[str, Any]) -> str:
     if notes:
         out.append(
             "Optimizer notes: " + "; ".join(f"{label(r)}: " + " / ".join(r["optimizer"]["notes"]) for r in notes)
+        )
+        out.append("")
+    prio = [r for r in ok if "unplaced_gpus_by_priority" in r["optimizer"]]
+    if prio:
+        out.append("Unplaced GPUs by workload priority, optimizer / greedy (what 'serves more' means)")
+        levels = ("1000", "500", "100", "10")
+        out.append(
+            table(
+                ["size", *(f"priority {p}" for p in levels)],
+                [
+                    [label(r)]
+                    + [
+                        f"{r['optimizer']['unplaced_gpus_by_priority'].get(p, 0)} / "
+                        f"{r['greedy']['unplaced_gpus_by_priority'].get(p, 0)}"
+                        for p in levels
+                    ]
+                    for r in prio
+                ],
+            )
         )
         out.append("")
     res = [r for r in results if "resilience" in r]
