@@ -137,7 +137,9 @@ def run_rsync(v1: Path, v2: Path, work: Path) -> tuple[int, float] | str:
     t = time.perf_counter()
     r = subprocess.run(
         ["rsync", "-a", "--no-whole-file", "--stats", f"{v2}/", f"{dest}/"],
-        capture_output=True, text=True, check=True,
+        capture_output=True,
+        text=True,
+        check=True,
     )
     dt = time.perf_counter() - t
     sent = next(line for line in r.stdout.splitlines() if line.startswith("Total bytes sent"))
@@ -149,13 +151,15 @@ def run_casync(v1: Path, v2: Path, work: Path) -> tuple[int, float, float] | str
         return "casync not installed (apt-get install casync)"
     store = work / "casync.castr"
     t = time.perf_counter()
-    subprocess.run(["casync", "make", f"--store={store}", str(work / "v1.caidx"), str(v1)],
-                   check=True, capture_output=True)
+    subprocess.run(
+        ["casync", "make", f"--store={store}", str(work / "v1.caidx"), str(v1)], check=True, capture_output=True
+    )
     t1 = time.perf_counter() - t
     before = du(store)
     t = time.perf_counter()
-    subprocess.run(["casync", "make", f"--store={store}", str(work / "v2.caidx"), str(v2)],
-                   check=True, capture_output=True)
+    subprocess.run(
+        ["casync", "make", f"--store={store}", str(work / "v2.caidx"), str(v2)], check=True, capture_output=True
+    )
     return du(store) - before, t1, time.perf_counter() - t
 
 
@@ -190,12 +194,16 @@ def run(work: Path, shm: Path, size_mb: int) -> None:
         r = push(store, v1, "bench", "1")
         gbs = total / r.seconds / 1e9
         rows.append((label, r.seconds, gbs))
-        print(f"push 1 -> {label}: {r.seconds:.2f} s, {gbs:.2f} GB/s, "
-              f"{gbs / h1:.2f}x plain BLAKE3 1-thread, {gbs / hn:.2f}x all threads; "
-              f"stored {r.stored_bytes_added / 1e9:.3f} GB")
+        print(
+            f"push 1 -> {label}: {r.seconds:.2f} s, {gbs:.2f} GB/s, "
+            f"{gbs / h1:.2f}x plain BLAKE3 1-thread, {gbs / hn:.2f}x all threads; "
+            f"stored {r.stored_bytes_added / 1e9:.3f} GB"
+        )
         again = push(store, v1, "bench", "1-again")
-        print(f"re-push unchanged -> {label}: {again.seconds:.2f} s, "
-              f"{again.raw_bytes_added} bytes added, {again.reused_chunks} chunks reused")
+        print(
+            f"re-push unchanged -> {label}: {again.seconds:.2f} s, "
+            f"{again.raw_bytes_added} bytes added, {again.reused_chunks} chunks reused"
+        )
         if root.parent == shm:
             t = time.perf_counter()
             pull(store, "bench:1", shm / "pulled")

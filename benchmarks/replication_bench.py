@@ -58,33 +58,70 @@ def machine() -> dict[str, object]:
         mem = int(Path("/proc/meminfo").read_text().split()[1]) // 1024 // 1024
     except (OSError, ValueError, IndexError):
         pass
-    return {"cpu": cpu, "cores": os.cpu_count(), "memory_gb": mem, "python": platform.python_version(),
-            "platform": platform.platform()}
+    return {
+        "cpu": cpu,
+        "cores": os.cpu_count(),
+        "memory_gb": mem,
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+    }
 
 
 def fleet_spec(folder: Path, regions: int, per_region: int, model: str) -> Path:
     """`regions` regions 500 km apart, `per_region` sites a few km apart in each; one workload on all."""
     folder.mkdir(parents=True, exist_ok=True)
-    docs: list[dict[str, object]] = [{"apiVersion": "fleetyard/v1", "kind": "Objective",
-                                      "metadata": {"name": "default"},
-                                      "spec": {"carbon_price_per_tonne": 0, "resilience": "none"}}]
+    docs: list[dict[str, object]] = [
+        {
+            "apiVersion": "fleetyard/v1",
+            "kind": "Objective",
+            "metadata": {"name": "default"},
+            "spec": {"carbon_price_per_tonne": 0, "resilience": "none"},
+        }
+    ]
     demand = {}
     for r in range(regions):
         lat, lon = 48.0 + 2.0 * (r % 5), 2.0 + 6.0 * (r // 5) + 1.5 * r
-        docs.append({"apiVersion": "fleetyard/v1", "kind": "Region", "metadata": {"name": f"region-{r}"},
-                     "spec": {"location": {"lat": lat, "lon": lon}}})
+        docs.append(
+            {
+                "apiVersion": "fleetyard/v1",
+                "kind": "Region",
+                "metadata": {"name": f"region-{r}"},
+                "spec": {"location": {"lat": lat, "lon": lon}},
+            }
+        )
         demand[f"region-{r}"] = 1
         for s in range(per_region):
-            docs.append({"apiVersion": "fleetyard/v1", "kind": "Site", "metadata": {"name": f"r{r}-s{s}"},
-                         "spec": {"type": "edge", "country": "DE",
-                                  "location": {"lat": lat + 0.01 * s, "lon": lon + 0.01 * s},
-                                  "gpus": [{"sku": "L4", "count": 2}], "power": {"it_capacity_kw": 1},
-                                  "energy": {"price_per_kwh": 0.2, "carbon_g_per_kwh": 300}}})
+            docs.append(
+                {
+                    "apiVersion": "fleetyard/v1",
+                    "kind": "Site",
+                    "metadata": {"name": f"r{r}-s{s}"},
+                    "spec": {
+                        "type": "edge",
+                        "country": "DE",
+                        "location": {"lat": lat + 0.01 * s, "lon": lon + 0.01 * s},
+                        "gpus": [{"sku": "L4", "count": 2}],
+                        "power": {"it_capacity_kw": 1},
+                        "energy": {"price_per_kwh": 0.2, "carbon_g_per_kwh": 300},
+                    },
+                }
+            )
     n = regions * per_region
-    docs.append({"apiVersion": "fleetyard/v1", "kind": "Workload", "metadata": {"name": "serve"},
-                 "spec": {"type": "batch", "model": model, "replica": {"gpus": 1},
-                          "replicas": {"min": n, "max": n}, "spread": {"min_sites": n},
-                          "command": ["sleep", "1000000"]}})
+    docs.append(
+        {
+            "apiVersion": "fleetyard/v1",
+            "kind": "Workload",
+            "metadata": {"name": "serve"},
+            "spec": {
+                "type": "batch",
+                "model": model,
+                "replica": {"gpus": 1},
+                "replicas": {"min": n, "max": n},
+                "spread": {"min_sites": n},
+                "command": ["sleep", "1000000"],
+            },
+        }
+    )
     (folder / "fleet.yaml").write_text(yaml.safe_dump_all(docs, sort_keys=False))
     return folder
 
@@ -95,8 +132,11 @@ def sites_of(regions: int, per_region: int) -> list[str]:
 
 def center_bytes(fleet: LocalFleet) -> float:
     text = httpx.get(f"{fleet.url}/metrics", headers={"Authorization": f"Bearer {fleet.admin}"}).text
-    return sum(float(line.rsplit(" ", 1)[1]) for line in text.splitlines()
-               if line.startswith("fleetyard_registry_bytes_served_total"))
+    return sum(
+        float(line.rsplit(" ", 1)[1])
+        for line in text.splitlines()
+        if line.startswith("fleetyard_registry_bytes_served_total")
+    )
 
 
 def per_site(st: FleetStatus, ref: str) -> dict[str, dict[str, int]]:
@@ -118,8 +158,12 @@ def bench_delta(tmp: Path) -> dict[str, object]:
         st = f.wait_for(f.running(sites, "big:3"), "big:3 everywhere", 180)
         diff = diff_versions(open_store(f.root / "server" / "registry"), "big:1", "big:3")
     fetched = {s: sum(b.values()) for s, b in per_site(st, "big:3").items()}
-    return {"model_bytes": v1.manifest.size, "diff_fetch_bytes": diff.fetch_bytes,
-            "fetched": fetched, "ratio_max": round(max(fetched.values()) / diff.fetch_bytes, 4)}
+    return {
+        "model_bytes": v1.manifest.size,
+        "diff_fetch_bytes": diff.fetch_bytes,
+        "fetched": fetched,
+        "ratio_max": round(max(fetched.values()) / diff.fetch_bytes, 4),
+    }
 
 
 def bench_relay(tmp: Path, relay: bool) -> dict[str, object]:
@@ -146,11 +190,19 @@ def bench_relay(tmp: Path, relay: bool) -> dict[str, object]:
         f.apply(spec)
         st2 = f.wait_for(f.running(sites, "mid:2"), "mid:2 everywhere", 120)
         update = center_bytes(f) - before
-    return {"relay": relay, "sites": len(sites), "regions": regions, "model_bytes": v1.manifest.size,
-            "first_rollout_center_bytes": int(first), "first_rollout_copies": round(first / v1.manifest.size, 2),
-            "update_new_bytes": new, "update_center_bytes": int(update),
-            "update_copies": round(update / new, 2),
-            "first_by_site": per_site(st1, "mid:1"), "update_by_site": per_site(st2, "mid:2")}
+    return {
+        "relay": relay,
+        "sites": len(sites),
+        "regions": regions,
+        "model_bytes": v1.manifest.size,
+        "first_rollout_center_bytes": int(first),
+        "first_rollout_copies": round(first / v1.manifest.size, 2),
+        "update_new_bytes": new,
+        "update_center_bytes": int(update),
+        "update_copies": round(update / new, 2),
+        "first_by_site": per_site(st1, "mid:1"),
+        "update_by_site": per_site(st2, "mid:2"),
+    }
 
 
 def bench_cap(tmp: Path, mbps: float = 20.0, seconds: float = 30.0) -> dict[str, object]:
@@ -166,8 +218,12 @@ def bench_cap(tmp: Path, mbps: float = 20.0, seconds: float = 30.0) -> dict[str,
         backend = HttpBackend(f.url, f.admin, throttle=bucket.throttle)
         local = open_store(tmp / "cap-site", create=True)
         start = time.monotonic()
-        result = sync_version("cap:1", [Source("center", MeteredBackend(backend, "center", ledger))], local,
-                              max_range=bucket.request_size())
+        result = sync_version(
+            "cap:1",
+            [Source("center", MeteredBackend(backend, "center", ledger))],
+            local,
+            max_range=bucket.request_size(),
+        )
         elapsed = time.monotonic() - start
         backend.close()
     total = ledger.total
@@ -176,9 +232,16 @@ def bench_cap(tmp: Path, mbps: float = 20.0, seconds: float = 30.0) -> dict[str,
         lo, hi = start + 5 * w, start + 5 * (w + 1)
         windows.append(round(sum(n for t, n in marks if lo <= t < hi) * 8 / 5 / 1e6, 2))
     achieved = total * 8 / elapsed / 1e6
-    return {"cap_mbps": mbps, "outcome": result.outcome, "bytes": total, "chunk_bytes_needed": need,
-            "seconds": round(elapsed, 2), "achieved_mbps": round(achieved, 3),
-            "error_pct": round(100 * (achieved - mbps) / mbps, 2), "per_5s_window_mbps": windows}
+    return {
+        "cap_mbps": mbps,
+        "outcome": result.outcome,
+        "bytes": total,
+        "chunk_bytes_needed": need,
+        "seconds": round(elapsed, 2),
+        "achieved_mbps": round(achieved, 3),
+        "error_pct": round(100 * (achieved - mbps) / mbps, 2),
+        "per_5s_window_mbps": windows,
+    }
 
 
 def bench_apply(tmp: Path, n: int) -> dict[str, object]:
@@ -190,8 +253,11 @@ def bench_apply(tmp: Path, n: int) -> dict[str, object]:
         f.start_server()
         spec = fleet_spec(tmp / f"apply-spec-{n}", regions, per, "small@prod")
         if len(sites) < regions * per:  # drop the surplus sites from the spec
-            docs = [d for d in yaml.safe_load_all((spec / "fleet.yaml").read_text())
-                    if d["kind"] != "Site" or d["metadata"]["name"] in sites]
+            docs = [
+                d
+                for d in yaml.safe_load_all((spec / "fleet.yaml").read_text())
+                if d["kind"] != "Site" or d["metadata"]["name"] in sites
+            ]
             for d in docs:
                 if d["kind"] == "Workload":
                     d["spec"]["replicas"] = {"min": n, "max": n}
@@ -213,9 +279,14 @@ def bench_apply(tmp: Path, n: int) -> dict[str, object]:
         f.wait_for(f.running(sites, "small:2"), "small:2 everywhere", 600)
         total = time.monotonic() - t0
         errors = f.status_errors
-    return {"sites": n, "heartbeat_s": hb, "agents_start_to_running_v1_s": round(first, 1),
-            "apply_call_s": round(applied, 2), "apply_to_all_running_s": round(total, 1),
-            "status_errors_while_waiting": errors}
+    return {
+        "sites": n,
+        "heartbeat_s": hb,
+        "agents_start_to_running_v1_s": round(first, 1),
+        "apply_call_s": round(applied, 2),
+        "apply_to_all_running_s": round(total, 1),
+        "status_errors_while_waiting": errors,
+    }
 
 
 def main() -> None:

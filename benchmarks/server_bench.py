@@ -53,25 +53,49 @@ def fleet_yaml(n: int) -> str:
             f"apiVersion: fleetyard/v1\nkind: Site\nmetadata: {{name: sim-{i}}}\nspec:\n  type: edge\n"
             f"  country: DE\n  location: {{lat: {47 + (i % 50) / 10}, lon: {6 + (i % 70) / 10}}}\n"
             "  gpus: [{sku: L4, count: 4}]\n  power: {it_capacity_kw: 2}\n"
-            "  energy: {price_per_kwh: 0.2, carbon_g_per_kwh: 300}\n")
-    docs.append("apiVersion: fleetyard/v1\nkind: Workload\nmetadata: {name: edge-chat}\nspec:\n  type: inference\n"
-                "  model: bench-llm:1\n  replicas: {min: 2, max: 8}\n  demand: {eu: 40}\n  rps_per_replica: 20\n"
-                "  latency_slo_ms: 30\n")
+            "  energy: {price_per_kwh: 0.2, carbon_g_per_kwh: 300}\n"
+        )
+    docs.append(
+        "apiVersion: fleetyard/v1\nkind: Workload\nmetadata: {name: edge-chat}\nspec:\n  type: inference\n"
+        "  model: bench-llm:1\n  replicas: {min: 2, max: 8}\n  demand: {eu: 40}\n  rps_per_replica: 20\n"
+        "  latency_slo_ms: 30\n"
+    )
     return "---\n".join(docs)
 
 
 def report(site: str, beat: int) -> dict[str, Any]:
     """A realistic heartbeat: two models, one workload, telemetry (about 700 bytes of JSON)."""
     return {
-        "site": site, "agent_version": "bench-0.1", "revision": 1, "peer_url": f"http://{site}.example:7100",
+        "site": site,
+        "agent_version": "bench-0.1",
+        "revision": 1,
+        "peer_url": f"http://{site}.example:7100",
         "models": [
-            {"ref": "bench-llm:1", "state": "active", "bytes_fetched": 1_073_741_824, "bytes_needed": 0,
-             "bytes_by_source": {"center": 536_870_912, "sim-0": 536_870_912}, "error": None},
-            {"ref": "bench-llm:2", "state": "syncing", "bytes_fetched": beat * 65_536, "bytes_needed": 268_435_456,
-             "bytes_by_source": {"center": beat * 65_536}, "error": None},
+            {
+                "ref": "bench-llm:1",
+                "state": "active",
+                "bytes_fetched": 1_073_741_824,
+                "bytes_needed": 0,
+                "bytes_by_source": {"center": 536_870_912, "sim-0": 536_870_912},
+                "error": None,
+            },
+            {
+                "ref": "bench-llm:2",
+                "state": "syncing",
+                "bytes_fetched": beat * 65_536,
+                "bytes_needed": 268_435_456,
+                "bytes_by_source": {"center": beat * 65_536},
+                "error": None,
+            },
         ],
-        "workloads": [{"name": "edge-chat", "model": "bench-llm:1",
-                       "replicas": {"desired": 2, "running": 2, "healthy": 2}, "error": None}],
+        "workloads": [
+            {
+                "name": "edge-chat",
+                "model": "bench-llm:1",
+                "replicas": {"desired": 2, "running": 2, "healthy": 2},
+                "error": None,
+            }
+        ],
         "active": {"bench-llm": "bench-llm:1"},
         "telemetry": {"gpu_power_w": 512.5, "gpu_utilization": 61.0, "gpus": 4},
         "in_sync_window": True,
@@ -95,8 +119,11 @@ def load(url: str, tokens: dict[str, str], clients: int, warmup: float, seconds:
                 beat += 1
                 t0 = time.perf_counter()
                 try:
-                    r = http.put(f"/api/v1/sites/{site}/status", json=report(site, beat),
-                                 headers={"Authorization": f"Bearer {tokens[site]}"})
+                    r = http.put(
+                        f"/api/v1/sites/{site}/status",
+                        json=report(site, beat),
+                        headers={"Authorization": f"Bearer {tokens[site]}"},
+                    )
                     ok = r.status_code == 204
                 except httpx.HTTPError:
                     ok = False
@@ -112,16 +139,34 @@ def load(url: str, tokens: dict[str, str], clients: int, warmup: float, seconds:
     for t in threads:
         t.join()
     all_lat = sorted(x for part in lat for x in part)
-    out.put({"count": len(all_lat), "errors": sum(errors), "seconds": seconds,
-             "p50_ms": 1000 * all_lat[len(all_lat) // 2] if all_lat else None,
-             "p99_ms": 1000 * all_lat[int(len(all_lat) * 0.99)] if all_lat else None,
-             "mean_ms": 1000 * statistics.fmean(all_lat) if all_lat else None})
+    out.put(
+        {
+            "count": len(all_lat),
+            "errors": sum(errors),
+            "seconds": seconds,
+            "p50_ms": 1000 * all_lat[len(all_lat) // 2] if all_lat else None,
+            "p99_ms": 1000 * all_lat[int(len(all_lat) * 0.99)] if all_lat else None,
+            "mean_ms": 1000 * statistics.fmean(all_lat) if all_lat else None,
+        }
+    )
 
 
 def start_server(data: Path, db: str | None) -> tuple[subprocess.Popen[bytes], str]:
     port = free_port()
-    cmd = [sys.executable, "-m", "fleetyard", "server", "--listen", f"127.0.0.1:{port}", "--data", str(data),
-           "--admin-token-file", str(data / "admin.token"), "--plan-time-limit", "20"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "fleetyard",
+        "server",
+        "--listen",
+        f"127.0.0.1:{port}",
+        "--data",
+        str(data),
+        "--admin-token-file",
+        str(data / "admin.token"),
+        "--plan-time-limit",
+        "20",
+    ]
     if db:
         cmd += ["--db", db]
     log = open(data / "server.log", "wb")  # stays open as long as the server runs
@@ -164,8 +209,9 @@ def run_one(kind: str, args: argparse.Namespace) -> dict[str, Any]:
                 r.raise_for_status()
                 tokens[f"sim-{i}"] = r.json()["token"]
         q: Any = mp.get_context("spawn").Queue()
-        gen = mp.get_context("spawn").Process(target=load, args=(url, tokens, args.clients, args.warmup,
-                                                                  args.seconds, q))
+        gen = mp.get_context("spawn").Process(
+            target=load, args=(url, tokens, args.clients, args.warmup, args.seconds, q)
+        )
         gen.start()
         server_ps, gen_ps = psutil.Process(proc.pid), psutil.Process(gen.pid)
         time.sleep(args.warmup)
@@ -178,9 +224,14 @@ def run_one(kind: str, args: argparse.Namespace) -> dict[str, Any]:
         with httpx.Client(base_url=url, headers=admin) as http:
             status = http.get("/api/v1/status").json()
         beats = sum(1 for s in status["sites"] if s["last_heartbeat"])
-        result |= {"db": kind, "sites": args.sites, "clients": args.clients, "sites_reported": beats,
-                   "heartbeats_per_s": result["count"] / args.seconds,
-                   "server_cpu_ms_per_heartbeat": 1000 * result["server_cpu_s"] / max(1, result["count"])}
+        result |= {
+            "db": kind,
+            "sites": args.sites,
+            "clients": args.clients,
+            "sites_reported": beats,
+            "heartbeats_per_s": result["count"] / args.seconds,
+            "server_cpu_ms_per_heartbeat": 1000 * result["server_cpu_s"] / max(1, result["count"]),
+        }
         return result
     finally:
         proc.send_signal(signal.SIGTERM)
@@ -215,9 +266,15 @@ def machine() -> dict[str, Any]:
             pg = str(row[0]) if row else ""
     except Exception as exc:  # the report says why, the run goes on
         pg = f"unreachable ({exc})"
-    return {"cpu": cpu, "cores": os.cpu_count(), "memory_gb": round(mem_kb / 1024 / 1024, 1),
-            "python": platform.python_version(), "postgresql": pg, "sqlite": sqlite3.sqlite_version,
-            "load_average_before": os.getloadavg()}
+    return {
+        "cpu": cpu,
+        "cores": os.cpu_count(),
+        "memory_gb": round(mem_kb / 1024 / 1024, 1),
+        "python": platform.python_version(),
+        "postgresql": pg,
+        "sqlite": sqlite3.sqlite_version,
+        "load_average_before": os.getloadavg(),
+    }
 
 
 def main() -> None:
@@ -230,18 +287,23 @@ def main() -> None:
     ap.add_argument("--json", type=Path, help="Also write the results here.")
     args = ap.parse_args()
     info = machine()
-    print(f"machine: {info['cpu']}, {info['cores']} cores, {info['memory_gb']} GB; Python {info['python']}; "
-          f"PostgreSQL {info['postgresql']}; SQLite {info['sqlite']}; load before "
-          f"{', '.join(f'{x:.2f}' for x in info['load_average_before'])}")
+    print(
+        f"machine: {info['cpu']}, {info['cores']} cores, {info['memory_gb']} GB; Python {info['python']}; "
+        f"PostgreSQL {info['postgresql']}; SQLite {info['sqlite']}; load before "
+        f"{', '.join(f'{x:.2f}' for x in info['load_average_before'])}"
+    )
     results = []
-    for kind in (["postgres", "sqlite"] if args.db == "both" else [args.db]):
+    for kind in ["postgres", "sqlite"] if args.db == "both" else [args.db]:
         r = run_one(kind, args)
         results.append(r)
-        print(f"{kind:8s}: {r['heartbeats_per_s']:7.0f} heartbeats/s sustained over {r['seconds']:.0f} s "
-              f"({r['sites']} sites, {r['clients']} clients; p50 {r['p50_ms']:.1f} ms, p99 {r['p99_ms']:.1f} ms; "
-              f"{r['errors']} errors; {r['sites_reported']}/{r['sites']} sites reported; server CPU "
-              f"{r['server_cpu_s'] / r['seconds']:.2f} cores, {r['server_cpu_ms_per_heartbeat']:.1f} ms/heartbeat; "
-              f"load generator {r['loadgen_cpu_s'] / r['seconds']:.2f} cores)", flush=True)
+        print(
+            f"{kind:8s}: {r['heartbeats_per_s']:7.0f} heartbeats/s sustained over {r['seconds']:.0f} s "
+            f"({r['sites']} sites, {r['clients']} clients; p50 {r['p50_ms']:.1f} ms, p99 {r['p99_ms']:.1f} ms; "
+            f"{r['errors']} errors; {r['sites_reported']}/{r['sites']} sites reported; server CPU "
+            f"{r['server_cpu_s'] / r['seconds']:.2f} cores, {r['server_cpu_ms_per_heartbeat']:.1f} ms/heartbeat; "
+            f"load generator {r['loadgen_cpu_s'] / r['seconds']:.2f} cores)",
+            flush=True,
+        )
     if args.json:
         args.json.write_text(json.dumps({"machine": info, "results": results}, indent=1))
 
