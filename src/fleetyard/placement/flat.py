@@ -48,11 +48,6 @@ class Flat:
     def n_workloads(self) -> int:
         return len(self.kind)
 
-    @property
-    def empty(self) -> np.ndarray:
-        out: np.ndarray = self.starts[1:] == self.starts[:-1]
-        return out
-
 
 def _cat_int(parts: Sequence[np.ndarray]) -> IntArray:
     return np.concatenate(parts).astype(np.int64) if parts else np.zeros(0, np.int64)

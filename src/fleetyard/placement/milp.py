@@ -78,10 +78,6 @@ class Solution:
     row_duals: FloatArray | None = None
 
     @property
-    def has_solution(self) -> bool:
-        return self.x is not None
-
-    @property
     def gap(self) -> float:
         if self.x is None:
             return INF
