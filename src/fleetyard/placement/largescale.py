@@ -41,7 +41,8 @@ from fleetyard.placement.runner import Runner
 
 LARGE_ABOVE = 40_000  # candidate (workload, pool) pairs; below this the full MIP is solved
 K_POLISH = 6  # cheapest priced pools per workload in the polishing MIP
-DUAL_SHARE = 0.25  # of the time limit for the subgradient
+DUAL_SHARE = 0.5  # of the time limit, a safety stop for the subgradient: its step count (200)
+# normally ends it, so that the prices, and the plan, do not depend on the clock
 
 
 def is_large(cands: Sequence[Candidates]) -> bool:

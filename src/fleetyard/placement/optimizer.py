@@ -24,7 +24,7 @@ import numpy as np
 from fleetyard.placement.candidates import Candidates, build_candidates
 from fleetyard.placement.context import FloatArray, Ledger
 from fleetyard.placement.framework import Context
-from fleetyard.placement.milp import LinearModel, Solution, relative_gap, solve_highs
+from fleetyard.placement.milp import LinearModel, Solution, solve_highs
 from fleetyard.placement.model import BuiltModel, build_model, extract, model_cost
 from fleetyard.placement.result import Placement
 from fleetyard.placement.runner import Runner
@@ -145,9 +145,3 @@ def _solve(lp: LinearModel, opts: OptimizerOptions, time_limit: float, abs_gap: 
                            seed=opts.seed)
     return solve_highs(lp, time_limit=time_limit, mip_rel_gap=1e-9, mip_abs_gap=abs_gap,
                        threads=opts.threads, seed=opts.seed, start=start)
-
-
-def gap_of(placement: Placement) -> float:
-    if placement.objective is None or placement.bound is None:
-        return float("inf")
-    return relative_gap(placement.objective, placement.bound)
