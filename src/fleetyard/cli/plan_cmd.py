@@ -31,14 +31,17 @@ StrategyOpt = Annotated[str, typer.Option("--strategy", "-s", help=f"One of: {',
 FormatOpt = Annotated[Format, typer.Option("--format", "-o", help="Output: table or json.")]
 TimeLimitOpt = Annotated[float, typer.Option("--time-limit", min=1.0, help="Solver time limit, seconds.")]
 GapOpt = Annotated[float, typer.Option("--mip-gap", min=0.0, max=1.0, help="Stop when proven within this gap.")]
+StallOpt = Annotated[float, typer.Option("--stall", min=0.0,
+                                         help="Stop the solver after this many seconds with no better plan (0: off).")]
 
 
-def _options(strategy: str, time_limit: float, mip_gap: float, resilience: bool = True) -> PlanOptions:
+def _options(strategy: str, time_limit: float, mip_gap: float, stall: float,
+             resilience: bool = True) -> PlanOptions:
     if strategy not in STRATEGIES:
         hint = did_you_mean(strategy, STRATEGIES)
         fail(f"--strategy: expected one of {', '.join(STRATEGIES)}, got '{strategy}'{hint}")
     return PlanOptions(strategy=strategy,
-                       optimizer=OptimizerOptions(time_limit=time_limit, mip_gap=mip_gap),
+                       optimizer=OptimizerOptions(time_limit=time_limit, mip_gap=mip_gap, stall=stall or None),
                        resilience=resilience)
 
 
@@ -68,11 +71,12 @@ def plan(
     output: FormatOpt = Format.table,
     time_limit: TimeLimitOpt = 60.0,
     mip_gap: GapOpt = 0.002,
+    stall: StallOpt = 5.0,
     resilience: Annotated[bool, typer.Option(help="Check, per site, whether its loss is absorbable.")] = True,
     fail_on_unplaced: Annotated[bool, typer.Option(help="Exit 3 if any work is unplaced or unserved.")] = False,
 ) -> None:
     """Plan where every workload runs, for all workloads at once, and explain it."""
-    opts = _options(strategy, time_limit, mip_gap, resilience)
+    opts = _options(strategy, time_limit, mip_gap, stall, resilience)
     fleet = load_or_exit(paths)
     result = Planner(fleet).plan(opts)
     if output is Format.json:
@@ -90,9 +94,10 @@ def explain(
     output: FormatOpt = Format.table,
     time_limit: TimeLimitOpt = 60.0,
     mip_gap: GapOpt = 0.002,
+    stall: StallOpt = 5.0,
 ) -> None:
     """Show every site's verdict for one workload: rejected (all reasons), chosen, or not chosen."""
-    opts = _options(strategy, time_limit, mip_gap, resilience=False)
+    opts = _options(strategy, time_limit, mip_gap, stall, resilience=False)
     paths_ = paths
     fleet = load_or_exit(paths_)
     if workload not in fleet.workloads:
@@ -131,10 +136,11 @@ def whatif(
     replan: Annotated[bool, typer.Option(help="Re-plan everything instead of failing over only what moved.")] = False,
     time_limit: TimeLimitOpt = 60.0,
     mip_gap: GapOpt = 0.002,
+    stall: StallOpt = 5.0,
     fail_on_unserved: Annotated[bool, typer.Option(help="Exit 3 if the loss is not absorbable.")] = False,
 ) -> None:
     """Fail sites and show what moves, what it costs, and what can no longer be served."""
-    opts = _options(strategy, time_limit, mip_gap, resilience=False)
+    opts = _options(strategy, time_limit, mip_gap, stall, resilience=False)
     fleet = load_or_exit(paths)
     for site in fail_sites:
         if site not in fleet.sites:

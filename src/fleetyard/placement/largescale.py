@@ -104,7 +104,8 @@ def optimize_large(ctx: Context, runner: Runner, ledger: Ledger, cands: Sequence
     kept = sum(len(r.pools) for r in restricted)
     notes.append(f"polishing MIP over {kept:,} of {len(flat.pool):,} candidate (workload, pool) pairs")
     remaining = max(1.0, opts.time_limit - (time.perf_counter() - t0))
-    placement = solve_model(built, OptimizerOptions(time_limit=remaining, mip_gap=opts.mip_gap, seed=opts.seed),
+    placement = solve_model(built, OptimizerOptions(time_limit=remaining, mip_gap=opts.mip_gap, seed=opts.seed,
+                                                    stall=opts.stall),
                             None, best)
     if placement.objective is None or placement.penalty is None:  # the solver failed: keep the best plan
         placement = best

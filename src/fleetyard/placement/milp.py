@@ -12,6 +12,7 @@ import time
 from array import array
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import highspy
 import numpy as np
@@ -70,7 +71,7 @@ class LinearModel:
 
 @dataclass
 class Solution:
-    status: str  # optimal | time-limit | infeasible | error
+    status: str  # optimal | time-limit | stalled | infeasible | error
     x: FloatArray | None
     objective: float
     bound: float
@@ -92,11 +93,33 @@ def relative_gap(value: float, bound: float) -> float:
 
 def _new_highs() -> highspy.Highs:
     # highspy.Highs() prints its banner on construction before options can be set;
-    # the core class does not, and we need no Python callbacks.
+    # the core class does not (its callbacks are set with setCallback/startCallback).
     core = getattr(getattr(highspy, "_core", None), "_Highs", None)
     h = core() if core is not None else highspy.Highs()  # type: ignore[no-untyped-call]
     h.setOptionValue("output_flag", False)
     return h
+
+
+def _stop_on_stall(h: Any, stall: float) -> dict[str, Any]:
+    """Interrupt HiGHS once `stall` seconds of its running time pass without an
+    improving solution. On big placement models HiGHS finds its best plan in the
+    first seconds (the start, a feasibility jump) and then spends the rest of the
+    time limit on root cuts that improve only the bound."""
+    cb = highspy.cb
+    state: dict[str, Any] = {"last": 0.0, "hit": False}
+
+    def callback(kind: int, _message: str, out: Any, into: Any, _data: object) -> None:
+        if kind == cb.HighsCallbackType.kCallbackMipImprovingSolution:
+            state["last"] = float(out.running_time)
+        elif kind == cb.HighsCallbackType.kCallbackMipInterrupt and out.running_time - state["last"] > stall:
+            state["hit"] = True
+            into.user_interrupt = True
+
+    state["callback"] = callback  # kept alive as long as the solve
+    h.setCallback(callback, None)
+    h.startCallback(cb.HighsCallbackType.kCallbackMipImprovingSolution)
+    h.startCallback(cb.HighsCallbackType.kCallbackMipInterrupt)
+    return state
 
 
 def solve_highs(
@@ -109,14 +132,17 @@ def solve_highs(
     threads: int | None = None,
     start: FloatArray | tuple[np.ndarray, np.ndarray] | None = None,
     seed: int = 0,
+    stall: float | None = None,
 ) -> Solution:
     """Solve with HiGHS. With `integral=False` the LP relaxation is solved and duals kept.
 
     `start` is a full solution vector or a partial one `(indices, values)`, which HiGHS
     completes (it fixes the given values and solves for the rest) and uses as the
-    first incumbent."""
+    first incumbent. `stall` stops the search (status "stalled") once that many
+    seconds pass without a better solution."""
     t0 = time.perf_counter()
     h = _new_highs()
+    stalled = _stop_on_stall(h, stall) if stall and integral else None
     h.setOptionValue("time_limit", float(max(time_limit, 0.1)))
     h.setOptionValue("random_seed", int(seed))
     del threads  # HiGHS sizes its scheduler once per process; changing it later makes run() fail
@@ -157,6 +183,8 @@ def solve_highs(
     ms = highspy.HighsModelStatus
     if status == ms.kOptimal:
         label = "optimal"
+    elif status == ms.kInterrupt and stalled is not None and stalled["hit"]:
+        label = "stalled"
     elif status in (ms.kTimeLimit, ms.kIterationLimit, ms.kSolutionLimit, ms.kInterrupt):
         label = "time-limit"
     elif status in (ms.kInfeasible, ms.kUnboundedOrInfeasible):
