@@ -101,24 +101,26 @@ def _new_highs() -> highspy.Highs:
 
 
 def _stop_on_stall(h: Any, stall: float) -> dict[str, Any]:
-    """Interrupt HiGHS once `stall` seconds of its running time pass without an
-    improving solution. On big placement models HiGHS finds its best plan in the
-    first seconds (the start, a feasibility jump) and then spends the rest of the
-    time limit on root cuts that improve only the bound."""
-    cb = highspy.cb
-    state: dict[str, Any] = {"last": 0.0, "hit": False}
+    """Interrupt HiGHS once it holds a solution and `stall` seconds of its running
+    time pass without a better one. On big placement models HiGHS finds its best plan
+    in the first seconds (the start, a feasibility jump) and then spends the rest of
+    the time limit on root cuts that improve only the bound. The simplex interrupt
+    is watched too, so one long root LP cannot hold the stop back."""
+    cb = highspy.cb.HighsCallbackType
+    state: dict[str, Any] = {"last": None, "hit": False}
+    interrupts = (cb.kCallbackMipInterrupt, cb.kCallbackSimplexInterrupt)
 
     def callback(kind: int, _message: str, out: Any, into: Any, _data: object) -> None:
-        if kind == cb.HighsCallbackType.kCallbackMipImprovingSolution:
+        if kind == cb.kCallbackMipImprovingSolution:
             state["last"] = float(out.running_time)
-        elif kind == cb.HighsCallbackType.kCallbackMipInterrupt and out.running_time - state["last"] > stall:
+        elif kind in interrupts and state["last"] is not None and out.running_time - state["last"] > stall:
             state["hit"] = True
             into.user_interrupt = True
 
     state["callback"] = callback  # kept alive as long as the solve
     h.setCallback(callback, None)
-    h.startCallback(cb.HighsCallbackType.kCallbackMipImprovingSolution)
-    h.startCallback(cb.HighsCallbackType.kCallbackMipInterrupt)
+    for kind in (cb.kCallbackMipImprovingSolution, *interrupts):
+        h.startCallback(kind)
     return state
 
 
