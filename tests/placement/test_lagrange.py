@@ -68,3 +68,24 @@ def monkeypatch_large():
     largescale.LARGE_ABOVE = -1
     yield
     largescale.LARGE_ABOVE = saved
+
+
+@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(f=fleets())
+def test_without_the_polishing_mip_the_plan_is_still_valid_and_no_worse_than_greedy(monkeypatch_large, f):
+    saved = largescale.POLISH_MAX_PAIRS
+    largescale.POLISH_MAX_PAIRS = -1
+    try:
+        planner = Planner(f)
+        placement = planner.place(PlanOptions(optimizer=OptimizerOptions(time_limit=10)))
+        plan = planner.to_plan(placement, PlanOptions(resilience=False))
+    finally:
+        largescale.POLISH_MAX_PAIRS = saved
+    assert placement.status == "heuristic"
+    assert any("no polishing MIP" in n for n in plan.solver.notes)
+    assert check_plan(f, plan) == []
+    assert plan.bound.cost_per_hour_lower_bound <= plan.totals.cost_per_hour + 1e-6
+    unit = penalty_unit(planner.candidates)
+    base = greedy(planner.ctx, planner.runner, planner.candidates)
+    assert sum(objective(planner.candidates, placement, unit)) <= sum(
+        objective(planner.candidates, base, unit)) + 1e-6

@@ -41,6 +41,10 @@ from fleetyard.placement.runner import Runner
 
 LARGE_ABOVE = 40_000  # candidate (workload, pool) pairs; below this the full MIP is solved
 K_POLISH = 6  # cheapest priced pools per workload in the polishing MIP
+# Above this many pairs the polishing MIP is skipped: at 1,000 sites x 20,000 workloads
+# (137k pairs, 380k columns) HiGHS spent 16 s in presolve and 14 s at the root and
+# never improved the repaired plan (docs/benchmarks.md).
+POLISH_MAX_PAIRS = 100_000
 DUAL_SHARE = 0.5  # of the time limit, a safety stop for the subgradient: its step count (200)
 # normally ends it, so that the prices, and the plan, do not depend on the clock
 
@@ -100,16 +104,22 @@ def optimize_large(ctx: Context, runner: Runner, ledger: Ledger, cands: Sequence
         keep[np.argsort(priced[cand.name], kind="stable")[:K_POLISH]] = True
         keep |= np.isin(cand.pools, list(best.replicas.get(cand.name, {})))
         restricted.append(cand.subset(keep))
-    built = build_model(c, ledger, restricted, unit=unit)
     kept = sum(len(r.pools) for r in restricted)
-    notes.append(f"polishing MIP over {kept:,} of {len(flat.pool):,} candidate (workload, pool) pairs")
-    remaining = max(1.0, opts.time_limit - (time.perf_counter() - t0))
-    placement = solve_model(built, OptimizerOptions(time_limit=remaining, mip_gap=opts.mip_gap, seed=opts.seed,
-                                                    stall=opts.stall),
-                            None, best)
-    if placement.objective is None or placement.penalty is None:  # the solver failed: keep the best plan
+    if kept > POLISH_MAX_PAIRS:
+        notes.append(f"no polishing MIP: {kept:,} candidate pairs is above {POLISH_MAX_PAIRS:,}")
         placement = best
         placement.objective, placement.penalty = best_obj
+        placement.status = "heuristic"
+    else:
+        built = build_model(c, ledger, restricted, unit=unit)
+        notes.append(f"polishing MIP over {kept:,} of {len(flat.pool):,} candidate (workload, pool) pairs")
+        remaining = max(1.0, opts.time_limit - (time.perf_counter() - t0))
+        placement = solve_model(built, OptimizerOptions(time_limit=remaining, mip_gap=opts.mip_gap, seed=opts.seed,
+                                                        stall=opts.stall),
+                                None, best)
+        if placement.objective is None or placement.penalty is None:  # the solver failed: keep the best plan
+            placement = best
+            placement.objective, placement.penalty = best_obj
     placement.notes.extend(notes)
     placement.strategy = "optimizer"
     placement.solver = "highs"
