@@ -14,7 +14,7 @@ from fleetyard.placement.objective import objective
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
 
-import fleetgen  # noqa: E402
+import fleetgen
 
 
 def test_a_stalled_search_returns_a_valid_plan_no_worse_than_greedy():
