@@ -37,3 +37,10 @@ def test_without_a_stall_stop_the_same_fleet_is_solved_to_optimality():
     plan = Planner(f).plan(PlanOptions(optimizer=OptimizerOptions(time_limit=60, stall=None), resilience=False))
     assert plan.solver.status == "optimal"
     assert check_plan(f, plan) == []
+
+
+def test_the_greedy_baseline_does_not_claim_optimality():
+    f = fleetgen.generate(20, 200, seed=0)
+    plan = Planner(f).plan(PlanOptions(strategy="greedy", resilience=False))
+    assert plan.solver.status == "heuristic"
+    assert check_plan(f, plan) == []

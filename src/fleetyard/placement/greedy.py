@@ -83,7 +83,7 @@ def greedy(
     uses them to repair its relaxed solution into a feasible plan."""
     t0 = time.perf_counter()
     state = _State(ctx, runner, (ledger or ctx.compiled.full_ledger()).copy(), rank)
-    placement = Placement("greedy", solver="greedy")
+    placement = Placement("greedy", solver="greedy", status="heuristic")  # proves nothing
     for name, pools in (existing or {}).items():
         for p, n in pools.items():
             placement.add_replicas(name, p, n)

@@ -102,6 +102,7 @@ class WorkloadSummary(_Out):
 class SolverInfo(_Out):
     strategy: str  # optimizer | greedy
     solver: str = ""
+    # optimal | time-limit | stalled | heuristic (proves nothing: greedy, big-fleet repair) | infeasible | error
     status: str = ""
     seconds: float = 0.0
     variables: int = 0
