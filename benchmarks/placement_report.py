@@ -55,7 +55,7 @@ def label(r: dict[str, Any]) -> str:
 
 def report(results: list[dict[str, Any]], info: dict[str, Any]) -> str:
     out = [
-        f"machine: {info['cpu']}, {info['cores']} cores, {info['ram_gib']} GiB RAM; "
+        f"machine: {info['cpu']}, {info['cores']} cores, {info.get('memory_gb', info.get('ram_gib'))} GiB RAM; "
         f"Python {info['python']}, highspy {info['highspy']}, ortools {info['ortools']}, "
         f"numpy {info['numpy']}; {info['platform']}",
         "",

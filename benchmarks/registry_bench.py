@@ -22,7 +22,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import shutil
 import subprocess
 import sys
@@ -32,36 +31,13 @@ from pathlib import Path
 
 import blake3
 import numpy as np
+from machineinfo import machine
 from safetensors.numpy import load_file, save_file
 
 from fleetyard.registry import diff_versions, open_store, pull, push
 
 INSERT_AT = 1 << 20
 INSERT_BYTES = 4096
-
-
-def machine() -> dict[str, str]:
-    """CPU model, cores, memory, Python version and library versions."""
-    cpu = platform.processor() or "unknown"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    mem = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
-    import fastcdc
-
-    return {
-        "cpu": cpu,
-        "cores": str(os.cpu_count()),
-        "memory": f"{mem:.0f} GiB",
-        "python": platform.python_version(),
-        "os": platform.platform(),
-        "blake3": blake3.__version__ if hasattr(blake3, "__version__") else "?",
-        "fastcdc": fastcdc.__version__,
-    }
 
 
 def write_model(folder: Path, size_mb: int, seed: int = 0) -> None:
@@ -178,7 +154,7 @@ def main() -> None:
 
 
 def run(work: Path, shm: Path, size_mb: int) -> None:
-    info = machine()
+    info = machine("blake3", "fastcdc", "zstandard")
     print("machine:", ", ".join(f"{k} {v}" for k, v in info.items()))
     v1, v2 = work / "v1", work / "v2"
     write_model(v1, size_mb)

@@ -27,8 +27,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
 import sys
 import tempfile
 import time
@@ -36,35 +34,13 @@ from pathlib import Path
 
 import httpx
 import yaml
+from machineinfo import machine
 
 from fleetyard.agent.localfleet import LocalFleet, write_model
 from fleetyard.registry import diff_versions, missing_chunks, open_store
 from fleetyard.replication import ByteLedger, MeteredBackend, Source, TokenBucket, sync_version
 from fleetyard.services.http_backend import HttpBackend
 from fleetyard.services.wire import FleetStatus
-
-
-def machine() -> dict[str, object]:
-    cpu = "unknown"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    mem = 0
-    try:
-        mem = int(Path("/proc/meminfo").read_text().split()[1]) // 1024 // 1024
-    except (OSError, ValueError, IndexError):
-        pass
-    return {
-        "cpu": cpu,
-        "cores": os.cpu_count(),
-        "memory_gb": mem,
-        "python": platform.python_version(),
-        "platform": platform.platform(),
-    }
 
 
 def fleet_spec(folder: Path, regions: int, per_region: int, model: str) -> Path:

@@ -19,7 +19,6 @@ import argparse
 import json
 import multiprocessing as mp
 import os
-import platform
 import secrets
 import shutil
 import signal
@@ -36,6 +35,7 @@ from typing import Any
 
 import httpx
 import psutil
+from machineinfo import machine
 
 PG_ADMIN = "host=127.0.0.1 port=5432 dbname=test user=root connect_timeout=3"
 
@@ -247,16 +247,7 @@ def run_one(kind: str, args: argparse.Namespace) -> dict[str, Any]:
         shutil.rmtree(data, ignore_errors=True)
 
 
-def machine() -> dict[str, Any]:
-    cpu = platform.processor()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-        mem_kb = int(Path("/proc/meminfo").read_text().split()[1])
-    except OSError:
-        mem_kb = 0
+def machine_info() -> dict[str, Any]:
     pg = ""
     try:
         import psycopg
@@ -266,15 +257,7 @@ def machine() -> dict[str, Any]:
             pg = str(row[0]) if row else ""
     except Exception as exc:  # the report says why, the run goes on
         pg = f"unreachable ({exc})"
-    return {
-        "cpu": cpu,
-        "cores": os.cpu_count(),
-        "memory_gb": round(mem_kb / 1024 / 1024, 1),
-        "python": platform.python_version(),
-        "postgresql": pg,
-        "sqlite": sqlite3.sqlite_version,
-        "load_average_before": os.getloadavg(),
-    }
+    return machine() | {"postgresql": pg, "sqlite": sqlite3.sqlite_version, "load_average_before": os.getloadavg()}
 
 
 def main() -> None:
@@ -286,7 +269,7 @@ def main() -> None:
     ap.add_argument("--warmup", type=float, default=3.0)
     ap.add_argument("--json", type=Path, help="Also write the results here.")
     args = ap.parse_args()
-    info = machine()
+    info = machine_info()
     print(
         f"machine: {info['cpu']}, {info['cores']} cores, {info['memory_gb']} GB; Python {info['python']}; "
         f"PostgreSQL {info['postgresql']}; SQLite {info['sqlite']}; load before "

@@ -52,42 +52,21 @@ class ByteLedger:
             return sum(self._by_source.values())
 
 
-class MeteredBackend:
-    """A read-mostly view of a source backend that honours a throttle and counts bytes."""
+class _Wrapper:
+    """Forwards every `Backend` call to `inner`; subclasses change the reads."""
 
-    def __init__(
-        self,
-        inner: Backend,
-        source: str,
-        ledger: ByteLedger,
-        throttle: Callable[[int], None] | None = None,
-    ) -> None:
+    def __init__(self, inner: Backend) -> None:
         self.inner = inner
-        self.source = source
-        self.ledger = ledger
-        self._throttle = throttle
 
     @property
     def url(self) -> str:
         return self.inner.url
 
-    def _before(self, n: int) -> None:
-        if self._throttle is not None:
-            self._throttle(n)
-
     def get(self, key: str) -> bytes:
-        # The size is unknown before the read: pay for it afterwards (objects read
-        # whole are small - manifests, recipes, indexes).
-        data = self.inner.get(key)
-        self._before(len(data))
-        self.ledger.add(self.source, len(data))
-        return data
+        return self.inner.get(key)
 
     def get_range(self, key: str, offset: int, length: int) -> bytes:
-        self._before(length)
-        data = self.inner.get_range(key, offset, length)
-        self.ledger.add(self.source, len(data))
-        return data
+        return self.inner.get_range(key, offset, length)
 
     def put(self, key: str, data: bytes) -> None:
         self.inner.put(key, data)
@@ -114,6 +93,40 @@ class MeteredBackend:
         return self.inner.store_exists()
 
 
+class MeteredBackend(_Wrapper):
+    """A read-mostly view of a source backend that honours a throttle and counts bytes."""
+
+    def __init__(
+        self,
+        inner: Backend,
+        source: str,
+        ledger: ByteLedger,
+        throttle: Callable[[int], None] | None = None,
+    ) -> None:
+        super().__init__(inner)
+        self.source = source
+        self.ledger = ledger
+        self._throttle = throttle
+
+    def _before(self, n: int) -> None:
+        if self._throttle is not None:
+            self._throttle(n)
+
+    def get(self, key: str) -> bytes:
+        # The size is unknown before the read: pay for it afterwards (objects read
+        # whole are small - manifests, recipes, indexes).
+        data = self.inner.get(key)
+        self._before(len(data))
+        self.ledger.add(self.source, len(data))
+        return data
+
+    def get_range(self, key: str, offset: int, length: int) -> bytes:
+        self._before(length)
+        data = self.inner.get_range(key, offset, length)
+        self.ledger.add(self.source, len(data))
+        return data
+
+
 def _immutable(key: str) -> bool:
     return key.endswith(".idx") or key.startswith("recipes/")
 
@@ -130,7 +143,7 @@ def _valid(key: str, data: bytes) -> bool:
     return True
 
 
-class CachedBackend:
+class CachedBackend(_Wrapper):
     """Caches a source's immutable objects (pack indexes, recipes) in a local folder.
 
     Pack ids are random and never reused and recipes are named by their hash, so a
@@ -140,13 +153,9 @@ class CachedBackend:
     """
 
     def __init__(self, inner: Backend, cache_dir: str | os.PathLike[str]) -> None:
-        self.inner = inner
+        super().__init__(inner)
         self.shared = Path(cache_dir)
         self.root = self.shared / hashlib.sha256(inner.url.encode()).hexdigest()[:16]
-
-    @property
-    def url(self) -> str:
-        return self.inner.url
 
     def _cached(self, key: str) -> Path:
         # Recipes are named by their hash: one copy serves every source (a peer still
@@ -176,30 +185,3 @@ class CachedBackend:
         except OSError:
             pass  # a cache that cannot be written is only slower
         return data
-
-    def get_range(self, key: str, offset: int, length: int) -> bytes:
-        return self.inner.get_range(key, offset, length)
-
-    def put(self, key: str, data: bytes) -> None:
-        self.inner.put(key, data)
-
-    def put_new(self, key: str, data: bytes) -> bool:
-        return self.inner.put_new(key, data)
-
-    def put_file(self, key: str, path: str) -> None:
-        self.inner.put_file(key, path)
-
-    def delete(self, key: str) -> None:
-        self.inner.delete(key)
-
-    def list(self, prefix: str) -> Iterator[ObjectInfo]:
-        return self.inner.list(prefix)
-
-    def exists(self, key: str) -> bool:
-        return self.inner.exists(key)
-
-    def staging_dir(self) -> str:
-        return self.inner.staging_dir()
-
-    def store_exists(self) -> bool:
-        return self.inner.store_exists()
