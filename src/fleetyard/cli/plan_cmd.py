@@ -21,6 +21,7 @@ from fleetyard.cli.common import (
 )
 from fleetyard.cli.render import explanation_table, money, render_plan, unplaced_table
 from fleetyard.placement import STRATEGIES, OptimizerOptions, Planner, PlanOptions, failover
+from fleetyard.placement.milp import WorkLimits
 from fleetyard.placement.planner import explain_workload
 from fleetyard.placement.resilience import moves
 from fleetyard.spec import CATALOG, SERVER_POWER_FACTOR
@@ -29,19 +30,22 @@ Paths = Annotated[list[Path], typer.Argument(help="Fleet spec files or folders (
                                              show_default=False)]
 StrategyOpt = Annotated[str, typer.Option("--strategy", "-s", help=f"One of: {', '.join(STRATEGIES)}.")]
 FormatOpt = Annotated[Format, typer.Option("--format", "-o", help="Output: table or json.")]
-TimeLimitOpt = Annotated[float, typer.Option("--time-limit", min=1.0, help="Solver time limit, seconds.")]
+TimeLimitOpt = Annotated[float, typer.Option("--time-limit", min=1.0, help=(
+    "Safety net on the clock, seconds: a plan cut by it says so (the stop rules count work)."))]
 GapOpt = Annotated[float, typer.Option("--mip-gap", min=0.0, max=1.0, help="Stop when proven within this gap.")]
-StallOpt = Annotated[float, typer.Option("--stall", min=0.0,
-                                         help="Stop the solver after this many seconds with no better plan (0: off).")]
+StallOpt = Annotated[int, typer.Option("--stall-work", min=0, help=(
+    "Stop the solver after this many simplex iterations without a better plan (0: off). "
+    "Counted in work, not seconds, so a busy machine gives the same plan."))]
 
 
-def _options(strategy: str, time_limit: float, mip_gap: float, stall: float,
+def _options(strategy: str, time_limit: float, mip_gap: float, stall: int,
              resilience: bool = True) -> PlanOptions:
     if strategy not in STRATEGIES:
         hint = did_you_mean(strategy, STRATEGIES)
         fail(f"--strategy: expected one of {', '.join(STRATEGIES)}, got '{strategy}'{hint}")
     return PlanOptions(strategy=strategy,
-                       optimizer=OptimizerOptions(time_limit=time_limit, mip_gap=mip_gap, stall=stall or None),
+                       optimizer=OptimizerOptions(time_limit=time_limit, mip_gap=mip_gap,
+                                                          limits=WorkLimits(stall_iterations=stall or None)),
                        resilience=resilience)
 
 
@@ -71,7 +75,7 @@ def plan(
     output: FormatOpt = Format.table,
     time_limit: TimeLimitOpt = 60.0,
     mip_gap: GapOpt = 0.002,
-    stall: StallOpt = 5.0,
+    stall: StallOpt = WorkLimits.stall_iterations or 0,
     resilience: Annotated[bool, typer.Option(help="Check, per site, whether its loss is absorbable.")] = True,
     fail_on_unplaced: Annotated[bool, typer.Option(help="Exit 3 if any work is unplaced or unserved.")] = False,
 ) -> None:
@@ -94,7 +98,7 @@ def explain(
     output: FormatOpt = Format.table,
     time_limit: TimeLimitOpt = 60.0,
     mip_gap: GapOpt = 0.002,
-    stall: StallOpt = 5.0,
+    stall: StallOpt = WorkLimits.stall_iterations or 0,
 ) -> None:
     """Show every site's verdict for one workload: rejected (all reasons), chosen, or not chosen."""
     opts = _options(strategy, time_limit, mip_gap, stall, resilience=False)
@@ -136,7 +140,7 @@ def whatif(
     replan: Annotated[bool, typer.Option(help="Re-plan everything instead of failing over only what moved.")] = False,
     time_limit: TimeLimitOpt = 60.0,
     mip_gap: GapOpt = 0.002,
-    stall: StallOpt = 5.0,
+    stall: StallOpt = WorkLimits.stall_iterations or 0,
     fail_on_unserved: Annotated[bool, typer.Option(help="Exit 3 if the loss is not absorbable.")] = False,
 ) -> None:
     """Fail sites and show what moves, what it costs, and what can no longer be served."""

@@ -22,6 +22,7 @@ from fleetyard.placement.usage import used as used_ledger
 from fleetyard.spec.plan import (
     Assignment,
     Bound,
+    StageBound,
     Plan,
     ResilienceEntry,
     Route,
@@ -126,7 +127,10 @@ def assemble(
         bound = Bound(cost_per_hour_lower_bound=min(_r(placement.bound), _r(total.total)),
                       gap=_r(relative_gap(placement.objective, placement.bound), 6),
                       method=placement.bound_method, shortfall_penalty_per_hour=_r(penalty),
-                      objective_lower_bound=_r(lower), objective_gap=_r(relative_gap(whole, lower), 6))
+                      objective_lower_bound=_r(lower), objective_gap=_r(relative_gap(whole, lower), 6),
+                      stages=[StageBound(stage=st.stage, value=_r(st.value), bound=_r(st.bound), gap=_r(st.gap, 6),
+                                         status=st.status, method=st.method, demand=_r(st.demand))
+                              for st in placement.stages])
     else:
         bound = Bound(cost_per_hour_lower_bound=0.0, gap=1.0 if total.total > 0 else 0.0,
                       method=placement.bound_method or "none: this strategy proves no bound")

@@ -23,6 +23,7 @@ The bound reported is the Lagrangian bound minus the plan's shortfall penalty (s
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 from collections.abc import Sequence
 
 import numpy as np
@@ -114,9 +115,7 @@ def optimize_large(ctx: Context, runner: Runner, ledger: Ledger, cands: Sequence
         built = build_model(c, ledger, restricted, unit=unit)
         notes.append(f"polishing MIP over {kept:,} of {len(flat.pool):,} candidate (workload, pool) pairs")
         remaining = max(1.0, opts.time_limit - (time.perf_counter() - t0))
-        placement = solve_model(built, OptimizerOptions(time_limit=remaining, mip_gap=opts.mip_gap, seed=opts.seed,
-                                                        stall=opts.stall),
-                                None, best)
+        placement = solve_model(built, replace(opts, time_limit=remaining), None, best)
         if placement.objective is None or placement.penalty is None:  # the solver failed: keep the best plan
             placement = best
             placement.objective, placement.penalty = best_obj

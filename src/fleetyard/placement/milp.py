@@ -71,7 +71,7 @@ class LinearModel:
 
 @dataclass
 class Solution:
-    status: str  # optimal | time-limit | stalled | infeasible | error
+    status: str  # optimal | stalled | node-limit | time-limit (the clock) | infeasible | error
     x: FloatArray | None
     objective: float
     bound: float
@@ -100,20 +100,36 @@ def _new_highs() -> highspy.Highs:
     return h
 
 
-def _stop_on_stall(h: Any, stall: float) -> dict[str, Any]:
-    """Interrupt HiGHS once it holds a solution and `stall` seconds of its running
-    time pass without a better one. On big placement models HiGHS finds its best plan
-    in the first seconds (the start, a feasibility jump) and then spends the rest of
-    the time limit on root cuts that improve only the bound. The simplex interrupt
-    is watched too, so one long root LP cannot hold the stop back."""
+@dataclass(frozen=True)
+class WorkLimits:
+    """Deterministic stop rules for a MIP search, counted in solver work, not seconds.
+
+    `stall_iterations`: stop once the search holds a plan and has spent this many
+    simplex iterations without finding a better one. `max_nodes`: branch-and-bound
+    nodes. HiGHS's search is deterministic for a model, its options and a seed, and
+    it reports its iteration count at fixed points of the search, so a stop counted
+    this way happens at the same point on an idle or a loaded machine; the clock
+    (`time_limit`) stays only as a safety net, and a plan cut by it says so."""
+
+    stall_iterations: int | None = 200_000
+    max_nodes: int | None = None
+
+
+def _stop_on_stall(h: Any, stall_iterations: int) -> dict[str, Any]:
+    """Interrupt HiGHS once it holds a solution and `stall_iterations` simplex
+    iterations pass without a better one. On big placement models HiGHS finds its best
+    plan early (the start, a feasibility jump) and then spends long root-cut phases
+    that improve only the bound. The simplex interrupt is watched too, so one long
+    root LP cannot hold the stop back."""
     cb = highspy.cb.HighsCallbackType
     state: dict[str, Any] = {"last": None, "hit": False}
     interrupts = (cb.kCallbackMipInterrupt, cb.kCallbackSimplexInterrupt)
 
     def callback(kind: int, _message: str, out: Any, into: Any, _data: object) -> None:
         if kind == cb.kCallbackMipImprovingSolution:
-            state["last"] = float(out.running_time)
-        elif kind in interrupts and state["last"] is not None and out.running_time - state["last"] > stall:
+            state["last"] = int(out.simplex_iteration_count)
+        elif (kind in interrupts and state["last"] is not None
+              and int(out.simplex_iteration_count) - state["last"] > stall_iterations):
             state["hit"] = True
             into.user_interrupt = True
 
@@ -134,17 +150,21 @@ def solve_highs(
     threads: int | None = None,
     start: FloatArray | tuple[np.ndarray, np.ndarray] | None = None,
     seed: int = 0,
-    stall: float | None = None,
+    limits: WorkLimits | None = None,
 ) -> Solution:
     """Solve with HiGHS. With `integral=False` the LP relaxation is solved and duals kept.
 
     `start` is a full solution vector or a partial one `(indices, values)`, which HiGHS
     completes (it fixes the given values and solves for the rest) and uses as the
-    first incumbent. `stall` stops the search (status "stalled") once that many
-    seconds pass without a better solution."""
+    first incumbent. `limits` stop the search deterministically (status "stalled" for
+    the stall rule, "node-limit" for the node budget); `time_limit` is the clock's
+    safety net (status "time-limit")."""
     t0 = time.perf_counter()
     h = _new_highs()
-    stalled = _stop_on_stall(h, stall) if stall and integral else None
+    limits = limits or WorkLimits()
+    stalled = _stop_on_stall(h, limits.stall_iterations) if limits.stall_iterations and integral else None
+    if limits.max_nodes is not None and integral:
+        h.setOptionValue("mip_max_nodes", int(limits.max_nodes))
     h.setOptionValue("time_limit", float(max(time_limit, 0.1)))
     h.setOptionValue("random_seed", int(seed))
     del threads  # HiGHS sizes its scheduler once per process; changing it later makes run() fail
@@ -187,7 +207,9 @@ def solve_highs(
         label = "optimal"
     elif status == ms.kInterrupt and stalled is not None and stalled["hit"]:
         label = "stalled"
-    elif status in (ms.kTimeLimit, ms.kIterationLimit, ms.kSolutionLimit, ms.kInterrupt):
+    elif status in (ms.kIterationLimit, ms.kSolutionLimit):  # mip_max_nodes ends as a solution limit
+        label = "node-limit"
+    elif status in (ms.kTimeLimit, ms.kInterrupt):
         label = "time-limit"
     elif status in (ms.kInfeasible, ms.kUnboundedOrInfeasible):
         label = "infeasible"

@@ -65,6 +65,17 @@ class BuiltModel:
     notes: list[str] = field(default_factory=list)
     pool_rows: dict[int, int] = field(default_factory=dict)  # pool -> its GPU capacity row
     site_rows: dict[int, int] = field(default_factory=dict)  # site -> its power/cooling row
+    disruption_cols: list[int] = field(default_factory=list)  # sticky columns (a subset of penalty_cols)
+
+    def service_weights(self) -> np.ndarray:
+        """Per column, what a unit of it costs in service: priority-weighted GPUs short
+        (`penalty / unit`); zero for money, routing tie-breaks and disruption."""
+        weights = np.frombuffer(self.lp.cost, dtype=np.float64).copy()
+        keep = np.zeros(len(weights), dtype=bool)
+        keep[self.penalty_cols] = True
+        keep[self.disruption_cols] = False
+        weights[~keep] = 0.0
+        return weights / self.unit
 
 
 def penalty_unit(cands: Sequence[Candidates]) -> float:
@@ -102,6 +113,7 @@ def build_model(
     site_terms: dict[int, tuple[list[int], list[float]]] = defaultdict(lambda: ([], []))
     out: list[_WorkloadCols] = []
     penalty_cols: list[int] = []
+    disruption: list[int] = []
     cost_cols: list[int] = []
 
     def use(col: int, pool: int, gpus: float, kw: float) -> None:
@@ -134,7 +146,8 @@ def build_model(
             wc.missing_col = lp.add_var(0.0, 1.0, value * n, False)
             penalty_cols.append(wc.missing_col)
             lp.add_row([*row_cols, wc.missing_col], [1.0] * (len(row_cols) + 1), 1.0, 1.0)
-            _stick(lp, wc, sticky.get(cand.name, {}), STICKY * unit * cand.gpus * n, penalty_cols, binary=True)
+            _stick(lp, wc, sticky.get(cand.name, {}), STICKY * unit * cand.gpus * n, penalty_cols, disruption,
+                   binary=True)
             continue
 
         cap = cand.max_replicas
@@ -154,7 +167,7 @@ def build_model(
             use(col, p, cand.gpus, float(cand.power[j]))
             by_site[int(compiled.pool_site[p])].append(col)
         xs = [col for col, _ in wc.pool_cols]
-        _stick(lp, wc, sticky.get(cand.name, {}), STICKY * unit * cand.gpus, penalty_cols, binary=False)
+        _stick(lp, wc, sticky.get(cand.name, {}), STICKY * unit * cand.gpus, penalty_cols, disruption, binary=False)
 
         # replicas.min (jobs: exactly N) with a shortfall column
         need = cand.need
@@ -247,7 +260,7 @@ def build_model(
     mask = np.zeros(lp.n_vars, dtype=bool)
     mask[cost_cols] = True
     return BuiltModel(lp, out, penalty_cols, mask, ledger, dict(pool_terms), dict(site_terms), unit,
-                      pool_rows=pool_rows, site_rows=site_rows)
+                      pool_rows=pool_rows, site_rows=site_rows, disruption_cols=disruption)
 
 
 def add_failure_scenario(built: BuiltModel, compiled: Compiled, lost: int) -> int:
@@ -313,7 +326,7 @@ def add_failure_scenario(built: BuiltModel, compiled: Compiled, lost: int) -> in
 
 
 def _stick(lp: LinearModel, wc: _WorkloadCols, current: Mapping[int, int], penalty: float,
-           penalty_cols: list[int], *, binary: bool) -> None:
+           penalty_cols: list[int], disruption: list[int], *, binary: bool) -> None:
     """Disruption columns d >= current - x for replicas that may move (see `build_model`)."""
     for col, p in wc.pool_cols:
         now = current.get(p, 0)
@@ -322,6 +335,7 @@ def _stick(lp: LinearModel, wc: _WorkloadCols, current: Mapping[int, int], penal
         keep = 1.0 if binary else float(now)
         d = lp.add_var(0.0, keep, penalty, False)
         penalty_cols.append(d)
+        disruption.append(d)
         lp.add_row([d, col], [1.0, 1.0], keep, INF)
 
 

@@ -17,16 +17,17 @@ from __future__ import annotations
 
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
 from fleetyard.placement.candidates import Candidates, build_candidates
 from fleetyard.placement.context import FloatArray, Ledger
 from fleetyard.placement.framework import Context
-from fleetyard.placement.milp import LinearModel, Solution, solve_highs
+from fleetyard.placement.milp import LinearModel, Solution, WorkLimits, solve_highs
 from fleetyard.placement.model import BuiltModel, build_model, extract, model_cost
 from fleetyard.placement.result import Placement
+from fleetyard.placement.stages import apply_stages, solve_staged
 from fleetyard.placement.runner import Runner
 from fleetyard.placement.warmstart import encode
 from fleetyard.spec.models import Workload
@@ -45,10 +46,14 @@ class OptimizerOptions:
     # priority-0 work, ignoring cost precision: for questions like "can this loss be
     # absorbed?", where the cost is only reported, not optimized to the cent.
     service_only_gap: float | None = None
-    # Stop HiGHS after this many seconds without a better plan (None: only the time
-    # limit). On the benchmark fleets every improvement came in the first second;
-    # the rest of a 60 s limit went to root cuts that raised the bound only.
-    stall: float | None = 5.0
+    # Deterministic stop rules (work, not seconds): on the benchmark fleets HiGHS found
+    # its last improvement early and spent the rest on root cuts that raised only the
+    # bound. `time_limit` is the clock's safety net only.
+    limits: WorkLimits = field(default_factory=WorkLimits)
+    # Serve first, then minimize cost with service held (`stages`); False: one solve of
+    # cost + shortfall penalty (the weighted sum, used by failovers).
+    staged: bool = True
+    service_tolerance: float = 0.0  # share of the weighted demand the cost stage may give up
 
 
 def optimize(
@@ -81,13 +86,15 @@ def optimize(
 
 
 def solve_model(built: BuiltModel, opts: OptimizerOptions, t0: float | None = None,
-                start_from: Placement | None = None) -> Placement:
+                start_from: Placement | None = None, move_cost: FloatArray | None = None) -> Placement:
     """Solve a built model and read the placement out of it."""
     start = time.perf_counter() if t0 is None else t0
     lp = built.lp
     placement = Placement("optimizer", solver=opts.solver, variables=lp.n_vars, constraints=lp.n_rows)
     placement.notes.extend(built.notes)
     hint: FloatArray | tuple[np.ndarray, np.ndarray] | None = encode(built, start_from) if start_from else None
+    if opts.staged and opts.service_only_gap is None and not built.disruption_cols:
+        return _staged(built, opts, start, hint, placement, move_cost)
     # First guess of the plan's cost: the start's, else one dollar (refined below).
     scale = 1.0
     if start_from is not None and hint is not None:
@@ -140,6 +147,32 @@ def solve_model(built: BuiltModel, opts: OptimizerOptions, t0: float | None = No
     return placement
 
 
+def _staged(built: BuiltModel, opts: OptimizerOptions, start: float,
+            hint: FloatArray | tuple[np.ndarray, np.ndarray] | None, placement: Placement,
+            move_cost: FloatArray | None) -> Placement:
+    def solve(lp: LinearModel, abs_gap: float,
+              first: FloatArray | tuple[np.ndarray, np.ndarray] | None) -> Solution:
+        remaining = max(1.0, opts.time_limit - (time.perf_counter() - start))
+        return _solve(lp, opts, remaining, abs_gap=abs_gap, start=first)
+
+    final, stages = solve_staged(built, solve, opts.mip_gap, opts.service_tolerance, hint, move_cost)
+    if final is not None and final.status == "error":
+        raise RuntimeError(f"{opts.solver} failed on a model of {built.lp.n_vars} columns and {built.lp.n_rows} rows")
+    if final is None or final.x is None:
+        placement.status = "error"
+        placement.notes.append(f"{opts.solver} found no solution")
+        for wc in built.workloads:
+            if wc.cand.need > 0:
+                placement.missing[wc.cand.name] = wc.cand.need
+    else:
+        apply_stages(built, final, stages, placement)
+        if any(s.status == "time-limit" for s in stages):
+            placement.notes.append("stopped by the clock's safety net (--time-limit): this plan may differ on a "
+                                   "faster or slower machine")
+    placement.seconds = time.perf_counter() - start
+    return placement
+
+
 def _solve(lp: LinearModel, opts: OptimizerOptions, time_limit: float, abs_gap: float,
            start: FloatArray | tuple[np.ndarray, np.ndarray] | None = None) -> Solution:
     if opts.solver == "cpsat":
@@ -148,4 +181,4 @@ def _solve(lp: LinearModel, opts: OptimizerOptions, time_limit: float, abs_gap: 
         return solve_cpsat(lp, time_limit=time_limit, workers=opts.threads or 2, mip_abs_gap=abs_gap,
                            seed=opts.seed)
     return solve_highs(lp, time_limit=time_limit, mip_rel_gap=1e-9, mip_abs_gap=abs_gap,
-                       threads=opts.threads, seed=opts.seed, start=start, stall=opts.stall)
+                       threads=opts.threads, seed=opts.seed, start=start, limits=opts.limits)

@@ -5,6 +5,22 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 
+@dataclass(frozen=True)
+class StageResult:
+    """One stage of the staged objective (see `stages`): what the plan reaches and what is proven.
+
+    service: `value` = priority-weighted GPU demand served, `bound` = proven upper bound.
+    cost: `value` = hourly cost ($/h), `bound` = proven lower bound among plans serving as much."""
+
+    stage: str  # service | cost
+    value: float
+    bound: float
+    gap: float
+    status: str
+    method: str
+    demand: float = 0.0  # service: priority-weighted GPU demand
+
+
 @dataclass
 class Placement:
     """Replicas per workload and pool, routes, and what could not be placed or served."""
@@ -25,6 +41,7 @@ class Placement:
     bound: float | None = None  # proven lower bound on cost for this service level
     objective_bound: float | None = None  # proven lower bound on cost + shortfall penalty
     bound_method: str = ""
+    stages: list[StageResult] = field(default_factory=list)  # the staged objective's reports
     notes: list[str] = field(default_factory=list)
 
     def add_replicas(self, workload: str, pool: int, n: int) -> None:

@@ -64,6 +64,22 @@ class Totals(_Out):
     replicas_unplaced: int = 0
 
 
+class StageBound(_Out):
+    """One stage of the staged objective (docs/planning.md): what the plan reaches and what is proven.
+
+    `service`: value = priority-weighted GPU demand served, bound = proven upper bound on it,
+    gap = (bound - value) / bound. `cost`: value = $/h, bound = proven lower bound on the
+    cost of any plan serving at least as much, gap = (value - bound) / value."""
+
+    stage: str  # service | cost
+    value: float
+    bound: float
+    gap: float
+    status: str = ""  # optimal | stalled | node-limit | time-limit (the clock's safety net) | heuristic
+    method: str = ""
+    demand: float = 0.0  # service: the priority-weighted GPU demand (all of it, served or not)
+
+
 class Bound(_Out):
     """A proven lower bound on the hourly cost of any plan serving at least as much.
 
@@ -77,6 +93,7 @@ class Bound(_Out):
     shortfall_penalty_per_hour: float = 0.0  # the plan's penalty for work left short
     objective_lower_bound: float = 0.0  # proven bound on cost + shortfall penalty
     objective_gap: float = 0.0
+    stages: list[StageBound] = Field(default_factory=list)  # service first, then cost
 
 
 class ResilienceEntry(_Out):
