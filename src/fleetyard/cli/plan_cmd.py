@@ -33,8 +33,8 @@ FormatOpt = Annotated[Format, typer.Option("--format", "-o", help="Output: table
 TimeLimitOpt = Annotated[float, typer.Option("--time-limit", min=1.0, help=(
     "Safety net on the clock, seconds: a plan cut by it says so (the stop rules count work)."))]
 GapOpt = Annotated[float, typer.Option("--mip-gap", min=0.0, max=1.0, help="Stop when proven within this gap.")]
-StallOpt = Annotated[int, typer.Option("--stall-work", min=0, help=(
-    "Stop the solver after this many simplex iterations without a better plan (0: off). "
+StallOpt = Annotated[int, typer.Option("--max-nodes", min=0, help=(
+    "Stop each solver stage after this many branch-and-bound nodes (0: no node limit). "
     "Counted in work, not seconds, so a busy machine gives the same plan."))]
 
 
@@ -45,7 +45,7 @@ def _options(strategy: str, time_limit: float, mip_gap: float, stall: int,
         fail(f"--strategy: expected one of {', '.join(STRATEGIES)}, got '{strategy}'{hint}")
     return PlanOptions(strategy=strategy,
                        optimizer=OptimizerOptions(time_limit=time_limit, mip_gap=mip_gap,
-                                                          limits=WorkLimits(stall_iterations=stall or None)),
+                                                          limits=WorkLimits(max_nodes=stall or None)),
                        resilience=resilience)
 
 
@@ -75,7 +75,7 @@ def plan(
     output: FormatOpt = Format.table,
     time_limit: TimeLimitOpt = 60.0,
     mip_gap: GapOpt = 0.002,
-    stall: StallOpt = WorkLimits.stall_iterations or 0,
+    stall: StallOpt = WorkLimits.max_nodes or 0,
     resilience: Annotated[bool, typer.Option(help="Check, per site, whether its loss is absorbable.")] = True,
     fail_on_unplaced: Annotated[bool, typer.Option(help="Exit 3 if any work is unplaced or unserved.")] = False,
 ) -> None:
@@ -98,7 +98,7 @@ def explain(
     output: FormatOpt = Format.table,
     time_limit: TimeLimitOpt = 60.0,
     mip_gap: GapOpt = 0.002,
-    stall: StallOpt = WorkLimits.stall_iterations or 0,
+    stall: StallOpt = WorkLimits.max_nodes or 0,
 ) -> None:
     """Show every site's verdict for one workload: rejected (all reasons), chosen, or not chosen."""
     opts = _options(strategy, time_limit, mip_gap, stall, resilience=False)
@@ -140,7 +140,7 @@ def whatif(
     replan: Annotated[bool, typer.Option(help="Re-plan everything instead of failing over only what moved.")] = False,
     time_limit: TimeLimitOpt = 60.0,
     mip_gap: GapOpt = 0.002,
-    stall: StallOpt = WorkLimits.stall_iterations or 0,
+    stall: StallOpt = WorkLimits.max_nodes or 0,
     fail_on_unserved: Annotated[bool, typer.Option(help="Exit 3 if the loss is not absorbable.")] = False,
 ) -> None:
     """Fail sites and show what moves, what it costs, and what can no longer be served."""

@@ -129,7 +129,8 @@ def assemble(
                       method=placement.bound_method, shortfall_penalty_per_hour=_r(penalty),
                       objective_lower_bound=_r(lower), objective_gap=_r(relative_gap(whole, lower), 6),
                       stages=[StageBound(stage=st.stage, value=_r(st.value), bound=_r(st.bound), gap=_r(st.gap, 6),
-                                         status=st.status, method=st.method, demand=_r(st.demand))
+                                         status=st.status, method=st.method, demand=_r(st.demand),
+                                         seconds=_r(st.seconds, 3))
                               for st in placement.stages])
     else:
         bound = Bound(cost_per_hour_lower_bound=0.0, gap=1.0 if total.total > 0 else 0.0,

@@ -30,15 +30,16 @@ import numpy as np
 
 from fleetyard.placement.candidates import Candidates
 from fleetyard.placement.context import FloatArray, Ledger
-from fleetyard.placement.flat import build_flat
+from fleetyard.placement.flat import Flat, build_flat
 from fleetyard.placement.framework import Context
 from fleetyard.placement.greedy import greedy
 from fleetyard.placement.lagrange import subgradient
 from fleetyard.placement.model import build_model, penalty_unit
-from fleetyard.placement.objective import objective
+from fleetyard.placement.objective import objective, service_short, weighted_demand
 from fleetyard.placement.optimizer import OptimizerOptions, solve_model
-from fleetyard.placement.result import Placement
+from fleetyard.placement.result import Placement, StageResult
 from fleetyard.placement.runner import Runner
+from fleetyard.placement.stages import cost_stage, service_stage
 
 LARGE_ABOVE = 40_000  # candidate (workload, pool) pairs; below this the full MIP is solved
 K_POLISH = 6  # cheapest priced pools per workload in the polishing MIP
@@ -46,6 +47,10 @@ K_POLISH = 6  # cheapest priced pools per workload in the polishing MIP
 # (137k pairs, 380k columns) HiGHS spent 16 s in presolve and 14 s at the root and
 # never improved the repaired plan (docs/benchmarks.md).
 POLISH_MAX_PAIRS = 100_000
+SERVICE_DUAL_STEPS = 120  # subgradient steps per stage bound on big fleets (half above 500k pairs)
+# Weights of the shortfall penalty tried for the cost stage's bound (a Lagrangian dual of
+# "serve at least as much"): at 200 x 3,000 the best was near 0.001 (docs/planning.md).
+SERVICE_WEIGHTS = (0.03, 0.01, 0.003, 0.001, 0.0003)
 DUAL_SHARE = 0.5  # of the time limit, a safety stop for the subgradient: its step count (200)
 # normally ends it, so that the prices, and the plan, do not depend on the clock
 
@@ -128,5 +133,38 @@ def optimize_large(ctx: Context, runner: Runner, ledger: Ledger, cands: Sequence
         "Lagrangian bound over all candidates (capacity prices by subgradient), minus this plan's "
         "shortfall penalty: no plan serving at least as much (priority-weighted) costs less"
     )
+    placement.stages = _stages(flat, cap_gpus, cap_kw, cands, placement, unit)
     placement.seconds = time.perf_counter() - t0
     return placement
+
+
+def _stages(flat: Flat, cap_gpus: FloatArray, cap_kw: FloatArray, cands: Sequence[Candidates],
+            placement: Placement, unit: float) -> list[StageResult]:
+    """Stage reports valid for the *whole* candidate set (the polish saw only part of it):
+    the service bound from the Lagrangian dual of the service problem alone (cost zero),
+    the cost bound from the weighted-sum dual minus this plan's shortfall penalty."""
+    short = service_short(cands, placement)
+    demand = weighted_demand(cands)
+    service_only = replace(flat, cost=np.zeros_like(flat.cost))
+    dual = subgradient(service_only, cap_gpus, cap_kw, upper=short * unit, iterations=SERVICE_DUAL_STEPS,
+                       time_limit=60.0)
+    stage_status = placement.status if placement.status in ("time-limit",) else "heuristic"
+    service = service_stage(short, dual.bound / unit, demand, stage_status,
+                            f"Lagrangian bound over all candidates ({dual.iterations} subgradient steps) on the "
+                            "priority-weighted GPUs left short")
+    cost = placement.objective or 0.0
+    steps = SERVICE_DUAL_STEPS if len(flat.pool) <= 500_000 else SERVICE_DUAL_STEPS // 2
+    penalty = short * unit
+    best_bound, best_weight = max(0.0, placement.bound or 0.0), 1.0
+    for weight in SERVICE_WEIGHTS:  # cost >= L(cost + weight x penalty) - weight x penalty(plan)
+        scaled = replace(flat, value=flat.value * weight)
+        dual_w = subgradient(scaled, cap_gpus, cap_kw, upper=cost + weight * penalty, iterations=steps,
+                             time_limit=60.0)
+        if dual_w.bound - weight * penalty > best_bound:
+            best_bound, best_weight = dual_w.bound - weight * penalty, weight
+    method = (f"Lagrangian bound over all candidates on cost + {best_weight:g} x the shortfall penalty, minus "
+              "that share of this plan's penalty: no plan serving at least as much costs less")
+    placement.bound = min(cost, best_bound)
+    placement.bound_method = method
+    cost_st = cost_stage(cost, best_bound, stage_status, method)
+    return [service, cost_st]

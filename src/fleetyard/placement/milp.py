@@ -8,11 +8,11 @@ solver's proven lower bound and the row duals (for the LP relaxation).
 
 from __future__ import annotations
 
+import os
 import time
 from array import array
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
 
 import highspy
 import numpy as np
@@ -61,6 +61,15 @@ class LinearModel:
         return r
 
     def csc(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        key = (self.n_vars, len(self.a_val))
+        cached = getattr(self, "_csc", None)
+        if cached is not None and cached[0] == key:
+            return cached[1]  # type: ignore[no-any-return]
+        out = self._csc_build()
+        self._csc = (key, out)
+        return out
+
+    def _csc_build(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         cols = np.frombuffer(self.a_col, dtype=np.int64) if len(self.a_col) else np.zeros(0, np.int64)
         rows = np.frombuffer(self.a_row, dtype=np.int64) if len(self.a_row) else np.zeros(0, np.int64)
         vals = np.frombuffer(self.a_val, dtype=np.float64) if len(self.a_val) else np.zeros(0)
@@ -71,7 +80,7 @@ class LinearModel:
 
 @dataclass
 class Solution:
-    status: str  # optimal | stalled | node-limit | time-limit (the clock) | infeasible | error
+    status: str  # optimal | node-limit | time-limit (the clock) | infeasible | error
     x: FloatArray | None
     objective: float
     bound: float
@@ -96,7 +105,11 @@ def _new_highs() -> highspy.Highs:
     # the core class does not (its callbacks are set with setCallback/startCallback).
     core = getattr(getattr(highspy, "_core", None), "_Highs", None)
     h = core() if core is not None else highspy.Highs()  # type: ignore[no-untyped-call]
-    h.setOptionValue("output_flag", False)
+    log = os.environ.get("FLEETYARD_HIGHS_LOG")  # a file to append HiGHS's own log to (diagnosis)
+    h.setOptionValue("output_flag", bool(log))
+    if log:
+        h.setOptionValue("log_to_console", False)
+        h.setOptionValue("log_file", log)
     return h
 
 
@@ -104,40 +117,14 @@ def _new_highs() -> highspy.Highs:
 class WorkLimits:
     """Deterministic stop rules for a MIP search, counted in solver work, not seconds.
 
-    `stall_iterations`: stop once the search holds a plan and has spent this many
-    simplex iterations without finding a better one. `max_nodes`: branch-and-bound
-    nodes. HiGHS's search is deterministic for a model, its options and a seed, and
-    it reports its iteration count at fixed points of the search, so a stop counted
-    this way happens at the same point on an idle or a loaded machine; the clock
-    (`time_limit`) stays only as a safety net, and a plan cut by it says so."""
+    `max_nodes`: branch-and-bound nodes (HiGHS `mip_max_nodes`). HiGHS's search is
+    deterministic for a model, its options and a seed, so a search stopped by a node
+    count stops at the same point on an idle or a loaded machine; the clock
+    (`time_limit`) stays only as a safety net, and a plan cut by it says so. (A stop
+    counted in simplex iterations would be finer, but HiGHS reports no iteration
+    count to its MIP callbacks, and calls them too rarely during root cut rounds.)"""
 
-    stall_iterations: int | None = 200_000
-    max_nodes: int | None = None
-
-
-def _stop_on_stall(h: Any, stall_iterations: int) -> dict[str, Any]:
-    """Interrupt HiGHS once it holds a solution and `stall_iterations` simplex
-    iterations pass without a better one. On big placement models HiGHS finds its best
-    plan early (the start, a feasibility jump) and then spends long root-cut phases
-    that improve only the bound. The simplex interrupt is watched too, so one long
-    root LP cannot hold the stop back."""
-    cb = highspy.cb.HighsCallbackType
-    state: dict[str, Any] = {"last": None, "hit": False}
-    interrupts = (cb.kCallbackMipInterrupt, cb.kCallbackSimplexInterrupt)
-
-    def callback(kind: int, _message: str, out: Any, into: Any, _data: object) -> None:
-        if kind == cb.kCallbackMipImprovingSolution:
-            state["last"] = int(out.simplex_iteration_count)
-        elif (kind in interrupts and state["last"] is not None
-              and int(out.simplex_iteration_count) - state["last"] > stall_iterations):
-            state["hit"] = True
-            into.user_interrupt = True
-
-    state["callback"] = callback  # kept alive as long as the solve
-    h.setCallback(callback, None)
-    for kind in (cb.kCallbackMipImprovingSolution, *interrupts):
-        h.startCallback(kind)
-    return state
+    max_nodes: int | None = 500
 
 
 def solve_highs(
@@ -151,18 +138,18 @@ def solve_highs(
     start: FloatArray | tuple[np.ndarray, np.ndarray] | None = None,
     seed: int = 0,
     limits: WorkLimits | None = None,
+    bounds: tuple[FloatArray, FloatArray] | None = None,
 ) -> Solution:
     """Solve with HiGHS. With `integral=False` the LP relaxation is solved and duals kept.
 
     `start` is a full solution vector or a partial one `(indices, values)`, which HiGHS
     completes (it fixes the given values and solves for the rest) and uses as the
-    first incumbent. `limits` stop the search deterministically (status "stalled" for
-    the stall rule, "node-limit" for the node budget); `time_limit` is the clock's
-    safety net (status "time-limit")."""
+    first incumbent. `limits` stop the search deterministically (status "node-limit");
+    `time_limit` is the clock's safety net (status "time-limit"). `bounds` replaces the
+    column bounds (a neighbourhood search fixes the columns it does not free)."""
     t0 = time.perf_counter()
     h = _new_highs()
     limits = limits or WorkLimits()
-    stalled = _stop_on_stall(h, limits.stall_iterations) if limits.stall_iterations and integral else None
     if limits.max_nodes is not None and integral:
         h.setOptionValue("mip_max_nodes", int(limits.max_nodes))
     h.setOptionValue("time_limit", float(max(time_limit, 0.1)))
@@ -176,8 +163,8 @@ def solve_highs(
     lp.num_col_ = model.n_vars
     lp.num_row_ = model.n_rows
     lp.col_cost_ = np.frombuffer(model.cost, dtype=np.float64)
-    lp.col_lower_ = np.frombuffer(model.lb, dtype=np.float64)
-    lp.col_upper_ = np.frombuffer(model.ub, dtype=np.float64)
+    lp.col_lower_ = np.frombuffer(model.lb, dtype=np.float64) if bounds is None else bounds[0]
+    lp.col_upper_ = np.frombuffer(model.ub, dtype=np.float64) if bounds is None else bounds[1]
     lp.row_lower_ = np.frombuffer(model.row_lo, dtype=np.float64)
     lp.row_upper_ = np.frombuffer(model.row_hi, dtype=np.float64)
     start_idx, index, value = model.csc()
@@ -205,8 +192,6 @@ def solve_highs(
     ms = highspy.HighsModelStatus
     if status == ms.kOptimal:
         label = "optimal"
-    elif status == ms.kInterrupt and stalled is not None and stalled["hit"]:
-        label = "stalled"
     elif status in (ms.kIterationLimit, ms.kSolutionLimit):  # mip_max_nodes ends as a solution limit
         label = "node-limit"
     elif status in (ms.kTimeLimit, ms.kInterrupt):

@@ -50,6 +50,7 @@ class _WorkloadCols:
     missing_col: int = -1
     spread_col: int = -1
     n1_cols: list[int] = field(default_factory=list)  # N-1 slacks (hot standby, scenarios)
+    cols: tuple[int, int] = (0, 0)  # [first, last) column of this workload (all its own columns)
 
 
 @dataclass
@@ -66,6 +67,7 @@ class BuiltModel:
     pool_rows: dict[int, int] = field(default_factory=dict)  # pool -> its GPU capacity row
     site_rows: dict[int, int] = field(default_factory=dict)  # site -> its power/cooling row
     disruption_cols: list[int] = field(default_factory=list)  # sticky columns (a subset of penalty_cols)
+    compiled: Compiled | None = None
 
     def service_weights(self) -> np.ndarray:
         """Per column, what a unit of it costs in service: priority-weighted GPUs short
@@ -126,7 +128,9 @@ def build_model(
         vals.append(kw)
 
     for cand in cands:
-        wc = _WorkloadCols(cand)
+        if out:
+            out[-1].cols = (out[-1].cols[0], lp.n_vars)
+        wc = _WorkloadCols(cand, cols=(lp.n_vars, lp.n_vars))
         out.append(wc)
         spec = cand.w.spec
         value = unit * (1 + spec.priority) * cand.gpus  # penalty per replica short
@@ -251,6 +255,8 @@ def build_model(
                         lp.add_row([col, q], [1.0, -max(lp.ub[col], 1.0)], -INF, 0.0)
                 lp.add_row(qcols, [1.0] * len(qcols), -INF, 1.0)
 
+    if out:
+        out[-1].cols = (out[-1].cols[0], lp.n_vars)
     pool_rows: dict[int, int] = {}
     site_rows: dict[int, int] = {}
     for p, (cols, vals) in pool_terms.items():
@@ -260,7 +266,8 @@ def build_model(
     mask = np.zeros(lp.n_vars, dtype=bool)
     mask[cost_cols] = True
     return BuiltModel(lp, out, penalty_cols, mask, ledger, dict(pool_terms), dict(site_terms), unit,
-                      pool_rows=pool_rows, site_rows=site_rows, disruption_cols=disruption)
+                      pool_rows=pool_rows, site_rows=site_rows, disruption_cols=disruption,
+                      compiled=compiled)
 
 
 def add_failure_scenario(built: BuiltModel, compiled: Compiled, lost: int) -> int:

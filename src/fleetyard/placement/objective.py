@@ -15,6 +15,8 @@ from collections.abc import Sequence
 from fleetyard.placement.candidates import Candidates, ceil_div
 from fleetyard.placement.result import Placement
 
+UNSERVED_SHARE = 0.01  # of a replica per request/s unserved (model.UNSERVED_EPS)
+
 
 def shortfall_replicas(cand: Candidates, placement: Placement) -> int:
     """Replicas short: of replicas.min (jobs: their size), of demand per region, of spread."""
@@ -42,3 +44,35 @@ def objective(cands: Sequence[Candidates], placement: Placement, unit: float) ->
         if short:
             penalty += unit * (1 + cand.w.spec.priority) * cand.gpus * short
     return cost, penalty
+
+
+def service_short(cands: Sequence[Candidates], placement: Placement) -> float:
+    """Priority-weighted GPUs left short, as the service stage counts them (`stages`):
+    whole replicas short plus 1% of a replica per request/s left unserved."""
+    total = 0.0
+    for cand in cands:
+        weight = (1 + cand.w.spec.priority) * cand.gpus
+        short = float(shortfall_replicas(cand, placement))
+        if len(cand.regions) and cand.rps_per_replica > 0:
+            routed = sum(placement.routes.get(cand.name, {}).values())
+            short += UNSERVED_SHARE * max(0.0, float(cand.demand.sum()) - routed) / cand.rps_per_replica
+        total += weight * short
+    return total
+
+
+def weighted_demand(cands: Sequence[Candidates]) -> float:
+    """Priority-weighted GPU demand: `service_short` of a plan that places nothing."""
+    total = 0.0
+    for cand in cands:
+        weight = (1 + cand.w.spec.priority) * cand.gpus
+        if cand.single_pool:
+            total += weight * cand.unit
+            continue
+        need = float(cand.need)
+        if len(cand.regions) and cand.rps_per_replica > 0:
+            rpr = cand.rps_per_replica
+            need += sum(ceil_div(float(d), rpr) + UNSERVED_SHARE * float(d) / rpr for d in cand.demand if d > 0)
+        if cand.w.spec.min_sites > 1 and len(cand.pools):
+            need += cand.w.spec.min_sites
+        total += weight * need
+    return total

@@ -27,7 +27,7 @@ from fleetyard.placement.framework import Context
 from fleetyard.placement.milp import LinearModel, Solution, WorkLimits, solve_highs
 from fleetyard.placement.model import BuiltModel, build_model, extract, model_cost
 from fleetyard.placement.result import Placement
-from fleetyard.placement.stages import apply_stages, solve_staged
+from fleetyard.placement.stages import StageOptions, apply_stages, solve_staged
 from fleetyard.placement.runner import Runner
 from fleetyard.placement.warmstart import encode
 from fleetyard.spec.models import Workload
@@ -150,12 +150,9 @@ def solve_model(built: BuiltModel, opts: OptimizerOptions, t0: float | None = No
 def _staged(built: BuiltModel, opts: OptimizerOptions, start: float,
             hint: FloatArray | tuple[np.ndarray, np.ndarray] | None, placement: Placement,
             move_cost: FloatArray | None) -> Placement:
-    def solve(lp: LinearModel, abs_gap: float,
-              first: FloatArray | tuple[np.ndarray, np.ndarray] | None) -> Solution:
-        remaining = max(1.0, opts.time_limit - (time.perf_counter() - start))
-        return _solve(lp, opts, remaining, abs_gap=abs_gap, start=first)
-
-    final, stages = solve_staged(built, solve, opts.mip_gap, opts.service_tolerance, hint, move_cost)
+    stage_opts = StageOptions(mip_gap=opts.mip_gap, service_tolerance=opts.service_tolerance, limits=opts.limits,
+                              time_limit=max(1.0, opts.time_limit - (time.perf_counter() - start)), seed=opts.seed)
+    final, stages = solve_staged(built, stage_opts, hint, move_cost)
     if final is not None and final.status == "error":
         raise RuntimeError(f"{opts.solver} failed on a model of {built.lp.n_vars} columns and {built.lp.n_rows} rows")
     if final is None or final.x is None:

@@ -19,6 +19,7 @@ class StageResult:
     status: str
     method: str
     demand: float = 0.0  # service: priority-weighted GPU demand
+    seconds: float = 0.0
 
 
 @dataclass

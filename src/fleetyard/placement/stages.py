@@ -20,21 +20,18 @@ or on the clock's safety net, and says which.
 from __future__ import annotations
 
 import time
-from typing import Protocol
+from dataclasses import dataclass, field
 
 import numpy as np
 
 from fleetyard.placement.context import FloatArray
-from fleetyard.placement.milp import INF, LinearModel, Solution, relative_gap
+from fleetyard.placement.lns import LnsOptions, improve
+from fleetyard.placement.milp import INF, LinearModel, Solution, WorkLimits, relative_gap, solve_highs
 from fleetyard.placement.model import BuiltModel, extract, model_cost
 from fleetyard.placement.result import Placement, StageResult
 
 SERVICE_EPS = 1e-6  # numerical slack on the service row, in weighted GPUs
 Hint = FloatArray | tuple[np.ndarray, np.ndarray] | None
-
-
-class SolveFn(Protocol):
-    def __call__(self, lp: LinearModel, abs_gap: float, hint: Hint) -> Solution: ...
 
 
 def with_objective(lp: LinearModel, cost: FloatArray, row: tuple[FloatArray, float] | None = None) -> LinearModel:
@@ -58,55 +55,116 @@ def service_demand(built: BuiltModel, weights: FloatArray) -> float:
     return float(weights[finite] @ ub[finite])
 
 
-def service_stage(value_short: float, bound_short: float, demand: float, status: str, method: str) -> StageResult:
+def service_stage(value_short: float, bound_short: float, demand: float, status: str, method: str,
+                  seconds: float = 0.0) -> StageResult:
     served = max(0.0, demand - value_short)
     upper = max(served, demand - max(0.0, bound_short))
     gap = 0.0 if upper <= 1e-9 else max(0.0, (upper - served) / upper)
-    return StageResult("service", served, upper, gap, status, method, demand=demand)
+    return StageResult("service", served, upper, gap, status, method, demand=demand, seconds=seconds)
 
 
-def cost_stage(cost: float, bound: float, status: str, method: str) -> StageResult:
+def cost_stage(cost: float, bound: float, status: str, method: str, seconds: float = 0.0) -> StageResult:
     lower = min(cost, max(0.0, bound))
-    return StageResult("cost", cost, lower, relative_gap(cost, lower), status, method)
+    return StageResult("cost", cost, lower, relative_gap(cost, lower), status, method, seconds=seconds)
 
 
-def solve_staged(built: BuiltModel, solve: SolveFn, mip_gap: float, service_tolerance: float,
-                 hint: Hint, move_cost: FloatArray | None = None,
+@dataclass(frozen=True)
+class StageOptions:
+    mip_gap: float = 0.002
+    service_tolerance: float = 0.0
+    limits: WorkLimits = field(default_factory=WorkLimits)
+    lns: LnsOptions = field(default_factory=LnsOptions)
+    exact_max_columns: int = 5_000  # up to this size each stage is one HiGHS MIP (it proves small fleets optimal)
+    time_limit: float = 60.0  # the clock's safety net for both stages together
+    seed: int = 0
+
+
+@dataclass
+class _Stage:
+    x: FloatArray
+    bound: float
+    status: str
+    seconds: float
+    sub_mips: int = 0
+
+
+def complete(lp: LinearModel, hint: Hint, deadline: float, seed: int) -> FloatArray | None:
+    """A full solution vector from a partial start (replicas, routes, shortfalls): the
+    given columns fixed, HiGHS solves for the rest (indicators, slacks)."""
+    if hint is None:
+        return None
+    if not isinstance(hint, tuple):
+        return np.asarray(hint, dtype=np.float64)
+    idx, val = hint
+    lo = np.frombuffer(lp.lb, dtype=np.float64).copy()
+    hi = np.frombuffer(lp.ub, dtype=np.float64).copy()
+    idx = np.asarray(idx, dtype=np.int64)
+    lo[idx] = np.clip(np.asarray(val, dtype=np.float64), lo[idx], hi[idx])
+    hi[idx] = lo[idx]
+    sol = solve_highs(lp, time_limit=max(0.5, deadline - time.perf_counter()), mip_rel_gap=1e-6, seed=seed,
+                      limits=WorkLimits(max_nodes=200), bounds=(lo, hi))
+    return sol.x
+
+
+def _run_stage(built: BuiltModel, lp: LinearModel, x0: FloatArray | None, abs_gap: float, opts: StageOptions,
+               deadline: float) -> _Stage | None:
+    """Best plan and best bound for one stage: one HiGHS MIP on small models; on bigger
+    ones the LP relaxation for the bound and the neighbourhood search for the plan."""
+    t0 = time.perf_counter()
+    left = max(0.5, deadline - t0)
+    if lp.n_vars <= opts.exact_max_columns or built.compiled is None or x0 is None:
+        sol = solve_highs(lp, time_limit=left, mip_rel_gap=1e-9, mip_abs_gap=abs_gap, start=x0, seed=opts.seed,
+                          limits=opts.limits)
+        if sol.x is None:
+            return None
+        return _Stage(sol.x, sol.bound, sol.status, time.perf_counter() - t0)
+    relaxed = solve_highs(lp, integral=False, time_limit=left, seed=opts.seed)
+    bound = relaxed.objective if relaxed.status == "optimal" else -INF
+    found = improve(built, lp, x0, built.compiled, opts.lns, deadline, abs_gap=abs_gap)
+    status = "time-limit" if found.clock_cut or relaxed.status == "time-limit" else "lns"
+    cost = np.frombuffer(lp.cost, dtype=np.float64)
+    if cost @ found.x - bound <= abs_gap:
+        status = "optimal"
+    return _Stage(found.x, bound, status, time.perf_counter() - t0, found.sub_mips)
+
+
+def solve_staged(built: BuiltModel, opts: StageOptions, hint: Hint, move_cost: FloatArray | None = None,
                  t0: float | None = None) -> tuple[Solution | None, list[StageResult]]:
-    """Run both stages; returns the final solution (stage 2's, else stage 1's) and the stage reports.
+    """Run both stages; returns the final solution (stage 2's) and the stage reports.
 
-    `solve(lp, abs_gap, hint)` runs the MIP solver; `move_cost` adds per-column costs
-    to stage 2 only (re-plans)."""
+    `move_cost` adds per-column costs to stage 2 only (re-plans, see `moves`)."""
     start = time.perf_counter() if t0 is None else t0
+    deadline = start + opts.time_limit
     weights = built.service_weights()
     demand = service_demand(built, weights)
     stage1 = with_objective(built.lp, weights)
-    sol1 = solve(stage1, max(1e-6, mip_gap * demand), hint)
-    if sol1.x is None:
+    x0 = complete(stage1, hint, deadline, opts.seed)
+    one = _run_stage(built, stage1, x0, max(1e-6, opts.mip_gap * demand), opts, deadline)
+    if one is None:
         return None, []
-    short = float(weights @ sol1.x)
-    stages = [service_stage(short, sol1.bound, demand, sol1.status,
-                            "HiGHS dual bound on the priority-weighted GPUs left short")]
+    short = float(weights @ one.x)
+    how = "HiGHS MIP dual bound" if one.sub_mips == 0 else "LP relaxation"
+    stages = [service_stage(short, one.bound, demand, one.status,
+                            f"{how} on the priority-weighted GPUs left short", one.seconds)]
     money = np.frombuffer(built.lp.cost, dtype=np.float64).copy()
     money[weights > 0] = 0.0
     money[built.disruption_cols] = 0.0
     if move_cost is not None:
         money = money + move_cost
-    cap = short + service_tolerance * demand + SERVICE_EPS * max(1.0, demand)
+    cap = short + opts.service_tolerance * demand + SERVICE_EPS * max(1.0, demand)
     stage2 = with_objective(built.lp, money, (weights, cap))
-    cost1 = float(money @ sol1.x)
-    sol2 = solve(stage2, max(1e-6, mip_gap * max(1.0, cost1)), sol1.x)
-    del start
-    if sol2.x is None:  # keep the service plan; its cost is unproven
-        stages.append(cost_stage(model_cost(built, sol1.x), 0.0, sol2.status, "none: the cost stage found no plan"))
-        return sol1, stages
-    final = sol2 if sol2.objective <= cost1 + 1e-9 else Solution(sol2.status, sol1.x, cost1, sol2.bound, 0.0)
-    moved = float(move_cost @ final.x) if move_cost is not None else 0.0
-    method = ("HiGHS dual bound on the hourly cost of any plan serving at least as much as the service stage"
+    x1 = np.append(one.x, 0.0)[: stage2.n_vars] if stage2.n_vars > len(one.x) else one.x
+    cost1 = float(money @ x1)
+    two = _run_stage(built, stage2, x1, max(1e-6, opts.mip_gap * max(1.0, cost1)), opts, deadline)
+    if two is None or float(money @ two.x) > cost1 + 1e-9:
+        two = _Stage(x1, two.bound if two else 0.0, two.status if two else "error", two.seconds if two else 0.0)
+    how = "HiGHS MIP dual bound" if two.sub_mips == 0 else "LP relaxation"
+    method = (f"{how} on the hourly cost of any plan serving at least as much as the service stage"
               + (" (cost + move cost of this re-plan)" if move_cost is not None else ""))
-    cost = model_cost(built, final.x)
-    stages.append(cost_stage(cost + moved, final.bound, final.status, method))
-    return final, stages
+    moved = float(move_cost @ two.x) if move_cost is not None else 0.0
+    cost = model_cost(built, two.x)
+    stages.append(cost_stage(cost + moved, two.bound, two.status, method, two.seconds))
+    return Solution(two.status, two.x, cost + moved, two.bound, time.perf_counter() - start), stages
 
 
 def apply_stages(built: BuiltModel, final: Solution, stages: list[StageResult], placement: Placement) -> None:

@@ -78,6 +78,7 @@ class StageBound(_Out):
     status: str = ""  # optimal | stalled | node-limit | time-limit (the clock's safety net) | heuristic
     method: str = ""
     demand: float = 0.0  # service: the priority-weighted GPU demand (all of it, served or not)
+    seconds: float = 0.0
 
 
 class Bound(_Out):
