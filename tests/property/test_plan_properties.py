@@ -20,6 +20,7 @@ from fleetyard.placement.check import check_plan
 from fleetyard.placement.explain import unserved_by_region
 from fleetyard.placement.filters import default_filters
 from fleetyard.placement.framework import VectorFilter
+from fleetyard.placement.milp import WorkLimits
 from fleetyard.placement.model import build_model, model_cost
 from fleetyard.placement.result import Placement
 from fleetyard.spec import CATALOG
@@ -28,7 +29,7 @@ from tests.placement.builders import fleet, objective, policy, region, site, wor
 METROS = [("DE", 50.11, 8.68), ("FR", 48.86, 2.35), ("NL", 52.37, 4.90), ("US", 40.71, -74.0),
           ("US", 41.88, -87.63), ("SG", 1.35, 103.82), ("JP", 35.68, 139.69)]
 SKUS = list(CATALOG)
-EXACT = OptimizerOptions(time_limit=30.0, mip_gap=1e-9, stall=None)
+EXACT = OptimizerOptions(time_limit=30.0, mip_gap=1e-9, limits=WorkLimits(max_nodes=None))
 
 
 @st.composite

@@ -35,6 +35,7 @@ from fleetyard.placement.framework import Context
 from fleetyard.placement.greedy import greedy
 from fleetyard.placement.lagrange import subgradient
 from fleetyard.placement.model import build_model, penalty_unit
+from fleetyard.placement.movecost import MoveCosts
 from fleetyard.placement.objective import objective, service_short, weighted_demand
 from fleetyard.placement.optimizer import OptimizerOptions, solve_model
 from fleetyard.placement.result import Placement, StageResult
@@ -80,7 +81,7 @@ def _order(cands: Sequence[Candidates], priced: dict[str, FloatArray]) -> list[s
 
 
 def optimize_large(ctx: Context, runner: Runner, ledger: Ledger, cands: Sequence[Candidates],
-                   opts: OptimizerOptions, start: Placement | None) -> Placement:
+                   opts: OptimizerOptions, start: Placement | None, moves: MoveCosts | None = None) -> Placement:
     t0 = time.perf_counter()
     c = ctx.compiled
     unit = penalty_unit(cands)
@@ -109,6 +110,8 @@ def optimize_large(ctx: Context, runner: Runner, ledger: Ledger, cands: Sequence
         keep = np.zeros(len(cand.pools), dtype=bool)
         keep[np.argsort(priced[cand.name], kind="stable")[:K_POLISH]] = True
         keep |= np.isin(cand.pools, list(best.replicas.get(cand.name, {})))
+        if moves is not None:
+            keep |= np.isin(cand.pools, list(moves._pools.get(cand.name, {})))
         restricted.append(cand.subset(keep))
     kept = sum(len(r.pools) for r in restricted)
     if kept > POLISH_MAX_PAIRS:
@@ -117,10 +120,10 @@ def optimize_large(ctx: Context, runner: Runner, ledger: Ledger, cands: Sequence
         placement.objective, placement.penalty = best_obj
         placement.status = "heuristic"
     else:
-        built = build_model(c, ledger, restricted, unit=unit)
+        built = build_model(c, ledger, restricted, unit=unit, moves=moves)
         notes.append(f"polishing MIP over {kept:,} of {len(flat.pool):,} candidate (workload, pool) pairs")
         remaining = max(1.0, opts.time_limit - (time.perf_counter() - t0))
-        placement = solve_model(built, replace(opts, time_limit=remaining), None, best)
+        placement = solve_model(built, replace(opts, time_limit=remaining), None, best, built.move_cost)
         if placement.objective is None or placement.penalty is None:  # the solver failed: keep the best plan
             placement = best
             placement.objective, placement.penalty = best_obj

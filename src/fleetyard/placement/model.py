@@ -33,6 +33,7 @@ import numpy as np
 from fleetyard.placement.candidates import Candidates, ceil_div
 from fleetyard.placement.context import Compiled, FloatArray, Ledger
 from fleetyard.placement.milp import INF, LinearModel
+from fleetyard.placement.movecost import MoveCosts
 from fleetyard.placement.result import Placement
 
 STICKY = 0.75  # disruption penalty per GPU moved or stopped, in shortfall penalty units
@@ -68,6 +69,7 @@ class BuiltModel:
     site_rows: dict[int, int] = field(default_factory=dict)  # site -> its power/cooling row
     disruption_cols: list[int] = field(default_factory=list)  # sticky columns (a subset of penalty_cols)
     compiled: Compiled | None = None
+    move_cost: np.ndarray | None = None  # per column, $/h-equivalent of starting replicas (re-plans)
 
     def service_weights(self) -> np.ndarray:
         """Per column, what a unit of it costs in service: priority-weighted GPUs short
@@ -96,6 +98,7 @@ def build_model(
     hot_standby: bool = False,
     sticky: Mapping[str, Mapping[int, int]] | None = None,
     unit: float | None = None,
+    moves: MoveCosts | None = None,
 ) -> BuiltModel:
     """Build the MILP for `cands` against free capacity `ledger`.
 
@@ -106,8 +109,11 @@ def build_model(
     and stops (is preempted) only for strictly higher-priority work.
     With `hot_standby`, each region's demand must stay served by the replicas left
     after losing any one site within its SLO (N-1 for inference; soft, with a slack
-    priced at half the shortfall penalty)."""
+    priced at half the shortfall penalty).
+    `moves` (re-plans) prices every replica started where the running plan has none
+    (see `movecost.MoveCosts`); the price enters only the cost stage (`built.move_cost`)."""
     lp = LinearModel()
+    move_cols: list[tuple[int, float]] = []
     floors = floors or {}
     sticky = sticky or {}
     unit = unit if unit is not None else penalty_unit(cands)
@@ -147,6 +153,8 @@ def build_model(
                 cost_cols.append(col)
                 use(col, p, n * cand.gpus, n * float(cand.power[j]))
                 row_cols.append(col)
+                if moves is not None and moves.tracks(cand.name) and moves.running(cand.name, p) < n:
+                    move_cols.append((col, n * moves.price(cand, j)))
             wc.missing_col = lp.add_var(0.0, 1.0, value * n, False)
             penalty_cols.append(wc.missing_col)
             lp.add_row([*row_cols, wc.missing_col], [1.0] * (len(row_cols) + 1), 1.0, 1.0)
@@ -170,6 +178,14 @@ def build_model(
             cost_cols.append(col)
             use(col, p, cand.gpus, float(cand.power[j]))
             by_site[int(compiled.pool_site[p])].append(col)
+            if moves is not None and moves.tracks(cand.name):
+                now = moves.running(cand.name, p)
+                if now <= 0:
+                    move_cols.append((col, moves.price(cand, j)))
+                elif hi > now:  # started beyond what runs here: d >= x - now
+                    d = lp.add_var(0.0, hi - now, 0.0, False)
+                    lp.add_row([d, col], [1.0, -1.0], -float(now), INF)
+                    move_cols.append((d, moves.price(cand, j)))
         xs = [col for col, _ in wc.pool_cols]
         _stick(lp, wc, sticky.get(cand.name, {}), STICKY * unit * cand.gpus, penalty_cols, disruption, binary=False)
 
@@ -265,9 +281,14 @@ def build_model(
         site_rows[s] = lp.add_row(cols, vals, -INF, float(min(ledger.it_kw[s], ledger.cooling_kw[s])))
     mask = np.zeros(lp.n_vars, dtype=bool)
     mask[cost_cols] = True
+    move_cost = None
+    if moves is not None:
+        move_cost = np.zeros(lp.n_vars)
+        for col, price in move_cols:
+            move_cost[col] += price
     return BuiltModel(lp, out, penalty_cols, mask, ledger, dict(pool_terms), dict(site_terms), unit,
                       pool_rows=pool_rows, site_rows=site_rows, disruption_cols=disruption,
-                      compiled=compiled)
+                      compiled=compiled, move_cost=move_cost)
 
 
 def add_failure_scenario(built: BuiltModel, compiled: Compiled, lost: int) -> int:

@@ -26,6 +26,7 @@ from fleetyard.placement.context import FloatArray, Ledger
 from fleetyard.placement.framework import Context
 from fleetyard.placement.milp import LinearModel, Solution, WorkLimits, solve_highs
 from fleetyard.placement.model import BuiltModel, build_model, extract, model_cost
+from fleetyard.placement.movecost import MoveCosts
 from fleetyard.placement.result import Placement
 from fleetyard.placement.stages import StageOptions, apply_stages, solve_staged
 from fleetyard.placement.runner import Runner
@@ -67,6 +68,7 @@ def optimize(
     candidates: Sequence[Candidates] | None = None,
     start: Placement | None = None,
     sticky: Mapping[str, Mapping[int, int]] | None = None,
+    moves: MoveCosts | None = None,
 ) -> Placement:
     """Place `workloads` (or prebuilt `candidates`) optimally against `ledger`.
 
@@ -80,9 +82,9 @@ def optimize(
         from fleetyard.placement.largescale import is_large, optimize_large
 
         if is_large(cands):
-            return optimize_large(ctx, runner, free, cands, opts, start)
-    built = build_model(ctx.compiled, free, cands, floors, sticky=sticky)
-    return solve_model(built, opts, t0, start)
+            return optimize_large(ctx, runner, free, cands, opts, start, moves)
+    built = build_model(ctx.compiled, free, cands, floors, sticky=sticky, moves=moves)
+    return solve_model(built, opts, t0, start, built.move_cost)
 
 
 def solve_model(built: BuiltModel, opts: OptimizerOptions, t0: float | None = None,

@@ -8,7 +8,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Literal
 
@@ -25,6 +25,7 @@ from fleetyard.placement.explain import (
 )
 from fleetyard.placement.framework import Context
 from fleetyard.placement.greedy import greedy
+from fleetyard.placement.movecost import MovePolicy, MoveCosts, running_start
 from fleetyard.placement.optimizer import OptimizerOptions, optimize
 from fleetyard.placement.resilience import optimize_n1, resilience_report
 from fleetyard.placement.result import Placement
@@ -43,6 +44,11 @@ class PlanOptions:
     optimizer: OptimizerOptions = field(default_factory=OptimizerOptions)
     resilience: bool = True  # report, per site, whether its loss alone is absorbable
     explain: bool = True  # a one-line reason per workload
+    # Re-plans: the running plan (workload -> (site, SKU) -> replicas). Work moves only
+    # when that saves more than the move cost (`movecost`); ties keep what runs.
+    current: Mapping[str, Mapping[tuple[str, str], int]] | None = None
+    move_policy: MovePolicy = field(default_factory=MovePolicy)
+    model_gb: Mapping[str, float] = field(default_factory=dict)  # model reference -> size, for move costs
 
 
 class Planner:
@@ -63,10 +69,22 @@ class Planner:
         if self.fleet.objective.spec.resilience == "n-1":
             return optimize_n1(self, opts.optimizer)
         t0 = time.perf_counter()
-        start = greedy(self.ctx, self.runner, self.candidates)
+        moves = None
+        if opts.current is not None:
+            moves = MoveCosts(self.compiled, opts.current, opts.move_policy, opts.model_gb)
+            free, kept = running_start(self.compiled, self.candidates, moves)
+            start = greedy(self.ctx, self.runner, self.candidates, ledger=free, existing=kept)
+            start.notes.append("re-plan: started from the running plan")
+        else:
+            start = greedy(self.ctx, self.runner, self.candidates)
         left = max(1.0, opts.optimizer.time_limit - (time.perf_counter() - t0))
-        return optimize(self.ctx, self.runner, [], candidates=self.candidates,
-                        options=replace(opts.optimizer, time_limit=left), start=start)
+        placement = optimize(self.ctx, self.runner, [], candidates=self.candidates,
+                             options=replace(opts.optimizer, time_limit=left), start=start, moves=moves)
+        if moves is not None:
+            placement.notes.append("re-plan: replicas started away from the running plan pay a move cost "
+                                   f"(${opts.move_policy.per_gpu:g}/GPU + ${opts.move_policy.per_gb:g}/GB fetched, "
+                                   f"over {opts.move_policy.payback_hours:g} h)")
+        return placement
 
     def plan(self, options: PlanOptions | None = None) -> Plan:
         opts = options or PlanOptions()

@@ -132,7 +132,7 @@ def solve_staged(built: BuiltModel, opts: StageOptions, hint: Hint, move_cost: F
                  t0: float | None = None) -> tuple[Solution | None, list[StageResult]]:
     """Run both stages; returns the final solution (stage 2's) and the stage reports.
 
-    `move_cost` adds per-column costs to stage 2 only (re-plans, see `moves`)."""
+    `move_cost` adds per-column costs to stage 2 only (re-plans, see `movecost`)."""
     start = time.perf_counter() if t0 is None else t0
     deadline = start + opts.time_limit
     weights = built.service_weights()

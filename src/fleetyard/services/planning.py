@@ -14,6 +14,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from fleetyard.placement import OptimizerOptions, Planner, PlanOptions
+from fleetyard.placement.movecost import running_from_assignments
 from fleetyard.registry import RegistryError, Store, parse_ref
 from fleetyard.services.db import FleetStateRow, PlanRevisionRow
 from fleetyard.services.errors import NotFound
@@ -41,13 +42,16 @@ class PlanSettings:
     mip_gap: float = 0.002
     resilience: bool = True
 
-    def options(self) -> PlanOptions:
+    def options(self, current: Plan | None = None) -> PlanOptions:
+        running = running_from_assignments(current.assignments) if current is not None else None
         return PlanOptions(optimizer=OptimizerOptions(time_limit=self.time_limit, mip_gap=self.mip_gap),
-                           resilience=self.resilience)
+                           resilience=self.resilience, current=running)
 
 
-def make_plan(fleet: Fleet, settings: PlanSettings) -> Plan:
-    return Planner(fleet).plan(settings.options())
+def make_plan(fleet: Fleet, settings: PlanSettings, current: Plan | None = None) -> Plan:
+    """Plan the fleet; with the `current` (running) plan, a re-plan that moves work only
+    when the move pays for itself (placement/movecost.py)."""
+    return Planner(fleet).plan(settings.options(current))
 
 
 def resolve_model(store: Store, requested: str) -> str | None:
@@ -76,11 +80,34 @@ def _table(plan: Plan | None) -> dict[tuple[str, str, str], int]:
     return out
 
 
-def plan_changes(before: Plan | None, after: Plan | None) -> list[PlanChange]:
-    """Replicas per (workload, site, SKU) that differ between two plans."""
+def plan_changes(before: Plan | None, after: Plan | None, edited: set[str] | None = None) -> list[PlanChange]:
+    """Replicas per (workload, site, SKU) that differ between two plans, each with why."""
     old, new = _table(before), _table(after)
-    return [PlanChange(workload=k[0], site=k[1], gpu_sku=k[2], before=old.get(k, 0), after=new.get(k, 0))
-            for k in sorted(set(old) | set(new)) if old.get(k, 0) != new.get(k, 0)]
+    keys = [k for k in sorted(set(old) | set(new)) if old.get(k, 0) != new.get(k, 0)]
+    total_old: dict[str, int] = {}
+    total_new: dict[str, int] = {}
+    for (w, _s, _k), n in old.items():
+        total_old[w] = total_old.get(w, 0) + n
+    for (w, _s, _k), n in new.items():
+        total_new[w] = total_new.get(w, 0) + n
+    edited = edited or set()
+
+    def why(w: str) -> str:
+        a, b = total_old.get(w, 0), total_new.get(w, 0)
+        spec = " (its spec changed)" if w in edited else ""
+        if a == 0:
+            return f"new placement: {b} replica(s){spec}"
+        if b == 0:
+            return f"no longer placed{spec}"
+        if b > a:
+            return f"scaled up from {a} to {b} replicas{spec}"
+        if b < a:
+            return f"scaled down from {a} to {b} replicas{spec}"
+        return ("moved: same replicas elsewhere, because the move saves more than its move cost "
+                "or makes room for other work (docs/planning.md)" + spec)
+
+    return [PlanChange(workload=k[0], site=k[1], gpu_sku=k[2], before=old.get(k, 0), after=new.get(k, 0),
+                       reason=why(k[0])) for k in keys]
 
 
 def current_revision(session: Session) -> int:

@@ -57,6 +57,7 @@ class PlanChange(_Wire):
     gpu_sku: str
     before: int
     after: int
+    reason: str = ""  # why it changes: scaled, new, no longer placed, moved
 
 
 class ApplyResult(_Wire):
