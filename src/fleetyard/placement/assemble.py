@@ -129,14 +129,14 @@ def assemble(
                       method=placement.bound_method, shortfall_penalty_per_hour=_r(penalty),
                       objective_lower_bound=_r(lower), objective_gap=_r(relative_gap(whole, lower), 6),
                       stages=[StageBound(stage=st.stage, value=_r(st.value), bound=_r(st.bound), gap=_r(st.gap, 6),
-                                         status=st.status, method=st.method, demand=_r(st.demand),
-                                         seconds=_r(st.seconds, 3))
+                                         status=st.status, method=st.method, demand=_r(st.demand))
                               for st in placement.stages])
     else:
         bound = Bound(cost_per_hour_lower_bound=0.0, gap=1.0 if total.total > 0 else 0.0,
                       method=placement.bound_method or "none: this strategy proves no bound")
     solver = SolverInfo(strategy=placement.strategy, solver=placement.solver, status=placement.status,
                         seconds=_r(placement.seconds, 3), variables=placement.variables,
-                        constraints=placement.constraints, notes=list(placement.notes))
+                        constraints=placement.constraints, notes=list(placement.notes),
+                        stage_seconds={st.stage: _r(st.seconds, 3) for st in placement.stages})
     return Plan(assignments=assignments, routes=routes, unplaced=unplaced, sites=sites, totals=totals,
                 bound=bound, resilience=list(resilience), workloads=summaries, solver=solver)

@@ -78,7 +78,6 @@ class StageBound(_Out):
     status: str = ""  # optimal | stalled | node-limit | time-limit (the clock's safety net) | heuristic
     method: str = ""
     demand: float = 0.0  # service: the priority-weighted GPU demand (all of it, served or not)
-    seconds: float = 0.0
 
 
 class Bound(_Out):
@@ -126,6 +125,7 @@ class SolverInfo(_Out):
     variables: int = 0
     constraints: int = 0
     notes: list[str] = Field(default_factory=list)
+    stage_seconds: dict[str, float] = Field(default_factory=dict)  # wall-clock per stage (service, cost)
 
 
 class Plan(_Out):
