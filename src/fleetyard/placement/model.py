@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from fleetyard.placement.burst import add_burst_caps
 from fleetyard.placement.candidates import Candidates, ceil_div
 from fleetyard.placement.context import Compiled, FloatArray, Ledger
 from fleetyard.placement.milp import INF, LinearModel
@@ -246,8 +247,10 @@ def build_model(
         site_rows[s] = lp.add_row(cols, vals, -INF, float(min(ledger.it_kw[s], ledger.cooling_kw[s])))
     mask = np.zeros(lp.n_vars, dtype=bool)
     mask[cost_cols] = True
-    return BuiltModel(lp, out, penalty_cols, mask, ledger, dict(pool_terms), dict(site_terms), unit,
-                      pool_rows=pool_rows, site_rows=site_rows)
+    built = BuiltModel(lp, out, penalty_cols, mask, ledger, dict(pool_terms), dict(site_terms), unit,
+                       pool_rows=pool_rows, site_rows=site_rows)
+    add_burst_caps(built, compiled)  # burst spend caps (placement/burst.py)
+    return built
 
 
 def add_failure_scenario(built: BuiltModel, compiled: Compiled, lost: int) -> int:
