@@ -89,7 +89,7 @@ def rules_of(compiled: Compiled) -> BurstRules:
     rank = np.zeros(compiled.n_sites)
     caps: list[Cap] = []
     if spec is not None:
-        order = {t: float(i) for i, t in enumerate(spec.prefer)}
+        order: dict[str, float] = {t: float(i) for i, t in enumerate(spec.prefer)}
         rank = np.array([order.get(t, float(len(spec.prefer))) for t in compiled.site_type], dtype=np.float64)
         if spec.max_spend_per_hour is not None:
             caps.append(Cap(FLEET, float(spec.max_spend_per_hour)))

@@ -186,6 +186,10 @@ class PolicySpec(_Frozen):
 DEFAULT_PREFERENCE_PREMIUM = 0.50
 
 
+def _default_burst_types() -> list[SiteType]:
+    return ["hyperscaler"]
+
+
 class BurstSpec(_Frozen):
     """Extension (issue 8): bursting to rented capacity as a stated policy, not a side effect of cost.
 
@@ -197,7 +201,7 @@ class BurstSpec(_Frozen):
     and per value of the workload label `team`."""
 
     prefer: list[SiteType] = Field(default_factory=list)
-    burst_site_types: list[SiteType] = Field(default_factory=lambda: ["hyperscaler"], min_length=1)
+    burst_site_types: list[SiteType] = Field(default_factory=_default_burst_types, min_length=1)
     max_spend_per_hour: NonNegative | None = None
     per_team: dict[str, NonNegative] = Field(default_factory=dict)
     premium_per_gpu_hour: NonNegative = DEFAULT_PREFERENCE_PREMIUM
