@@ -109,9 +109,8 @@ def burst_text(plan: Plan) -> Text:
     if b is None or (b.cap_per_hour is None and not any(t.cap_per_hour is not None for t in b.by_team.values())):
         return Text("")
     fleet_cap = f" of a {money(b.cap_per_hour)}/h cap" if b.cap_per_hour is not None else ""
-    teams = ", ".join(f"{team} {money(t.spend_per_hour)}/h" + (f" of {money(t.cap_per_hour)}/h"
-                                                               if t.cap_per_hour is not None else "")
-                      for team, t in b.by_team.items())
+    teams = ", ".join(f"{team} {money(t.spend_per_hour)}/h of {money(t.cap_per_hour)}/h"
+                      for team, t in b.by_team.items() if t.cap_per_hour is not None)
     parts: list[str | tuple[str, str]] = [
         ("Burst   ", "bold"),
         f"{money(b.spend_per_hour)}/h on burst sites ({', '.join(b.burst_site_types)}){fleet_cap}",
