@@ -178,6 +178,7 @@ def test_the_premium_puts_colo_before_a_slightly_cheaper_cloud_but_not_a_much_ch
 
     near = plan_with(0.80)  # colo rank 1 (+$0.50), cloud rank 2 (+$1.00): colo 1.62 < cloud 1.92
     assert _where(near) == {("job", "colo-1"): 2}
+    assert "preferred site type over 1 cheaper pool(s) (burst.prefer)" in near.workloads[0].why
     assert near.totals.cost_per_hour == pytest.approx(2 * 1.12)  # real cost, premium excluded
     assert near.totals.preference_premium_per_hour == pytest.approx(2 * 0.50)
     far = plan_with(0.30)  # cloud 0.42 + 1.00 = 1.42 < colo 1.62: cheaper by more than the premium step
