@@ -66,6 +66,7 @@ def workload(
     data: list[tuple[str, float]] | None = None,
     priority: int = 0,
     labels: dict[str, str] | None = None,
+    burst: str | None = None,
 ) -> Workload:
     replica: dict[str, Any] = {"gpus": gpus}
     if memory is not None:
@@ -88,6 +89,8 @@ def workload(
         body["spread"] = spread
     if data:
         body["data"] = [{"site": s, "gb_per_hour": gb} for s, gb in data]
+    if burst is not None:
+        body["burst"] = burst
     return Workload.model_validate({"apiVersion": API, "kind": "Workload",
                                     "metadata": {"name": name, "labels": labels or {}}, "spec": body})
 
@@ -99,10 +102,13 @@ def policy(name: str, selector: dict[str, str], allowed: dict[str, Any] | None =
                                            "denied": denied or {}}})
 
 
-def objective(carbon_price: float = 0.0, resilience: str = "none", standby: str = "cold") -> Objective:
+def objective(carbon_price: float = 0.0, resilience: str = "none", standby: str = "cold",
+              burst: dict[str, Any] | None = None) -> Objective:
+    spec: dict[str, Any] = {"carbon_price_per_tonne": carbon_price, "resilience": resilience, "standby": standby}
+    if burst is not None:
+        spec["burst"] = burst
     return Objective.model_validate({"apiVersion": API, "kind": "Objective", "metadata": {"name": "default"},
-                                     "spec": {"carbon_price_per_tonne": carbon_price, "resilience": resilience,
-                                              "standby": standby}})
+                                     "spec": spec})
 
 
 def fleet(*resources: Any) -> Fleet:

@@ -624,3 +624,61 @@ def test_text_input_reports_the_given_name():
         load_fleet_text(text, "inline.yaml")
     assert ("inline.yaml", 3, "metadata.name") in {(p.file, p.line, p.path)
                                                     for p in info.value.errors}
+
+
+# --- extension: burst and fallback (issue 8) -----------------------------------------------
+
+BURST = "  resilience: n-1\n  burst:\n"
+
+BURST_CASES = [
+    case("OBJECTIVE", "  resilience: n-1", BURST + "    prefer: [small-dc, clolo, hyperscaler]",
+         "spec.burst.prefer[1]", "expected one of small-dc, colo, edge, hyperscaler", "got 'clolo'",
+         "(did you mean 'colo'?)", at="prefer:", name="burst-prefer-unknown-site-type"),
+    case("OBJECTIVE", "  resilience: n-1", BURST + "    prefer: [colo, small-dc, colo]",
+         "spec.burst.prefer[2]", "site type 'colo' listed twice (also at spec.burst.prefer[0])",
+         at="prefer:", name="burst-prefer-twice"),
+    case("OBJECTIVE", "  resilience: n-1", BURST + "    max_spend_per_hour: -50",
+         "spec.burst.max_spend_per_hour", "must be >= 0", "got -50", at="max_spend_per_hour:",
+         name="burst-negative-cap"),
+    case("OBJECTIVE", "  resilience: n-1", BURST + "    per_team: {support: -1}",
+         "spec.burst.per_team.support", "must be >= 0", "got -1", at="per_team:", name="burst-negative-team-cap"),
+    case("OBJECTIVE", "  resilience: n-1", BURST + "    burst_site_types: []",
+         "spec.burst.burst_site_types", "expected at least 1 item(s), got 0", at="burst_site_types:",
+         name="burst-no-burst-site-types"),
+    case("OBJECTIVE", "  resilience: n-1", BURST + "    max_spend: 500",
+         "spec.burst.max_spend", "unknown field 'max_spend' (did you mean 'max_spend_per_hour'?)",
+         at="max_spend:", name="burst-misspelled-cap"),
+    case("WORKLOAD", "  rps_per_replica: 40", "  rps_per_replica: 40\n  burst: nevr", "spec.burst",
+         "expected one of allowed, never", "got 'nevr'", "(did you mean 'never'?)", at="burst: nevr",
+         name="workload-burst-typo"),
+]
+
+
+@pytest.mark.parametrize(CASE, BURST_CASES)
+def test_burst_fields(fleet_dir, template, old, new, at, offset, path, words):
+    check(fleet_dir, template, old, new, at, offset, path, words)
+
+
+def test_a_valid_burst_section_loads_with_its_defaults(fleet_dir):
+    fleet_dir.broken("OBJECTIVE", "  resilience: n-1",
+                     BURST + "    prefer: [small-dc, colo]\n    max_spend_per_hour: 500\n"
+                     "    per_team: {support: 250}")
+    loaded = fleet_dir.load()
+    assert loaded.warnings == ()
+    burst = loaded.fleet.objective.spec.burst
+    assert burst is not None
+    assert (burst.prefer, burst.burst_site_types, burst.max_spend_per_hour, burst.per_team,
+            burst.premium_per_gpu_hour) == (["small-dc", "colo"], ["hyperscaler"], 500, {"support": 250}, 0.5)
+    assert loaded.fleet.workloads["support-chat-eu"].spec.burst == "allowed"
+
+
+def test_a_team_cap_for_a_team_no_workload_has_is_a_warning(fleet_dir):
+    f = fleet_dir.broken("OBJECTIVE", "  resilience: n-1", BURST + "    per_team: {suport: 100}")
+    loaded = fleet_dir.load()
+    (w,) = loaded.warnings
+    fleet_dir.assert_problem(w, f, fleet_dir.line(f, "per_team:"), "spec.burst.per_team.suport",
+                             "no workload has the label team=suport", "(did you mean 'support'?)",
+                             severity="warning")
+    assert loaded.fleet.objective.spec.burst is not None
+    cli = fleet_dir.validate()
+    assert cli.exit_code == 0 and "warning:" in cli.stderr

@@ -103,6 +103,25 @@ def totals_text(plan: Plan) -> Text:
     return Text.assemble(*lines)
 
 
+def burst_text(plan: Plan) -> Text:
+    """One line on burst spend against its caps (only when the Objective sets a cap)."""
+    b = plan.burst
+    if b is None or (b.cap_per_hour is None and not any(t.cap_per_hour is not None for t in b.by_team.values())):
+        return Text("")
+    fleet_cap = f" of a {money(b.cap_per_hour)}/h cap" if b.cap_per_hour is not None else ""
+    teams = ", ".join(f"{team} {money(t.spend_per_hour)}/h of {money(t.cap_per_hour)}/h"
+                      for team, t in b.by_team.items() if t.cap_per_hour is not None)
+    parts: list[str | tuple[str, str]] = [
+        ("Burst   ", "bold"),
+        f"{money(b.spend_per_hour)}/h on burst sites ({', '.join(b.burst_site_types)}){fleet_cap}",
+    ]
+    if teams:
+        parts.append(f"; by team: {teams}")
+    if b.capped:
+        parts.append((f"; capped: {', '.join(b.capped)}", "red"))
+    return Text.assemble(*parts)
+
+
 def resilience_text(entries: Sequence[ResilienceEntry]) -> Text:
     bad = [e for e in entries if not e.absorbable]
     if not entries:
@@ -121,7 +140,7 @@ def render_plan(console: Console, plan: Plan, fleet: Fleet, source: str) -> None
     parts: list[object] = [plan_header(plan, fleet, source), workloads_table(plan)]
     if plan.unplaced:
         parts.append(unplaced_table(plan.unplaced))
-    parts.extend([sites_table(plan, fleet), totals_text(plan), resilience_text(plan.resilience)])
+    parts.extend([sites_table(plan, fleet), totals_text(plan), burst_text(plan), resilience_text(plan.resilience)])
     for note in plan.solver.notes:
         parts.append(Text(f"note: {note}", style="yellow"))
     console.print(Group(*parts))  # type: ignore[arg-type]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from fleetyard.placement.burstreport import PREMIUM_BOUND_NOTE, BurstAudit
 from fleetyard.placement.candidates import Candidates
 from fleetyard.placement.costmodel import CostBreakdown, plan_costs
 from fleetyard.placement.explain import (
@@ -15,7 +16,7 @@ from fleetyard.placement.explain import (
 )
 from fleetyard.placement.framework import Context
 from fleetyard.placement.milp import relative_gap
-from fleetyard.placement.result import Placement
+from fleetyard.placement.result import Placement, StageResult
 from fleetyard.placement.runner import Runner
 from fleetyard.placement.usage import free_ledger
 from fleetyard.placement.usage import used as used_ledger
@@ -55,6 +56,7 @@ def assemble(
     usage = used_ledger(c, placement)
     triples = [(fleet.workloads[w], p, n) for w, pools in placement.replicas.items() for p, n in pools.items()]
     per_w, per_s = plan_costs(ctx.costs, triples)
+    burst = BurstAudit(ctx, cands, placement, free)
 
     assignments = [
         Assignment(workload=w, site=c.site_names[int(c.pool_site[p])], gpu_sku=c.pool_sku[p], replicas=n)
@@ -70,6 +72,7 @@ def assemble(
         if rps > 1e-9
     ]
     unplaced: list[Unplaced] = []
+    by_name = {cand.name: cand for cand in cands}
     summaries: list[WorkloadSummary] = []
     demand_total = served_total = 0.0
     replicas_unplaced = 0
@@ -84,7 +87,8 @@ def assemble(
         if missing or unserved or short_sites:
             n = max(missing, replicas_for(cand, sum(unserved.values())), short_sites)
             replicas_unplaced += n
-            reasons = unplaced_reasons(ctx, runner, cand, placement, free, unserved, down, holders)
+            reasons = [*burst.reasons(cand),
+                       *unplaced_reasons(ctx, runner, cand, placement, free, unserved, down, holders)]
             unplaced.append(Unplaced(workload=w.name, replicas=n, reasons=reasons, unserved=unserved))
         if explain:
             pools = placement.replicas.get(w.name, {})
@@ -116,7 +120,7 @@ def assemble(
                           ((w, p, n) for w, pools in placement.replicas.items() for p, n in pools.items()))),
         demand_rps=_r(demand_total, 3), served_rps=_r(served_total, 3),
         replicas_placed=sum(sum(p.values()) for p in placement.replicas.values()),
-        replicas_unplaced=replicas_unplaced,
+        replicas_unplaced=replicas_unplaced, preference_premium_per_hour=_r(burst.premium),
     )
     if placement.bound is not None and placement.objective is not None:
         # the bound is on the model's cost (egress per replica linearized, >= the exact
@@ -124,13 +128,26 @@ def assemble(
         penalty = placement.penalty or 0.0
         whole = placement.objective + penalty
         lower = placement.objective_bound if placement.objective_bound is not None else placement.bound
-        bound = Bound(cost_per_hour_lower_bound=min(_r(placement.bound), _r(total.total)),
-                      gap=_r(relative_gap(placement.objective, placement.bound), 6),
-                      method=placement.bound_method, shortfall_penalty_per_hour=_r(penalty),
+        # the model's cost includes the burst preference premium: take this plan's off
+        # both (the bound then holds for plans with no larger premium, docs/planning.md)
+        cost_model = placement.objective - burst.premium
+        cost_bound = max(0.0, placement.bound - burst.premium)
+        method = placement.bound_method + (PREMIUM_BOUND_NOTE if burst.rules.has_preference else "")
+
+        def stage(st: StageResult) -> StageBound:
+            value, low, how = st.value, st.bound, st.method
+            if st.stage == "cost":
+                value, low = max(0.0, value - burst.premium), max(0.0, low - burst.premium)
+                how += PREMIUM_BOUND_NOTE if burst.rules.has_preference else ""
+            return StageBound(stage=st.stage, value=_r(value), bound=_r(low), gap=_r(st.gap, 6) if value == st.value
+                              else _r(relative_gap(value, low), 6), status=st.status, method=how,
+                              demand=_r(st.demand))
+
+        bound = Bound(cost_per_hour_lower_bound=min(_r(cost_bound), _r(total.total)),
+                      gap=_r(relative_gap(cost_model, cost_bound), 6),
+                      method=method, shortfall_penalty_per_hour=_r(penalty),
                       objective_lower_bound=_r(lower), objective_gap=_r(relative_gap(whole, lower), 6),
-                      stages=[StageBound(stage=st.stage, value=_r(st.value), bound=_r(st.bound), gap=_r(st.gap, 6),
-                                         status=st.status, method=st.method, demand=_r(st.demand))
-                              for st in placement.stages])
+                      stages=[stage(st) for st in placement.stages])
     else:
         bound = Bound(cost_per_hour_lower_bound=0.0, gap=1.0 if total.total > 0 else 0.0,
                       method=placement.bound_method or "none: this strategy proves no bound")
@@ -139,4 +156,5 @@ def assemble(
                         constraints=placement.constraints, notes=list(placement.notes),
                         stage_seconds={st.stage: _r(st.seconds, 3) for st in placement.stages})
     return Plan(assignments=assignments, routes=routes, unplaced=unplaced, sites=sites, totals=totals,
-                bound=bound, resilience=list(resilience), workloads=summaries, solver=solver)
+                bound=bound, resilience=list(resilience), workloads=summaries, solver=solver,
+                burst=burst.report([u.workload for u in unplaced if burst.binding(by_name[u.workload])]))

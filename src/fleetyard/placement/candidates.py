@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from fleetyard.placement.burst import preference_premium
 from fleetyard.placement.context import FloatArray, IntArray
 from fleetyard.placement.filters.fit import unit_replicas
 from fleetyard.placement.filters.latency import demand_regions
@@ -26,7 +27,7 @@ class Candidates:
 
     w: Workload
     pools: IntArray
-    cost: FloatArray  # $/h per replica on each pool (linearized egress)
+    cost: FloatArray  # $/h per replica on each pool (linearized egress) + preference premium: what solvers minimize
     power: FloatArray  # IT kW per replica on each pool
     sites: IntArray  # site of each pool
     gpus: int  # GPUs per replica
@@ -35,6 +36,9 @@ class Candidates:
     regions: list[int] = field(default_factory=list)  # demand regions (inference)
     demand: FloatArray = field(default_factory=lambda: np.zeros(0))  # rps per region
     region_sites: list[IntArray] = field(default_factory=list)  # candidate sites within SLO
+    # The part of `cost` that is the burst preference premium (`burst.preference_premium`),
+    # not money: empty when the Objective has no `burst.prefer`.
+    premium: FloatArray = field(default_factory=lambda: np.zeros(0))
 
     @property
     def name(self) -> str:
@@ -44,6 +48,11 @@ class Candidates:
     def single_pool(self) -> bool:
         """One-site gang: all replicas on one pool (one site, one SKU)."""
         return self.w.spec.is_gang and self.w.spec.max_sites == 1
+
+    @property
+    def real_cost(self) -> FloatArray:
+        """$/h per replica on each pool without the preference premium (linearized egress)."""
+        return self.cost - self.premium if len(self.premium) else self.cost
 
     @property
     def rps_per_replica(self) -> float:
@@ -73,6 +82,7 @@ class Candidates:
             w=self.w, pools=self.pools[keep], cost=self.cost[keep], power=self.power[keep], sites=sites,
             gpus=self.gpus, unit=self.unit, need=self.need, regions=list(self.regions), demand=self.demand,
             region_sites=[np.array([s for s in rs if int(s) in allowed], dtype=np.int64) for rs in self.region_sites],
+            premium=self.premium[keep] if len(self.premium) else self.premium,
         )
 
 
@@ -87,15 +97,17 @@ def build_candidates(ctx: Context, runner: Runner, w: Workload) -> Candidates:
     pools = np.flatnonzero(feasible).astype(np.int64)
     costs = ctx.replica_costs(w)
     sites = c.pool_site[pools]
+    premium = preference_premium(c, w)
     cand = Candidates(
         w=w,
         pools=pools,
-        cost=costs.total[pools],
+        cost=costs.total[pools] + premium[pools] if premium is not None else costs.total[pools],
         power=costs.power_kw[pools],
         sites=sites,
         gpus=w.spec.replica.gpus,
         unit=unit_replicas(w),
         need=w.spec.replicas.min,
+        premium=premium[pools] if premium is not None else np.zeros(0),
     )
     if w.spec.type == "inference" and w.spec.demand and w.spec.rps_per_replica:
         regions = demand_regions(c, w)

@@ -2,8 +2,8 @@
 
 `check_plan` re-derives every rule of DESIGN.md independently of the solvers:
 capacities, policies, SKU and memory, gangs and spread, replica bounds, routes
-within SLO and within the serving replicas' capacity, and that every shortfall is
-listed in `unplaced`. It returns violations as sentences (empty: the plan is valid).
+within SLO and within the serving replicas' capacity, burst rules (`burstcheck`), and
+that every shortfall is listed in `unplaced`. It returns violations as sentences (empty: the plan is valid).
 The property tests run it on random fleets; `fleetyard check` runs it on a plan file.
 """
 
@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 
+from fleetyard.placement.burstcheck import check_burst
 from fleetyard.placement.candidates import ceil_div
 from fleetyard.spec.catalog import SERVER_POWER_FACTOR
 from fleetyard.spec.fleet import Fleet
@@ -148,4 +149,5 @@ def check_plan(fleet: Fleet, plan: Plan) -> list[str]:
                     bad.append(f"{name}: unserved demand listed with 0 replicas")
         if listed is not None and not listed.reasons:
             bad.append(f"{name}: listed as unplaced without reasons")
+    bad.extend(check_burst(fleet, plan))
     return bad

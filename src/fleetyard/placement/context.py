@@ -61,6 +61,8 @@ class Compiled:
     pool_tdp_w: FloatArray
     pool_price: FloatArray
     site_pools: list[IntArray] = field(default_factory=list)
+    # Fleet-wide figures derived once by the engines that need them (e.g. `burst.rules_of`).
+    derived: dict[str, object] = field(default_factory=dict, repr=False, compare=False)
 
     @property
     def n_sites(self) -> int:

@@ -96,7 +96,8 @@ def why_placed(ctx: Context, cand: Candidates, placement: Placement, free: Ledge
     head = f"{len(np.unique(cand.sites))}/{c.n_sites} sites feasible"
     if not chosen:
         return head
-    cost_of = dict(zip((int(p) for p in cand.pools), (float(v) for v in cand.cost), strict=True))
+    cost_of = dict(zip((int(p) for p in cand.pools), (float(v) for v in cand.real_cost), strict=True))
+    ranked = dict(zip((int(p) for p in cand.pools), (float(v) for v in cand.cost), strict=True))  # + premium
     cheapest = min(cost_of.values())
     paid = max(cost_of.get(p, cheapest) for p in chosen)
     routes = placement.routes.get(w.name, {})
@@ -111,8 +112,12 @@ def why_placed(ctx: Context, cand: Candidates, placement: Placement, free: Ledge
         fits = Fit().mask(ctx.with_ledger(free), w)
         dearer = [p for p, v in cost_of.items() if v < paid - 1e-9 and p not in chosen]
         full = [p for p in dearer if not fits[p]]
+        paid_ranked = max(ranked.get(p, 0.0) for p in chosen)
+        passed_over = [p for p in dearer if fits[p] and ranked[p] >= paid_ranked - 1e-9]
         if dearer and len(full) == len(dearer):
             parts.append(f"{len(full)} cheaper pool(s) full")
+        elif passed_over:
+            parts.append(f"preferred site type over {len(passed_over)} cheaper pool(s) (burst.prefer)")
         elif routes:
             parts.append("cheaper sites are out of SLO for some regions or full")
         else:

@@ -13,6 +13,7 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 
+from fleetyard.placement.burst import SpendLedger, rank_key
 from fleetyard.placement.candidates import Candidates, ceil_div
 from fleetyard.placement.context import FloatArray, IntArray, Ledger
 from fleetyard.placement.framework import Context
@@ -27,12 +28,15 @@ class _State:
         self.runner = runner
         self.free = ledger
         self._rank: dict[str, FloatArray] = dict(rank or {})
+        self.spend = SpendLedger(ctx.compiled)  # burst spend caps (placement/burst.py)
 
     def rank(self, cand: Candidates) -> FloatArray:
         """Per candidate pool, lower is better (the runner's scores, computed once)."""
         key = self._rank.get(cand.name)
         if key is None:
-            key = self.runner.rank(self.ctx, cand.w, [int(p) for p in cand.pools])
+            key = rank_key(cand)
+            if key is None:
+                key = self.runner.rank(self.ctx, cand.w, [int(p) for p in cand.pools])
             self._rank[cand.name] = key
         return key
 
@@ -44,6 +48,7 @@ class _State:
         kw = k * cand.power
         ok &= self.free.it_kw[s] >= kw - 1e-9
         ok &= self.free.cooling_kw[s] >= kw - 1e-9
+        self.spend.restrict(cand, k, ok)
         return np.flatnonzero(ok)
 
     def take(self, cand: Candidates, j: int, k: int) -> None:
@@ -51,6 +56,7 @@ class _State:
         self.free.gpus[p] -= k * cand.gpus
         self.free.it_kw[s] -= k * float(cand.power[j])
         self.free.cooling_kw[s] -= k * float(cand.power[j])
+        self.spend.take(cand, j, k)
 
     def room(self, cand: Candidates, j: int) -> int:
         """How many replicas fit on candidate j right now."""
@@ -58,7 +64,8 @@ class _State:
         by_gpu = int(self.free.gpus[p]) // cand.gpus
         kw = float(cand.power[j])
         by_kw = int((min(self.free.it_kw[s], self.free.cooling_kw[s]) + 1e-9) // kw) if kw > 0 else by_gpu
-        return max(0, min(by_gpu, by_kw))
+        by_cap = self.spend.room(cand, j)
+        return max(0, min(by_gpu, by_kw, by_gpu if by_cap is None else by_cap))
 
 
 def _best(state: _State, cand: Candidates, options: IntArray) -> int:

@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from fleetyard.placement.burst import add_burst_caps
 from fleetyard.placement.candidates import Candidates, ceil_div
 from fleetyard.placement.context import Compiled, FloatArray, Ledger
 from fleetyard.placement.milp import INF, LinearModel
@@ -286,9 +287,11 @@ def build_model(
         move_cost = np.zeros(lp.n_vars)
         for col, price in move_cols:
             move_cost[col] += price
-    return BuiltModel(lp, out, penalty_cols, mask, ledger, dict(pool_terms), dict(site_terms), unit,
-                      pool_rows=pool_rows, site_rows=site_rows, disruption_cols=disruption,
-                      compiled=compiled, move_cost=move_cost)
+    built = BuiltModel(lp, out, penalty_cols, mask, ledger, dict(pool_terms), dict(site_terms), unit,
+                       pool_rows=pool_rows, site_rows=site_rows, disruption_cols=disruption,
+                       compiled=compiled, move_cost=move_cost)
+    add_burst_caps(built, compiled)  # burst spend caps (placement/burst.py): rows only
+    return built
 
 
 def add_failure_scenario(built: BuiltModel, compiled: Compiled, lost: int) -> int:

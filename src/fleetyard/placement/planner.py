@@ -13,6 +13,7 @@ from dataclasses import dataclass, field, replace
 from typing import Literal
 
 from fleetyard.placement.assemble import assemble
+from fleetyard.placement.burstreport import BurstAudit
 from fleetyard.placement.candidates import Candidates, build_candidates
 from fleetyard.placement.context import compile_fleet
 from fleetyard.placement.costmodel import CostModel
@@ -119,7 +120,8 @@ def explain_workload(planner: Planner, placement: Placement, name: str) -> Workl
     unserved = unserved_by_region(ctx, cand, placement)
     reasons: list[str] = []
     if placement.missing.get(name) or unserved or placement.spread_short.get(name):
-        reasons = unplaced_reasons(ctx, planner.runner, cand, placement, free, unserved)
+        reasons = [*BurstAudit(ctx, planner.candidates, placement, free).reasons(cand),
+                   *unplaced_reasons(ctx, planner.runner, cand, placement, free, unserved)]
     routes = tuple(
         (c.region_names[g], c.site_names[s], round(rps, 3), float(c.rtt[s, g]))
         for (g, s), rps in sorted(placement.routes.get(name, {}).items())

@@ -27,6 +27,7 @@ ModelRef = Annotated[
 ]
 SiteType = Literal["small-dc", "colo", "edge", "hyperscaler"]
 WorkloadType = Literal["inference", "fine-tune", "training", "batch"]
+BurstPermission = Literal["allowed", "never"]
 NonNegative = Annotated[float, Field(ge=0)]
 Positive = Annotated[float, Field(gt=0)]
 
@@ -142,6 +143,9 @@ class WorkloadSpec(_Frozen):
     # per replica, with the model folder in FLEETYARD_MODEL_DIR, plus extra environment.
     command: list[str] | None = Field(default=None, min_length=1)
     env: dict[str, str] = Field(default_factory=dict)
+    # Extension (issue 8): `never` keeps the workload off burst sites (the Objective's
+    # burst.burst_site_types, hyperscaler by default) whatever they cost.
+    burst: BurstPermission = "allowed"
 
     @property
     def is_job(self) -> bool:
@@ -178,6 +182,35 @@ class PolicySpec(_Frozen):
     denied: PolicyRule = Field(default_factory=PolicyRule)
 
 
+# Preference premium per GPU-hour and rank step when `burst.prefer` is given (docs/planning.md).
+DEFAULT_PREFERENCE_PREMIUM = 0.50
+
+
+def _default_burst_types() -> list[SiteType]:
+    return ["hyperscaler"]
+
+
+class BurstSpec(_Frozen):
+    """Extension (issue 8): bursting to rented capacity as a stated policy, not a side effect of cost.
+
+    `prefer` orders site types (types not listed rank after all listed ones); the optimizer
+    charges rank x `premium_per_gpu_hour` per GPU-hour on top of the real cost, so a
+    less preferred type wins only when it is cheaper by more than the premium. The
+    premium steers the plan and is reported apart; it is never part of the plan's cost.
+    Caps bound the real hourly cost of work on `burst_site_types` sites, fleet-wide
+    and per value of the workload label `team`."""
+
+    prefer: list[SiteType] = Field(default_factory=list)
+    burst_site_types: list[SiteType] = Field(default_factory=_default_burst_types, min_length=1)
+    max_spend_per_hour: NonNegative | None = None
+    per_team: dict[str, NonNegative] = Field(default_factory=dict)
+    premium_per_gpu_hour: NonNegative = DEFAULT_PREFERENCE_PREMIUM
+
+    @property
+    def has_caps(self) -> bool:
+        return self.max_spend_per_hour is not None or bool(self.per_team)
+
+
 class ObjectiveSpec(_Frozen):
     carbon_price_per_tonne: NonNegative = 0.0
     resilience: Literal["none", "n-1"] = "none"
@@ -185,6 +218,8 @@ class ObjectiveSpec(_Frozen):
     # lost replicas can restart; hot keeps enough running replicas that the survivors
     # carry the load at once (costs more, no restart). Jobs are always cold.
     standby: Literal["cold", "hot"] = "cold"
+    # Extension (issue 8): preference order of site types and caps on burst spend.
+    burst: BurstSpec | None = None
 
 
 class _Resource(_Frozen):

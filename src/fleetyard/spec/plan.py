@@ -62,6 +62,10 @@ class Totals(_Out):
     served_rps: float = 0.0
     replicas_placed: int = 0
     replicas_unplaced: int = 0
+    # Extension (issue 8): the burst preference premium the optimizer charged this plan
+    # (rank of the site type in Objective.burst.prefer x premium per GPU-hour); not money,
+    # never part of cost_per_hour. 0 without a preference.
+    preference_premium_per_hour: float = 0.0
 
 
 class StageBound(_Out):
@@ -128,6 +132,22 @@ class SolverInfo(_Out):
     stage_seconds: dict[str, float] = Field(default_factory=dict)  # wall-clock per stage (service, cost)
 
 
+class BurstSpend(_Out):
+    spend_per_hour: float  # real hourly cost of work on burst sites
+    cap_per_hour: float | None = None
+
+
+class BurstReport(_Out):
+    """Extension (issue 8), present when the Objective has a burst section."""
+
+    spend_per_hour: float  # real hourly cost of all work on burst sites
+    cap_per_hour: float | None = None  # burst.max_spend_per_hour
+    by_team: dict[str, BurstSpend] = Field(default_factory=dict)  # teams with a cap or with burst spend
+    capped: list[str] = Field(default_factory=list)  # workloads left (partly) short while a cap binds
+    burst_site_types: list[str] = Field(default_factory=list)
+    prefer: list[str] = Field(default_factory=list)
+
+
 class Plan(_Out):
     assignments: list[Assignment]
     routes: list[Route]
@@ -138,3 +158,4 @@ class Plan(_Out):
     resilience: list[ResilienceEntry] = Field(default_factory=list)
     workloads: list[WorkloadSummary] = Field(default_factory=list)
     solver: SolverInfo = Field(default_factory=lambda: SolverInfo(strategy="optimizer"))
+    burst: BurstReport | None = None

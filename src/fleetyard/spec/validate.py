@@ -72,6 +72,7 @@ def check_fleet(fleet: Fleet, also_known: Mapping[str, set[str]] | None = None,
         _check_workload(report, workload)
     for policy in fleet.policies.values():
         _check_policy(report, policy)
+    _check_burst(report)
     return report.problems
 
 
@@ -158,3 +159,26 @@ def _check_policy(report: _Report, p: Policy) -> None:
         selector = ", ".join(f"{k}={v}" for k, v in p.spec.selector.items()) or "(empty)"
         report.add("Policy", p.name, ("spec", "selector"),
                    f"matches no workload (selector {selector}); the policy has no effect", "warning")
+
+
+def _check_burst(report: _Report) -> None:
+    objective = report.fleet.objective
+    burst = objective.spec.burst
+    if burst is None:
+        return
+    seen: dict[str, int] = {}
+    for i, site_type in enumerate(burst.prefer):
+        if site_type in seen:
+            report.add("Objective", objective.name, ("spec", "burst", "prefer", i),
+                       f"site type '{site_type}' listed twice (also at spec.burst.prefer[{seen[site_type]}])")
+        seen.setdefault(site_type, i)
+    fleet = report.fleet
+    if not fleet.workloads or report.workloads_failed:
+        return
+    teams = {w.labels["team"] for w in fleet.workloads.values() if "team" in w.labels}
+    for team in burst.per_team:
+        if team not in teams:
+            known = f"; teams in the fleet: {', '.join(sorted(teams))}" if teams else ""
+            report.add("Objective", objective.name, ("spec", "burst", "per_team", team),
+                       f"no workload has the label team={team}; the cap has no effect"
+                       f"{_did_you_mean(team, sorted(teams))}{known}", "warning")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from fleetyard.placement.filters.burst import Burst
 from fleetyard.placement.filters.fit import Fit
 from fleetyard.placement.filters.gpu import GpuMemory, GpuSku
 from fleetyard.placement.filters.latency import LatencySlo
@@ -12,6 +13,7 @@ from fleetyard.placement.framework import Filter
 
 REGISTRY: dict[str, Callable[[], Filter]] = {
     Residency.name: Residency,
+    Burst.name: Burst,
     GpuSku.name: GpuSku,
     GpuMemory.name: GpuMemory,
     LatencySlo.name: LatencySlo,
@@ -23,4 +25,4 @@ def default_filters() -> list[Filter]:
     return [factory() for factory in REGISTRY.values()]
 
 
-__all__ = ["REGISTRY", "Fit", "GpuMemory", "GpuSku", "LatencySlo", "Residency", "default_filters"]
+__all__ = ["REGISTRY", "Burst", "Fit", "GpuMemory", "GpuSku", "LatencySlo", "Residency", "default_filters"]
