@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from fleetyard.placement.filters.fabric import Fabric
 from fleetyard.placement.filters.fit import Fit
 from fleetyard.placement.filters.gpu import GpuMemory, GpuSku
 from fleetyard.placement.filters.latency import LatencySlo
@@ -14,6 +15,7 @@ REGISTRY: dict[str, Callable[[], Filter]] = {
     Residency.name: Residency,
     GpuSku.name: GpuSku,
     GpuMemory.name: GpuMemory,
+    Fabric.name: Fabric,
     LatencySlo.name: LatencySlo,
     Fit.name: Fit,
 }
@@ -23,4 +25,4 @@ def default_filters() -> list[Filter]:
     return [factory() for factory in REGISTRY.values()]
 
 
-__all__ = ["REGISTRY", "Fit", "GpuMemory", "GpuSku", "LatencySlo", "Residency", "default_filters"]
+__all__ = ["REGISTRY", "Fabric", "Fit", "GpuMemory", "GpuSku", "LatencySlo", "Residency", "default_filters"]
