@@ -296,6 +296,17 @@ def test_plan_json_lists_what_the_example_cannot_place(plan_json):
     assert any("90 ms SLO" in r for r in apac["reasons"])
 
 
+def test_plan_json_runs_rdma_gangs_only_on_rdma_pools(plan_json, fleet):
+    needs = {n for n, w in fleet.workloads.items()
+             if w.spec.interconnect is not None and w.spec.interconnect.between_servers == "rdma"}
+    assert needs == {"ft-code-llm", "pretrain-fleet-lm"}
+    placed = [a for a in plan_json["assignments"] if a["workload"] in needs]
+    assert {a["workload"] for a in placed} == needs  # both still placed
+    for a in placed:
+        pool = next(p for p in fleet.sites[a["site"]].spec.gpus if p.sku == a["gpu_sku"])
+        assert pool.fabric_or_none.type in ("roce", "infiniband"), a
+
+
 SMALL_FLEET = """\
 apiVersion: fleetyard/v1
 kind: Region
@@ -451,6 +462,25 @@ def test_explain_json_agrees_with_the_plan(runs, fleet, plan_json):
     assert chosen == planned
 
 
+def test_explain_names_the_fabric_a_gang_needs_per_site(runs, fleet):
+    """ft-code-llm (2 x 8 H100/H200, FSDP) needs an RDMA fabric: sites whose H100s sit on plain
+    Ethernet are rejected with the fabric reason; it runs where RoCE or InfiniBand joins the servers."""
+    run = runs("explain", EXAMPLE, "ft-code-llm")
+    assert run.code == 0, run.stderr
+    assert "interconnect nvlink within a server, rdma between servers" in run.stdout.splitlines()[1]
+    rows = {r[0]: r for r in table(run.stdout, "Every site")}
+    for name in ("sin-colo", "hio-1"):
+        assert rows[name][1] == "rejected", name
+        assert ("fabric: the gang of 2 x 8 GPUs needs 2 servers on one rdma domain; H100-SXM has ethernet"
+                in rows[name][-1]), rows[name]
+    (chosen,) = [name for name, r in rows.items() if r[1] == "chosen"]
+    pool = next(p for p in fleet.sites[chosen].spec.gpus if p.sku in ("H100-SXM", "H200"))
+    assert pool.fabric_or_none.type in ("roce", "infiniband")
+    as_json = runs("explain", EXAMPLE, "ft-code-llm", "--format", "json").json()
+    verdicts = {s["site"]: s for s in as_json["sites"]}
+    assert any(r.startswith("fabric: ") for r in verdicts["sin-colo"]["reasons"])
+
+
 @pytest.mark.parametrize(("name", "hint"), [
     ("no-such-workload", ""),
     ("support-chat-e", " (did you mean 'support-chat-eu'?)"),
@@ -552,11 +582,15 @@ def test_catalog_lists_the_skus(runs):
                 "B200": (180, 1000), "A100-80GB": (80, 400), "L40S": (48, 350), "L4": (24, 72),
                 "A10G": (24, 150), "MI300X": (192, 750)}
     assert set(expected) <= set(rows)
+    links = {"H100-SXM": "NVLink 4, 900 GB/s", "H100-PCIE": "PCIe Gen5", "H200": "NVLink 4, 900 GB/s",
+             "B200": "NVLink 5, 1,800 GB/s", "A100-80GB": "NVLink 3, 600 GB/s", "L40S": "PCIe Gen4",
+             "L4": "PCIe Gen4", "A10G": "PCIe", "MI300X": "Infinity Fabric"}  # REFERENCE.md
     for sku, (memory, tdp) in expected.items():
-        _, vendor, mem, watts, kw = rows[sku]
+        _, vendor, mem, watts, kw, link, per_server = rows[sku]
         assert (mem, watts) == (str(memory), str(tdp)), sku
         assert vendor == ("AMD" if sku == "MI300X" else "NVIDIA")
         assert kw == f"{tdp * 1.8 / 1000:.2f}"
+        assert (link, per_server) == (links[sku], "8"), sku
     assert "GPUs x TDP x 1.8" in run.stdout
 
 

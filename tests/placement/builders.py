@@ -31,11 +31,13 @@ def site(
     egress: float = 0.0,
     latency: dict[str, float] | None = None,
     labels: dict[str, str] | None = None,
+    servers: dict[str, dict[str, Any]] | None = None,
 ) -> Site:
+    """`servers` adds fields to the pool of a SKU: gpus_per_server, fabric, interconnect."""
     pools = []
     for sku, spec in (gpus or {"H100-SXM": 8}).items():
         count, rent = spec if isinstance(spec, tuple) else (spec, 0.0)
-        pools.append({"sku": sku, "count": count, "price_per_gpu_hour": rent})
+        pools.append({"sku": sku, "count": count, "price_per_gpu_hour": rent, **(servers or {}).get(sku, {})})
     body: dict[str, Any] = {
         "type": type, "country": country, "location": {"lat": lat, "lon": lon}, "gpus": pools,
         "power": {"it_capacity_kw": it_kw, "pue": pue},
@@ -67,6 +69,7 @@ def workload(
     priority: int = 0,
     labels: dict[str, str] | None = None,
     burst: str | None = None,
+    interconnect: dict[str, Any] | None = None,
 ) -> Workload:
     replica: dict[str, Any] = {"gpus": gpus}
     if memory is not None:
@@ -91,6 +94,8 @@ def workload(
         body["data"] = [{"site": s, "gb_per_hour": gb} for s, gb in data]
     if burst is not None:
         body["burst"] = burst
+    if interconnect is not None:
+        body["interconnect"] = interconnect
     return Workload.model_validate({"apiVersion": API, "kind": "Workload",
                                     "metadata": {"name": name, "labels": labels or {}}, "spec": body})
 

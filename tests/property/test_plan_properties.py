@@ -1,7 +1,7 @@
 """Invariants of every plan on random fleets (Hypothesis).
 
 For any fleet: a plan never exceeds a GPU, power or cooling capacity, never breaks a
-policy, SKU or memory rule, routes only within SLO and only to replicas that can
+policy, SKU, memory or interconnect rule, routes only within SLO and only to replicas that can
 carry the load, lists every shortfall with reasons; the vector and scalar filter
 paths agree; the optimizer never serves less (priority-weighted) than greedy, and
 never costs more when it serves as much; the same input gives the same plan.
@@ -32,6 +32,14 @@ SKUS = list(CATALOG)
 EXACT = OptimizerOptions(time_limit=30.0, mip_gap=1e-9, limits=WorkLimits(max_nodes=None))
 
 
+# servers and fabrics of a pool, and interconnect needs of a job (issue 8)
+SERVERS = st.sampled_from([{}, {"gpus_per_server": 4}, {"fabric": {"type": "roce", "gbps": 400}},
+                           {"fabric": {"type": "infiniband", "gbps": 3200, "domain_servers": 1}},
+                           {"gpus_per_server": 2, "fabric": {"type": "ethernet", "gbps": 100}}])
+NEEDS = st.sampled_from([None, None, {"between_servers": "rdma"}, {"within_server": "nvlink"},
+                         {"within_server": "gpu-link", "between_servers": "ethernet", "min_gbps": 400}])
+
+
 @st.composite
 def fleets(draw):
     regions = draw(st.lists(st.sampled_from(range(len(METROS))), min_size=1, max_size=3, unique=True))
@@ -41,13 +49,15 @@ def fleets(draw):
         country, lat, lon = METROS[draw(st.integers(0, len(METROS) - 1))]
         skus = draw(st.lists(st.sampled_from(SKUS), min_size=1, max_size=2, unique=True))
         gpus = {k: (draw(st.integers(1, 16)), draw(st.sampled_from([0.0, 0.5, 1.0, 2.5]))) for k in skus}
+        servers = {k: draw(SERVERS) for k in skus}
         it_kw = draw(st.sampled_from([0.5, 2.0, 8.0, 30.0, 100.0]))
         cooling = draw(st.sampled_from([None, it_kw * 0.6]))
         resources.append(site(f"s{i}", country=country, lat=lat, lon=lon, gpus=gpus, it_kw=it_kw,
                               cooling=cooling, pue=draw(st.sampled_from([1.1, 1.4])),
                               price=draw(st.sampled_from([0.05, 0.2])), carbon=draw(st.sampled_from([30, 400])),
                               egress=draw(st.sampled_from([0.0, 0.09])),
-                              type=draw(st.sampled_from(["small-dc", "colo", "edge", "hyperscaler"]))))
+                              type=draw(st.sampled_from(["small-dc", "colo", "edge", "hyperscaler"])),
+                              servers=servers))
     n_work = draw(st.integers(1, 6))
     for i in range(n_work):
         kind = draw(st.sampled_from(["inference", "inference", "batch", "fine-tune", "training"]))
@@ -69,7 +79,8 @@ def fleets(draw):
             n = draw(st.integers(1, 4))
             data = [(f"s{draw(st.integers(0, n_sites - 1))}", 5.0)] if draw(st.booleans()) else None
             resources.append(workload(f"w{i}", type=kind, gpus=gpus, memory=memory, skus=skus,
-                                      replicas=(n, n), data=data, priority=priority, labels=labels))
+                                      replicas=(n, n), data=data, priority=priority, labels=labels,
+                                      interconnect=draw(NEEDS)))
     if draw(st.booleans()):
         resources.append(policy("eu", {"residency": "eu"},
                                 allowed={"countries": ["DE", "FR", "NL"]},

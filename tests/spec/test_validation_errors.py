@@ -492,6 +492,73 @@ def test_extension_fields(fleet_dir, template, old, new, at, offset, path, words
     check(fleet_dir, template, old, new, at, offset, path, words)
 
 
+# --- extensions: GPU servers, fabrics and interconnect needs (issue 8) ------------------------
+
+PRICE = "      price_per_gpu_hour: 1.27"
+INTERCONNECT = [
+    case("SITE", PRICE, PRICE + "\n      gpus_per_server: 0", "spec.gpus[0].gpus_per_server",
+         "must be >= 1, got 0", at="gpus_per_server:", name="gpus-per-server-zero"),
+    case("SITE", PRICE, PRICE + "\n      gpus_per_server: 8.5", "spec.gpus[0].gpus_per_server",
+         "expected a whole number, got 8.5", at="gpus_per_server:", name="gpus-per-server-fraction"),
+    case("SITE", PRICE, PRICE + "\n      fabric: {type: infiniban, gbps: 400}", "spec.gpus[0].fabric.type",
+         "expected one of none, ethernet, roce, infiniband, got 'infiniban' (did you mean 'infiniband'?)",
+         at="fabric:", name="fabric-type-misspelled"),
+    case("SITE", PRICE, PRICE + "\n      fabric: {type: nvlink, gbps: 400}", "spec.gpus[0].fabric.type",
+         "expected one of none, ethernet, roce, infiniband, got 'nvlink'", at="fabric:", name="fabric-type-wrong"),
+    case("SITE", PRICE, PRICE + "\n      fabric: {type: roce, gbps: 400, domain_servers: 0}",
+         "spec.gpus[0].fabric.domain_servers", "must be >= 1, got 0", at="fabric:", name="domain-servers-zero"),
+    case("SITE", PRICE, PRICE + "\n      fabric: {type: roce, gpbs: 400}", "spec.gpus[0].fabric.gpbs",
+         "unknown field 'gpbs' (did you mean 'gbps'?)", at="fabric:", name="fabric-field-misspelled"),
+    case("SITE", PRICE, PRICE + "\n      fabric: {type: roce}", "spec.gpus[0].fabric.gbps",
+         "required for a fabric of type roce", at="fabric:", name="fabric-without-gbps"),
+    case("SITE", PRICE, PRICE + "\n      fabric: {type: none, gbps: 100}", "spec.gpus[0].fabric.gbps",
+         "has no meaning for a fabric of type none", at="fabric:", name="no-fabric-with-gbps"),
+    case("SITE", PRICE, PRICE + "\n      interconnect: nvlnk", "spec.gpus[0].interconnect",
+         "expected one of nvlink, infinity-fabric, pcie, got 'nvlnk' (did you mean 'nvlink'?)",
+         at="interconnect:", name="pool-link-misspelled"),
+    case("JOB", "  replicas: {min: 1, max: 2}", "  replicas: {min: 1, max: 2}\n  interconnect: {between_servers: rdam}",
+         "spec.interconnect.between_servers", "got 'rdam' (did you mean 'rdma'?)", at="interconnect:",
+         name="between-servers-misspelled"),
+    case("JOB", "  replicas: {min: 1, max: 2}", "  replicas: {min: 1, max: 2}\n  interconnect: {within_server: pcie}",
+         "spec.interconnect.within_server", "expected one of any, gpu-link, nvlink, infinity-fabric, got 'pcie'",
+         at="interconnect:", name="within-server-pcie"),
+    case("JOB", "  replicas: {min: 1, max: 2}",
+         "  replicas: {min: 1, max: 2}\n  interconnect: {between_servers: none, min_gbps: 400}",
+         "spec.interconnect.min_gbps", "has no effect with between_servers: none", at="interconnect:",
+         name="min-gbps-without-fabric"),
+]
+
+
+@pytest.mark.parametrize(CASE, INTERCONNECT)
+def test_interconnect_fields(fleet_dir, template, old, new, at, offset, path, words):
+    check(fleet_dir, template, old, new, at, offset, path, words)
+
+
+def test_servers_fabric_and_interconnect_load_and_default_to_the_catalog(fleet_dir):
+    site = fleet_dir.edit(fleet_dir.SITE, PRICE, PRICE + "\n      gpus_per_server: 4\n"
+                          "      fabric: {type: infiniband, gbps: 3200, domain_servers: 2}")
+    job = fleet_dir.edit(fleet_dir.JOB, "  replicas: {min: 1, max: 2}", "  replicas: {min: 1, max: 2}\n"
+                         "  interconnect: {within_server: nvlink, between_servers: rdma, min_gbps: 400}")
+    fleet_dir.fleet(SITE=site, JOB=job)
+    loaded = fleet_dir.load().fleet
+    pool = loaded.sites["fra-1"].spec.gpus[0]
+    assert (pool.gpus_per_server, pool.fabric_or_none.type, pool.fabric_or_none.domain_servers) == (4, "infiniband", 2)
+    model = loaded.gpu_model(pool)
+    assert (model.gpus_per_server, model.interconnect.kind, model.interconnect.describe()) == (
+        4, "nvlink", "NVLink 4, 900 GB/s")
+    need = loaded.workloads["train-llm"].spec.interconnect
+    assert need is not None and (need.within_server, need.between_servers, need.min_gbps) == ("nvlink", "rdma", 400)
+
+
+def test_without_the_new_fields_a_pool_has_8_gpu_servers_and_no_fabric(fleet_dir):
+    fleet_dir.fleet()
+    loaded = fleet_dir.load().fleet
+    pool = loaded.sites["fra-1"].spec.gpus[0]
+    assert (pool.gpus_per_server, pool.fabric) == (None, None) and pool.fabric_or_none.type == "none"
+    assert loaded.gpu_model(pool).gpus_per_server == 8
+    assert loaded.workloads["support-chat-eu"].spec.interconnect is None
+
+
 def test_valid_time_zone_and_windows(fleet_dir):
     fleet_dir.broken("SITE", "  cooling_kw: 45", "  cooling_kw: 45\n  timezone: Europe/Berlin\n"
                      "  sync_windows: ['22:00-02:00', '12:00-24:00']")

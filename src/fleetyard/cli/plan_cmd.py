@@ -207,12 +207,13 @@ def whatif(
 
 
 def catalog() -> None:
-    """The built-in GPU catalog (memory, board power, default replica power)."""
+    """The built-in GPU catalog (memory, board power, default replica power, link inside a server)."""
     t = Table(title="GPU catalog", title_justify="left")
-    for col in ("SKU", "Vendor", "Memory GB", "TDP W", "Replica kW per GPU"):
+    for col in ("SKU", "Vendor", "Memory GB", "TDP W", "Replica kW per GPU", "Link in server", "GPUs per server"):
         t.add_column(col)
     for m in CATALOG.values():
-        t.add_row(m.sku, m.vendor, f"{m.memory_gb:g}", f"{m.tdp_w:g}", f"{m.tdp_w * SERVER_POWER_FACTOR / 1000:.2f}")
+        t.add_row(m.sku, m.vendor, f"{m.memory_gb:g}", f"{m.tdp_w:g}", f"{m.tdp_w * SERVER_POWER_FACTOR / 1000:.2f}",
+                  m.interconnect.describe(), str(m.gpus_per_server))
     console.print(t)
     console.print(f"Replica power, unless a workload sets replica.power_kw: GPUs x TDP x {SERVER_POWER_FACTOR} "
                   "(server overhead: an 8-GPU H100 server draws ~10.2 kW).", highlight=False)

@@ -1,10 +1,11 @@
 """Verify a plan against the fleet's semantics, from the files alone.
 
 `check_plan` re-derives every rule of DESIGN.md independently of the solvers:
-capacities, policies, SKU and memory, gangs and spread, replica bounds, routes
-within SLO and within the serving replicas' capacity, burst rules (`burstcheck`), and
-that every shortfall is listed in `unplaced`. It returns violations as sentences (empty: the plan is valid).
-The property tests run it on random fleets; `fleetyard check` runs it on a plan file.
+capacities, policies, SKU and memory, interconnect (servers and fabric, by the rule of
+`spec.interconnect`), gangs and spread, replica bounds, routes within SLO and within
+the serving replicas' capacity, burst rules (`burstcheck`), and that every shortfall
+is listed in `unplaced`. It returns violations as sentences (empty: the plan is
+valid). The property tests run it on random fleets; `fleetyard check` runs it on a plan file.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from fleetyard.placement.candidates import ceil_div
 from fleetyard.spec.catalog import SERVER_POWER_FACTOR
 from fleetyard.spec.fleet import Fleet
 from fleetyard.spec.geo import rtt_ms
+from fleetyard.spec.interconnect import pool_shape, shortfalls
 from fleetyard.spec.models import GpuPool, Site, Workload
 from fleetyard.spec.plan import Plan
 
@@ -49,6 +51,20 @@ def replica_power(fleet: Fleet, w: Workload, pool: GpuPool) -> float:
     if w.spec.replica.power_kw is not None:
         return float(w.spec.replica.power_kw)
     return w.spec.replica.gpus * fleet.gpu_model(pool).tdp_w * SERVER_POWER_FACTOR / 1000.0
+
+
+def _fabric(fleet: Fleet, w: Workload, placed: dict[tuple[str, str], int]) -> list[str]:
+    """The interconnect rule: a one-site gang's replicas together, any other replica alone."""
+    out = []
+    together = w.spec.is_gang and w.spec.max_sites == 1
+    for (site_name, sku), n in placed.items():
+        pool = _pool(fleet.sites[site_name], sku)
+        if pool is None or n <= 0:
+            continue
+        unit = n if together else 1
+        for short in shortfalls(w.spec.interconnect, unit, w.spec.replica.gpus, pool_shape(fleet, pool)):
+            out.append(f"{w.name} on {site_name}: {short.message}")
+    return out
 
 
 def check_plan(fleet: Fleet, plan: Plan) -> list[str]:
@@ -124,6 +140,8 @@ def check_plan(fleet: Fleet, plan: Plan) -> list[str]:
             bad.append(f"{name}: on {len(sites)} sites > max_sites {spec.max_sites}")
         if total and len(sites) < spec.min_sites and listed is None:
             bad.append(f"{name}: on {len(sites)} sites < spread.min_sites {spec.min_sites}, not listed")
+        if spec.interconnect is not None:
+            bad.extend(_fabric(fleet, workload, placed))
         if spec.is_gang and len(skus) > 1:
             bad.append(f"{name}: gang split across SKUs {sorted(skus)}")
         if spec.is_gang and spec.max_sites == 1 and 0 < total < spec.replicas.min:

@@ -16,6 +16,7 @@ import numpy.typing as npt
 from fleetyard.spec.catalog import SERVER_POWER_FACTOR
 from fleetyard.spec.fleet import Fleet
 from fleetyard.spec.geo import estimated_rtt_ms
+from fleetyard.spec.interconnect import PoolShape, pool_shape
 from fleetyard.spec.models import Workload
 
 FloatArray = npt.NDArray[np.float64]
@@ -63,6 +64,13 @@ class Compiled:
     site_pools: list[IntArray] = field(default_factory=list)
     # Fleet-wide figures derived once by the engines that need them (e.g. `burst.rules_of`).
     derived: dict[str, object] = field(default_factory=dict, repr=False, compare=False)
+    # servers and fabric of each pool (the `fabric` filter); arrays for its vector mask
+    pool_shapes: list[PoolShape] = field(default_factory=list)
+    pool_gpus_per_server: IntArray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    pool_link: npt.NDArray[np.str_] = field(default_factory=lambda: np.zeros(0, dtype=str))
+    pool_fabric: npt.NDArray[np.str_] = field(default_factory=lambda: np.zeros(0, dtype=str))
+    pool_fabric_gbps: FloatArray = field(default_factory=lambda: np.zeros(0))
+    pool_domain_servers: IntArray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))  # 0: whole pool
 
     @property
     def n_sites(self) -> int:
@@ -114,8 +122,10 @@ def compile_fleet(fleet: Fleet) -> Compiled:
     memory: list[float] = []
     tdp: list[float] = []
     price: list[float] = []
+    shapes: list[PoolShape] = []
     for i, site in enumerate(sites):
         for pool in site.spec.gpus:
+            shapes.append(pool_shape(fleet, pool))
             model = fleet.gpu_model(pool)
             pool_site.append(i)
             pool_sku.append(pool.sku)
@@ -147,4 +157,10 @@ def compile_fleet(fleet: Fleet) -> Compiled:
         pool_price=np.array(price, dtype=np.float64),
     )
     compiled.site_pools = [np.flatnonzero(ps == i) for i in range(len(sites))]
+    compiled.pool_shapes = shapes
+    compiled.pool_gpus_per_server = np.array([p.gpus_per_server for p in shapes], dtype=np.int64)
+    compiled.pool_link = np.array([p.link for p in shapes], dtype=str)
+    compiled.pool_fabric = np.array([p.fabric for p in shapes], dtype=str)
+    compiled.pool_fabric_gbps = np.array([p.gbps for p in shapes], dtype=np.float64)
+    compiled.pool_domain_servers = np.array([p.domain_servers or 0 for p in shapes], dtype=np.int64)
     return compiled

@@ -289,4 +289,8 @@ def describe_needs(w: Workload) -> str:
         parts.append(f"spread over >= {spec.min_sites} sites")
     if spec.max_sites is not None:
         parts.append(f"at most {spec.max_sites} site(s)")
+    need = spec.interconnect
+    if need is not None:
+        fast = f" >= {need.min_gbps:g} Gb/s" if need.min_gbps else ""
+        parts.append(f"interconnect {need.within_server} within a server, {need.between_servers}{fast} between servers")
     return "; ".join(parts)

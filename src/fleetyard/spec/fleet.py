@@ -5,7 +5,14 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 
-from fleetyard.spec.catalog import CATALOG, SERVER_POWER_FACTOR, GpuModel
+from fleetyard.spec.catalog import (
+    CATALOG,
+    DEFAULT_GPUS_PER_SERVER,
+    PCIE_LINK,
+    SERVER_POWER_FACTOR,
+    GpuModel,
+    Link,
+)
 from fleetyard.spec.models import (
     GpuPool,
     Metadata,
@@ -76,11 +83,15 @@ class Fleet:
         return self.origins.get((kind, name))
 
     def gpu_model(self, pool: GpuPool) -> GpuModel:
-        """The SKU's figures: the pool's own memory/TDP override the catalog."""
+        """The SKU's figures: the pool's own memory/TDP, link and server size override the catalog."""
         base = CATALOG.get(pool.sku)
         memory = pool.memory_gb if pool.memory_gb is not None else (base.memory_gb if base else 0.0)
         tdp = pool.tdp_w if pool.tdp_w is not None else (base.tdp_w if base else 0.0)
-        return GpuModel(pool.sku, memory, tdp, base.vendor if base else "custom")
+        link = base.interconnect if base else PCIE_LINK
+        if pool.interconnect is not None and pool.interconnect != link.kind:
+            link = Link(pool.interconnect, pool.interconnect)
+        per_server = pool.gpus_per_server or (base.gpus_per_server if base else DEFAULT_GPUS_PER_SERVER)
+        return GpuModel(pool.sku, memory, tdp, base.vendor if base else "custom", link, per_server)
 
     def replica_power_kw(self, workload: Workload, pool: GpuPool) -> float:
         """IT power of one replica on this pool: the workload's figure, else GPUs x TDP x 1.8."""

@@ -56,6 +56,25 @@ class RegionSpec(_Frozen):
     location: Location
 
 
+FabricType = Literal["none", "ethernet", "roce", "infiniband"]
+LinkKind = Literal["nvlink", "infinity-fabric", "pcie"]
+
+
+class FabricSpec(_Frozen):
+    """The scale-out network joining a pool's servers (extension, issue 8).
+
+    `gbps` is the scale-out bandwidth of one server (all its NICs together, e.g. 8 x 400
+    Gb/s = 3,200); `domain_servers` how many servers one non-blocking fabric domain holds
+    (default: every server of the pool)."""
+
+    type: FabricType
+    gbps: Positive | None = None
+    domain_servers: int | None = Field(default=None, ge=1)
+
+
+NO_FABRIC = FabricSpec(type="none")
+
+
 class GpuPool(_Frozen):
     """`count` GPUs of one SKU at a site. A SKU outside the catalog needs memory and TDP."""
 
@@ -64,6 +83,14 @@ class GpuPool(_Frozen):
     price_per_gpu_hour: NonNegative = 0.0
     memory_gb: Positive | None = None
     tdp_w: Positive | None = None
+    # Extensions for interconnect (issue 8); see docs/planning.md, "Interconnect for gangs".
+    gpus_per_server: int | None = Field(default=None, ge=1)  # default: the catalog's, 8
+    fabric: FabricSpec | None = None  # default: {type: none}
+    interconnect: LinkKind | None = None  # link inside a server; default: the catalog's, else pcie
+
+    @property
+    def fabric_or_none(self) -> FabricSpec:
+        return self.fabric if self.fabric is not None else NO_FABRIC
 
 
 class Power(_Frozen):
@@ -123,6 +150,20 @@ class Spread(_Frozen):
     max_sites: int | None = Field(default=None, ge=1)
 
 
+class Interconnect(_Frozen):
+    """What a workload needs between its GPUs (extension, issue 8).
+
+    `within_server`: a replica must fit one server whose GPUs have this link (`gpu-link`:
+    NVLink or Infinity Fabric); `any` lets replicas span servers. `between_servers`: the
+    fabric that must join the servers when the replica (or one-site gang) needs more than
+    one: `rdma` is roce or infiniband, `ethernet` any fabric, `none` forbids spanning
+    servers, `any` asks nothing. `min_gbps`: scale-out Gb/s per server."""
+
+    within_server: Literal["any", "gpu-link", "nvlink", "infinity-fabric"] = "any"
+    between_servers: Literal["any", "none", "ethernet", "rdma", "roce", "infiniband"] = "any"
+    min_gbps: Positive | None = None
+
+
 class DataSource(_Frozen):
     site: Name
     gb_per_hour: NonNegative
@@ -139,6 +180,7 @@ class WorkloadSpec(_Frozen):
     latency_slo_ms: Positive | None = None
     spread: Spread | None = None
     data: list[DataSource] = Field(default_factory=list)
+    interconnect: Interconnect | None = None  # extension (issue 8): none means no need
     # Extensions for the site agent's process runtime (issue 4): the argv started once
     # per replica, with the model folder in FLEETYARD_MODEL_DIR, plus extra environment.
     command: list[str] | None = Field(default=None, min_length=1)

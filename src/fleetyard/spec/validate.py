@@ -92,6 +92,7 @@ def _check_site(report: _Report, site: Site) -> None:
             report.add("Site", site.name, (*loc, "sku"),
                        f"unknown SKU '{pool.sku}'{hint}; known SKUs: {', '.join(CATALOG)}; "
                        "for a custom SKU give memory_gb and tdp_w")
+        _check_fabric(report, site, i)
     if not _valid_timezone(spec.timezone):
         report.add("Site", site.name, ("spec", "timezone"),
                    f"expected an IANA time zone such as Europe/Berlin or UTC, got '{spec.timezone}'")
@@ -104,6 +105,22 @@ def _check_site(report: _Report, site: Site) -> None:
         if report.unknown_region(region):
             report.add("Site", site.name, ("spec", "latency_ms", region),
                        f"unknown region '{region}'{_did_you_mean(region, sorted(report.regions))}")
+
+
+def _check_fabric(report: _Report, site: Site, i: int) -> None:
+    fabric = site.spec.gpus[i].fabric
+    if fabric is None:
+        return
+    loc: Loc = ("spec", "gpus", i, "fabric")
+    if fabric.type == "none":
+        for key in ("gbps", "domain_servers"):
+            if getattr(fabric, key) is not None:
+                report.add("Site", site.name, (*loc, key), "has no meaning for a fabric of type none; "
+                           "give the type (ethernet, roce or infiniband) or drop it")
+    elif fabric.gbps is None:
+        report.add("Site", site.name, (*loc, "gbps"),
+                   f"required for a fabric of type {fabric.type}: the scale-out Gb/s of one server "
+                   "(all its NICs, e.g. 8 x 400 = 3200)")
 
 
 def _check_workload(report: _Report, w: Workload) -> None:
@@ -139,6 +156,10 @@ def _check_workload(report: _Report, w: Workload) -> None:
         if report.unknown_site(source.site):
             report.add("Workload", name, ("spec", "data", i, "site"),
                        f"unknown site '{source.site}'{_did_you_mean(source.site, sorted(report.sites))}")
+    need = spec.interconnect
+    if need is not None and need.min_gbps is not None and need.between_servers == "none":
+        report.add("Workload", name, ("spec", "interconnect", "min_gbps"),
+                   "has no effect with between_servers: none (the replica or gang stays within one server)")
     known = fleet.known_skus()
     for i, sku in enumerate(spec.replica.gpu_skus or []):
         if sku not in known:

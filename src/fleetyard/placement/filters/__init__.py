@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from fleetyard.placement.filters.burst import Burst
+from fleetyard.placement.filters.fabric import Fabric
 from fleetyard.placement.filters.fit import Fit
 from fleetyard.placement.filters.gpu import GpuMemory, GpuSku
 from fleetyard.placement.filters.latency import LatencySlo
@@ -16,6 +17,7 @@ REGISTRY: dict[str, Callable[[], Filter]] = {
     Burst.name: Burst,
     GpuSku.name: GpuSku,
     GpuMemory.name: GpuMemory,
+    Fabric.name: Fabric,
     LatencySlo.name: LatencySlo,
     Fit.name: Fit,
 }
@@ -25,4 +27,4 @@ def default_filters() -> list[Filter]:
     return [factory() for factory in REGISTRY.values()]
 
 
-__all__ = ["REGISTRY", "Burst", "Fit", "GpuMemory", "GpuSku", "LatencySlo", "Residency", "default_filters"]
+__all__ = ["REGISTRY", "Burst", "Fabric", "Fit", "GpuMemory", "GpuSku", "LatencySlo", "Residency", "default_filters"]
