@@ -96,6 +96,15 @@ def totals_text(plan: Plan) -> Text:
         lines.append("none (the greedy baseline proves no bound)")
     else:
         lines.append(f"cost >= {money(b.cost_per_hour_lower_bound)}/h, gap {100 * b.gap:.2f}%  ")
+        for st in b.stages:
+            if st.stage == "service":
+                lines.append(f"\n  service: {st.value:,.0f} of {st.demand:,.0f} priority-weighted GPU demand served, "
+                             f"<= {st.bound:,.0f} proven (gap {100 * st.gap:.2f}%, {st.status})")
+            else:
+                lines.append(f"\n  cost:    {money(st.value)}/h, >= {money(st.bound)}/h proven for that service "
+                             f"(gap {100 * st.gap:.2f}%, {st.status})")
+        if b.stages:
+            lines.append("\n  ")
         if b.shortfall_penalty_per_hour > 0:
             lines.append(f"(work left short: cost + shortfall penalty {money(b.shortfall_penalty_per_hour)}/h "
                          f"proven within {100 * b.objective_gap:.2f}%)  ")
