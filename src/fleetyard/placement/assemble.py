@@ -23,12 +23,12 @@ from fleetyard.placement.usage import used as used_ledger
 from fleetyard.spec.plan import (
     Assignment,
     Bound,
-    StageBound,
     Plan,
     ResilienceEntry,
     Route,
     SiteUsage,
     SolverInfo,
+    StageBound,
     Totals,
     Unplaced,
     WorkloadSummary,

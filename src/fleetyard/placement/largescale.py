@@ -23,8 +23,8 @@ The bound reported is the Lagrangian bound minus the plan's shortfall penalty (s
 from __future__ import annotations
 
 import time
-from dataclasses import replace
 from collections.abc import Sequence
+from dataclasses import replace
 
 import numpy as np
 

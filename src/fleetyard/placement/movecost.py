@@ -87,7 +87,8 @@ def running_from_assignments(assignments: object) -> dict[str, dict[tuple[str, s
     return out
 
 
-def running_start(compiled: Compiled, cands: Sequence[Candidates], costs: MoveCosts) -> tuple[Ledger, dict[str, dict[int, int]]]:
+def running_start(compiled: Compiled, cands: Sequence[Candidates],
+                  costs: MoveCosts) -> tuple[Ledger, dict[str, dict[int, int]]]:
     """What of the running plan still fits (candidate pools, replicas.max, capacity), as
     `existing` replicas for the greedy start, and the capacity they leave free. Highest
     priority first, so a shrunken fleet keeps its most important work where it runs."""

@@ -28,8 +28,8 @@ from fleetyard.placement.milp import LinearModel, Solution, WorkLimits, solve_hi
 from fleetyard.placement.model import BuiltModel, build_model, extract, model_cost
 from fleetyard.placement.movecost import MoveCosts
 from fleetyard.placement.result import Placement
-from fleetyard.placement.stages import StageOptions, apply_stages, solve_staged
 from fleetyard.placement.runner import Runner
+from fleetyard.placement.stages import StageOptions, apply_stages, solve_staged
 from fleetyard.placement.warmstart import encode
 from fleetyard.spec.models import Workload
 

@@ -26,7 +26,7 @@ from fleetyard.placement.explain import (
 )
 from fleetyard.placement.framework import Context
 from fleetyard.placement.greedy import greedy
-from fleetyard.placement.movecost import MovePolicy, MoveCosts, running_start
+from fleetyard.placement.movecost import MoveCosts, MovePolicy, running_start
 from fleetyard.placement.optimizer import OptimizerOptions, optimize
 from fleetyard.placement.resilience import optimize_n1, resilience_report
 from fleetyard.placement.result import Placement
