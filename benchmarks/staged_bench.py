@@ -11,6 +11,7 @@ clean peak-memory figures). Service = priority-weighted GPU demand served
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import resource
 import sys
 import time
@@ -58,7 +59,7 @@ def run(size: str, tightness: float, replan: bool) -> None:
         spec = w.spec.model_copy(update={"priority": min(1000, w.spec.priority + 1)})
         changed = dict(fleet.workloads)
         changed[name] = w.model_copy(update={"spec": spec})
-        fleet2 = fleet.model_copy(update={"workloads": changed})
+        fleet2 = dataclasses.replace(fleet, workloads=changed)
         t2 = time.perf_counter()
         again = Planner(fleet2).plan(PlanOptions(resilience=False, explain=False,
                                                  current=running_from_assignments(plan.assignments)))
