@@ -111,7 +111,7 @@ def optimize_large(ctx: Context, runner: Runner, ledger: Ledger, cands: Sequence
         keep[np.argsort(priced[cand.name], kind="stable")[:K_POLISH]] = True
         keep |= np.isin(cand.pools, list(best.replicas.get(cand.name, {})))
         if moves is not None:
-            keep |= np.isin(cand.pools, list(moves._pools.get(cand.name, {})))
+            keep |= np.isin(cand.pools, list(moves.pools_of(cand.name)))
         restricted.append(cand.subset(keep))
     kept = sum(len(r.pools) for r in restricted)
     if kept > POLISH_MAX_PAIRS:

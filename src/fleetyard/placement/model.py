@@ -272,7 +272,7 @@ def build_model(
                         lp.add_row([col, q], [1.0, -max(lp.ub[col], 1.0)], -INF, 0.0)
                 lp.add_row(qcols, [1.0] * len(qcols), -INF, 1.0)
 
-    if out:
+    if out:  # close the last workload's column range
         out[-1].cols = (out[-1].cols[0], lp.n_vars)
     pool_rows: dict[int, int] = {}
     site_rows: dict[int, int] = {}
@@ -282,11 +282,8 @@ def build_model(
         site_rows[s] = lp.add_row(cols, vals, -INF, float(min(ledger.it_kw[s], ledger.cooling_kw[s])))
     mask = np.zeros(lp.n_vars, dtype=bool)
     mask[cost_cols] = True
-    move_cost = None
-    if moves is not None:
-        move_cost = np.zeros(lp.n_vars)
-        for col, price in move_cols:
-            move_cost[col] += price
+    move_cost = (np.bincount(np.array([c for c, _ in move_cols], dtype=np.int64), [v for _, v in move_cols],
+                             lp.n_vars).astype(np.float64) if moves is not None else None)
     built = BuiltModel(lp, out, penalty_cols, mask, ledger, dict(pool_terms), dict(site_terms), unit,
                        pool_rows=pool_rows, site_rows=site_rows, disruption_cols=disruption,
                        compiled=compiled, move_cost=move_cost)

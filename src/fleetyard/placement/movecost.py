@@ -66,6 +66,10 @@ class MoveCosts:
         """Only workloads of the running plan pay for moves (new ones start anywhere)."""
         return workload in self._pools
 
+    def pools_of(self, workload: str) -> dict[int, int]:
+        """Replicas per pool of `workload` in the running plan."""
+        return dict(self._pools.get(workload, {}))
+
     def running(self, workload: str, pool: int) -> int:
         return self._pools.get(workload, {}).get(pool, 0)
 
@@ -101,7 +105,7 @@ def running_start(compiled: Compiled, cands: Sequence[Candidates],
         index = {int(p): j for j, p in enumerate(cand.pools)}
         cap = cand.max_replicas
         total = 0
-        for p, n in sorted(costs._pools.get(cand.name, {}).items()):
+        for p, n in sorted(costs.pools_of(cand.name).items()):
             j = index.get(p)
             if j is None:
                 continue
