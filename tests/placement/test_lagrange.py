@@ -89,3 +89,21 @@ def test_without_the_polishing_mip_the_plan_is_still_valid_and_no_worse_than_gre
     base = greedy(planner.ctx, planner.runner, planner.candidates)
     assert sum(objective(planner.candidates, placement, unit)) <= sum(
         objective(planner.candidates, base, unit)) + 1e-6
+
+
+def test_a_mip_start_returned_as_the_solution_is_caught(monkeypatch_large):
+    """Found by the property above: HiGHS 1.16 reported the better incumbent's objective
+    but handed back the MIP start's vector (cost 5x the greedy's). The solver wrapper
+    checks the vector against the objective and solves again without the start."""
+    from tests.placement import builders as b
+
+    sites = [b.site("s0", gpus={"L4": 1}, it_kw=0.5, pue=1.1, price=0.05, carbon=30)]
+    sites += [b.site(f"s{i}", gpus={"H100-SXM": 1}, it_kw=2.0, pue=1.1, price=0.05, carbon=30) for i in (1, 2, 3)]
+    sites.append(b.site("s4", gpus={"H100-SXM": 1, "H100-PCIE": 2}, it_kw=8.0, pue=1.1, price=0.05, carbon=30))
+    f = b.fleet(b.region("r0"), b.region("r1", 48.86, 2.35), *sites,
+                b.workload("w0", replicas=(0, None), spread={"min_sites": 2}),
+                b.workload("w1", type="batch", replicas=(1, 1)))
+    planner = Planner(f)
+    placement = planner.place(PlanOptions(optimizer=OptimizerOptions(time_limit=10)))
+    base = greedy(planner.ctx, planner.runner, planner.candidates)
+    assert placement.replicas == base.replicas == {"w1": {0: 1}}

@@ -207,6 +207,15 @@ def solve_highs(
         bound = float(info.mip_dual_bound)
     else:
         bound = objective if label == "optimal" else -INF
+    if x is not None and integral and start is not None:
+        true = float(np.frombuffer(model.cost, dtype=np.float64) @ x)
+        if abs(true - objective) > 1e-7 * max(1.0, abs(objective)):
+            # Seen with HiGHS 1.16: a MIP start "feasible in the reduced space" can come
+            # back as the solution vector while the reported objective is the better
+            # incumbent's. Solve again without the start (deterministic) rather than
+            # return a vector that is not the solution.
+            return solve_highs(model, integral=integral, time_limit=time_limit, mip_rel_gap=mip_rel_gap,
+                               mip_abs_gap=mip_abs_gap, seed=seed, limits=limits, bounds=bounds)
     duals = None
     if not integral and label == "optimal":
         duals = np.array(h.getSolution().row_dual, dtype=np.float64)

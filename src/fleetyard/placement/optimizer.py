@@ -55,6 +55,7 @@ class OptimizerOptions:
     # cost + shortfall penalty (the weighted sum, used by failovers).
     staged: bool = True
     service_tolerance: float = 0.0  # share of the weighted demand the cost stage may give up
+    exact_max_columns: int = 5_000  # up to this many columns each stage is one MIP; above, LP bound + LNS
 
 
 def optimize(
@@ -153,7 +154,8 @@ def _staged(built: BuiltModel, opts: OptimizerOptions, start: float,
             hint: FloatArray | tuple[np.ndarray, np.ndarray] | None, placement: Placement,
             move_cost: FloatArray | None) -> Placement:
     stage_opts = StageOptions(mip_gap=opts.mip_gap, service_tolerance=opts.service_tolerance, limits=opts.limits,
-                              time_limit=max(1.0, opts.time_limit - (time.perf_counter() - start)), seed=opts.seed)
+                              time_limit=max(1.0, opts.time_limit - (time.perf_counter() - start)), seed=opts.seed,
+                              exact_max_columns=opts.exact_max_columns)
     final, stages = solve_staged(built, stage_opts, hint, move_cost)
     if final is not None and final.status == "error":
         raise RuntimeError(f"{opts.solver} failed on a model of {built.lp.n_vars} columns and {built.lp.n_rows} rows")

@@ -26,6 +26,7 @@ from fleetyard.placement.explain import (
 )
 from fleetyard.placement.framework import Context
 from fleetyard.placement.greedy import greedy
+from fleetyard.placement.incremental import local_replan
 from fleetyard.placement.movecost import MoveCosts, MovePolicy, running_start
 from fleetyard.placement.optimizer import OptimizerOptions, optimize
 from fleetyard.placement.resilience import optimize_n1, resilience_report
@@ -50,6 +51,11 @@ class PlanOptions:
     current: Mapping[str, Mapping[tuple[str, str], int]] | None = None
     move_policy: MovePolicy = field(default_factory=MovePolicy)
     model_gb: Mapping[str, float] = field(default_factory=dict)  # model reference -> size, for move costs
+    # What changed since the running plan (workload and site names): a re-plan re-solves
+    # only their neighbourhood (`incremental`) unless `replan` is "full" or the change is big.
+    changed: frozenset[str] = frozenset()
+    changed_sites: frozenset[str] = frozenset()
+    replan: Literal["auto", "full"] = "auto"
 
 
 class Planner:
@@ -73,6 +79,12 @@ class Planner:
         moves = None
         if opts.current is not None:
             moves = MoveCosts(self.compiled, opts.current, opts.move_policy, opts.model_gb)
+            if opts.replan == "auto":
+                local = local_replan(self, opts.optimizer, moves, opts.changed, opts.changed_sites)
+                if local is not None:
+                    local.seconds = time.perf_counter() - t0
+                    local.notes.append(_move_note(opts))
+                    return local
             free, kept = running_start(self.compiled, self.candidates, moves)
             start = greedy(self.ctx, self.runner, self.candidates, ledger=free, existing=kept)
             start.notes.append("re-plan: started from the running plan")
@@ -82,9 +94,7 @@ class Planner:
         placement = optimize(self.ctx, self.runner, [], candidates=self.candidates,
                              options=replace(opts.optimizer, time_limit=left), start=start, moves=moves)
         if moves is not None:
-            placement.notes.append("re-plan: replicas started away from the running plan pay a move cost "
-                                   f"(${opts.move_policy.per_gpu:g}/GPU + ${opts.move_policy.per_gb:g}/GB fetched, "
-                                   f"over {opts.move_policy.payback_hours:g} h)")
+            placement.notes.append(_move_note(opts))
         return placement
 
     def plan(self, options: PlanOptions | None = None) -> Plan:
@@ -103,6 +113,12 @@ class Planner:
         failed = [self.compiled.site_index[s] for s in down]
         return assemble(self.ctx, self.runner, self.candidates, placement, report, explain=opts.explain,
                         down=failed)
+
+
+def _move_note(opts: PlanOptions) -> str:
+    policy = opts.move_policy
+    return ("re-plan: replicas started away from the running plan pay a move cost "
+            f"(${policy.per_gpu:g}/GPU + ${policy.per_gb:g}/GB fetched, over {policy.payback_hours:g} h)")
 
 
 def plan_fleet(fleet: Fleet, options: PlanOptions | None = None) -> Plan:

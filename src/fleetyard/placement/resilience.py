@@ -8,6 +8,14 @@ failover serves every workload at least as well as the plan did.
 
 The per-site report tries the greedy failover first (fast, and if it absorbs the
 loss that is proof enough) and falls back to the exact MILP failover otherwise.
+The exact failover is a MILP over a bounded neighbourhood, so that its size does
+not grow with the fleet: the displaced workloads may go to their `DISPLACED_POOLS`
+cheapest surviving pools (or stay on surviving pools they use), the workloads that
+may make room to their `MOVABLE_POOLS` cheapest pools on the reach sites (or stay
+where they are). The verdict is that of the failover fleetyard would run. Its stop
+rules count work (`FAILOVER_LIMITS` branch-and-bound nodes), so the report is the
+same on an idle or a busy machine; the clock (`FAILOVER_TIME_LIMIT`, and the
+report's `budget`) is only a safety net, and a verdict it cut short says so.
 
 N-1 planning (`resilience: n-1`) is cold standby by default: for each site whose
 loss is not yet absorbable, the model gets that failure scenario (what the site
@@ -27,13 +35,13 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
-import numpy as np
-
 from fleetyard.placement.context import Ledger
 from fleetyard.placement.costmodel import plan_costs
 from fleetyard.placement.explain import replicas_for, unplaced_reasons, unserved_by_region
 from fleetyard.placement.greedy import greedy
+from fleetyard.placement.milp import WorkLimits
 from fleetyard.placement.model import add_failure_scenario, build_model
+from fleetyard.placement.neighbourhood import DISPLACED_POOLS, MOVABLE_POOLS, merge, movable_workloads, restrict
 from fleetyard.placement.optimizer import OptimizerOptions, optimize, solve_model
 from fleetyard.placement.result import Placement
 from fleetyard.placement.usage import UsageIndex
@@ -43,8 +51,9 @@ if TYPE_CHECKING:
     from fleetyard.placement.planner import Planner
 
 N1_ROUNDS = 3
-REACH_POOLS = 8  # a displaced workload may push aside work on the sites of its 8 cheapest pools
-FAILOVER_TIME_LIMIT = 10.0
+FAILOVER_LIMITS = WorkLimits(max_nodes=200)
+FAILOVER_TIME_LIMIT = 60.0  # safety net per exact failover (reported when it stops one)
+REPORT_BUDGET = 600.0  # safety net for the whole report, seconds
 
 
 @dataclass
@@ -65,26 +74,6 @@ def affected_workloads(planner: Planner, placement: Placement, failed_sites: set
     index = index or UsageIndex(planner.compiled, placement)
     hit = {w for s in failed_sites for w in index.by_site.get(s, [])}
     return sorted(hit, key=index.order.__getitem__)
-
-
-def movable_workloads(planner: Planner, placement: Placement, displaced: list[str],
-                      failed_sites: set[int]) -> list[str]:
-    """Placed workloads that may make room: no higher priority than the displaced work,
-    and on one of the sites where the displaced work could best go (the sites of each
-    displaced workload's REACH_POOLS cheapest candidate pools)."""
-    c = planner.compiled
-    reach: set[int] = set()
-    for w in displaced:
-        cand = planner.by_name[w]
-        alive = ~np.isin(cand.sites, list(failed_sites))
-        order = np.argsort(cand.cost[alive], kind="stable")[:REACH_POOLS]
-        reach.update(int(s) for s in cand.sites[alive][order])
-    top = max((planner.by_name[w].w.spec.priority for w in displaced), default=0)
-    gone = set(displaced)
-    workloads = planner.fleet.workloads
-    return [name for name, pools in placement.replicas.items()
-            if name not in gone and pools and workloads[name].spec.priority <= top
-            and any(int(c.pool_site[p]) in reach for p in pools)]
 
 
 def failover(planner: Planner, placement: Placement, failed: Iterable[str], *, exact: bool = True,
@@ -108,43 +97,22 @@ def failover(planner: Planner, placement: Placement, failed: Iterable[str], *, e
     quick = greedy(planner.ctx, planner.runner, [planner.by_name[w] for w in displaced], ledger=ledger,
                    existing=floors)
     if exact:
-        movable = movable_workloads(planner, placement, displaced, failed_sites)
+        movable = movable_workloads(planner, placement, displaced, failed_sites, index)
         affected = sorted(set(displaced) | set(movable), key=index.order.__getitem__)
         ledger = index.free_without(affected, down=failed_sites)
-        opts = options or OptimizerOptions(time_limit=FAILOVER_TIME_LIMIT)
+        opts = options or OptimizerOptions(time_limit=FAILOVER_TIME_LIMIT, limits=FAILOVER_LIMITS)
         sticky = {w: dict(placement.replicas.get(w, {})) for w in movable}
-        start = _merge(placement, quick, displaced)  # everything stays, displaced work as greedy put it
+        start = merge(placement, quick, displaced)  # everything stays, displaced work as greedy put it
+        gone = set(displaced)
+        near = [restrict(planner.by_name[w], start.replicas.get(w, {}), failed_sites,
+                               DISPLACED_POOLS if w in gone else MOVABLE_POOLS) for w in affected]
         partial = optimize(planner.ctx, planner.runner, [], ledger=ledger, floors=floors, options=opts,
-                           candidates=[planner.by_name[w] for w in affected], sticky=sticky, start=start)
+                           candidates=near, sticky=sticky, start=start)
     else:
         affected = displaced
         partial = quick
-    after = _merge(placement, partial, affected)
+    after = merge(placement, partial, affected)
     return _judge(planner, names, failed_sites, placement, after, affected, index)
-
-
-def _merge(base: Placement, partial: Placement, affected: list[str]) -> Placement:
-    """`base` with the affected workloads replaced by `partial`'s (inner tables are shared,
-    not copied: placements are not changed once built)."""
-    out = Placement(base.strategy, solver=partial.solver, status=partial.status, seconds=partial.seconds)
-    out.replicas = dict(base.replicas)
-    out.routes = dict(base.routes)
-    out.missing = dict(base.missing)
-    out.spread_short = dict(base.spread_short)
-    for w in affected:
-        out.replicas.pop(w, None)
-        out.routes.pop(w, None)
-        out.missing.pop(w, None)
-        out.spread_short.pop(w, None)
-        if w in partial.replicas:
-            out.replicas[w] = partial.replicas[w]
-        if w in partial.routes:
-            out.routes[w] = partial.routes[w]
-        if w in partial.missing:
-            out.missing[w] = partial.missing[w]
-        if w in partial.spread_short:
-            out.spread_short[w] = partial.spread_short[w]
-    return out
 
 
 def _holders_after(index: UsageIndex, now: UsageIndex, affected: list[str]) -> dict[int, list[str]]:
@@ -204,15 +172,16 @@ def resilience_report(planner: Planner, placement: Placement, options: Optimizer
     The greedy failover runs first (when it absorbs the loss that is proof enough);
     the exact failovers of the remaining sites run on a thread per core (HiGHS
     releases the GIL while it solves, and each solve is single-threaded and
-    deterministic, so the verdicts do not depend on the number of workers). Within
-    `budget` seconds (default: the optimizer's time limit); sites not reached in
-    time keep the greedy verdict, and say so."""
+    deterministic, so the verdicts do not depend on the number of workers). Every
+    exact failover stops on a work limit (`FAILOVER_LIMITS`); `budget` seconds
+    (default `REPORT_BUDGET`) is the clock's safety net only: sites it leaves out keep
+    the greedy verdict, and say so."""
     t0 = time.perf_counter()
     c = planner.compiled
-    deadline = t0 + (budget if budget is not None else (options.time_limit if options else 60.0))
+    deadline = t0 + (budget if budget is not None else REPORT_BUDGET)
     index = UsageIndex(c, placement)
     per_site = OptimizerOptions(time_limit=FAILOVER_TIME_LIMIT, mip_gap=0.01, service_only_gap=0.5,
-                                seed=options.seed if options else 0)
+                                seed=options.seed if options else 0, limits=FAILOVER_LIMITS)
     quick: dict[str, Failover] = {}
     for s, name in enumerate(c.site_names):
         if index.by_site.get(s):
@@ -222,9 +191,12 @@ def resilience_report(planner: Planner, placement: Placement, options: Optimizer
     def exact(name: str) -> tuple[Failover, str]:
         left = deadline - time.perf_counter()
         if left < 1.0:
-            return quick[name], "greedy failover (exact skipped: time budget)"
+            return quick[name], "greedy failover (exact skipped: the clock's safety net)"
         opts = replace(per_site, time_limit=min(per_site.time_limit, left))
-        return failover(planner, placement, [name], exact=True, options=opts, index=index), "exact failover"
+        result = failover(planner, placement, [name], exact=True, options=opts, index=index)
+        method = {"time-limit": "exact failover (stopped by the clock's safety net)",
+                  "node-limit": "exact failover (node limit)"}.get(result.after.status, "exact failover")
+        return result, method
 
     n = max(1, min(workers or os.cpu_count() or 1, len(hard)))
     with ThreadPoolExecutor(max_workers=n) as pool:

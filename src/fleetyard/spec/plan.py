@@ -107,7 +107,7 @@ class ResilienceEntry(_Out):
     moved_replicas: int = 0
     cost_delta_per_hour: float = 0.0
     # how it was decided: "no work here", "greedy failover" (a proof when absorbable),
-    # "exact failover", or "greedy failover (exact skipped: time budget)"
+    # "exact failover", "exact failover (node limit)", or a note that the clock's safety net cut it short
     method: str = ""
 
 
