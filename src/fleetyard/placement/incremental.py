@@ -78,9 +78,17 @@ def local_replan(planner: Planner, options: OptimizerOptions, moves: MoveCosts,
             for w in names]
     room = index.free_without(names)  # what the rest of the fleet, held where it runs, leaves free
     start = greedy(planner.ctx, planner.runner, near, ledger=free, existing={w: kept[w] for w in names if w in kept})
-    partial = optimize(planner.ctx, planner.runner, [], ledger=room, candidates=near,
-                       options=replace(options, staged=True, exact_max_columns=max(options.exact_max_columns, EXACT_MAX_COLUMNS)),
-                       start=start, moves=moves)
+    if not any(len(cd.pools) for cd in near):  # nothing in the neighbourhood can run anywhere
+        partial = start
+        partial.stages = [StageResult("service", 0.0, 0.0, 0.0, "optimal", "nothing can be placed"),
+                          StageResult("cost", 0.0, 0.0, 0.0, "optimal", "nothing can be placed")]
+    else:
+        partial = optimize(planner.ctx, planner.runner, [], ledger=room, candidates=near,
+                           options=replace(options, staged=True,
+                                           exact_max_columns=max(options.exact_max_columns, EXACT_MAX_COLUMNS)),
+                           start=start, moves=moves)
+        if not partial.stages:  # the solver failed: re-plan the whole fleet instead
+            return None
     out = merge(routed, partial, names)
     out.strategy = "optimizer"
     out.variables, out.constraints = partial.variables, partial.constraints

@@ -141,8 +141,8 @@ class FleetService:
             return ApplyResult(dry_run=dry_run, revision=snap.revision, changes=changes, plan_changes=[],
                                cost_per_hour_before=cost_before, cost_per_hour_after=cost_before,
                                warnings=warnings)
-        plan = make_plan(loaded.fleet, self.settings, current=snap.plan)
         edited = {c.name for c in changes if c.kind == "Workload" and c.action != "unchanged"}
+        plan = make_plan(loaded.fleet, self.settings, current=snap.plan, changes=changes)
         result = ApplyResult(dry_run=dry_run, revision=snap.revision if dry_run else snap.revision + 1,
                              changes=changes, plan_changes=plan_changes(snap.plan, plan, edited),
                              cost_per_hour_before=cost_before, cost_per_hour_after=plan.totals.cost_per_hour,

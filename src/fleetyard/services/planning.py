@@ -7,6 +7,7 @@ time of planning (`name@alias` → `name:version`; None when the registry lacks 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -18,7 +19,7 @@ from fleetyard.placement.movecost import running_from_assignments
 from fleetyard.registry import RegistryError, Store, parse_ref
 from fleetyard.services.db import FleetStateRow, PlanRevisionRow
 from fleetyard.services.errors import NotFound
-from fleetyard.services.wire import PlanChange, PlanOut
+from fleetyard.services.wire import PlanChange, PlanOut, ResourceChange
 from fleetyard.spec.fleet import Fleet
 from fleetyard.spec.plan import Plan
 
@@ -42,16 +43,25 @@ class PlanSettings:
     mip_gap: float = 0.002
     resilience: bool = True
 
-    def options(self, current: Plan | None = None) -> PlanOptions:
+    def options(self, current: Plan | None = None, changes: Sequence[ResourceChange] = ()) -> PlanOptions:
         running = running_from_assignments(current.assignments) if current is not None else None
+        edited = [c for c in changes if c.action != "unchanged"]
+        # An Objective or Region edit changes prices or latencies fleet-wide: re-plan all of it.
+        # Workload and Site edits re-plan their neighbourhood (placement/incremental.py).
+        full = any(c.kind in ("Objective", "Region") for c in edited)
         return PlanOptions(optimizer=OptimizerOptions(time_limit=self.time_limit, mip_gap=self.mip_gap),
-                           resilience=self.resilience, current=running)
+                           resilience=self.resilience, current=running,
+                           changed=frozenset(c.name for c in edited if c.kind == "Workload"),
+                           changed_sites=frozenset(c.name for c in edited if c.kind == "Site"),
+                           replan="full" if full else "auto")
 
 
-def make_plan(fleet: Fleet, settings: PlanSettings, current: Plan | None = None) -> Plan:
+def make_plan(fleet: Fleet, settings: PlanSettings, current: Plan | None = None,
+              changes: Sequence[ResourceChange] = ()) -> Plan:
     """Plan the fleet; with the `current` (running) plan, a re-plan that moves work only
-    when the move pays for itself (placement/movecost.py)."""
-    return Planner(fleet).plan(settings.options(current))
+    when the move pays for itself (placement/movecost.py), re-solving only the
+    neighbourhood of the `changes` when they are small (placement/incremental.py)."""
+    return Planner(fleet).plan(settings.options(current, changes))
 
 
 def resolve_model(store: Store, requested: str) -> str | None:
