@@ -72,7 +72,10 @@ def run(size: str, tightness: float, replan: bool) -> None:
         started = sum(max(0, after.get(k, 0) - before.get(k, 0)) for k in keys)
         moved = started + stopped
         print(f"  re-plan after changing {name}'s priority: {re_s:.1f} s ({compile_s:.1f} s of it compiling "
-              f"the fleet), replicas of other workloads changed: {moved} ({stopped} stopped, {started} started), service short {sum(u.replicas for u in again.unplaced)} replicas (was {sum(u.replicas for u in plan.unplaced)}), cost ${again.totals.cost_per_hour:,.2f}/h "
+              f"the fleet), replicas of other workloads changed: {moved} ({stopped} stopped, {started} started), "
+              f"replicas short {sum(u.replicas for u in again.unplaced)} "
+              f"(was {sum(u.replicas for u in plan.unplaced)}), "
+              f"cost ${again.totals.cost_per_hour:,.2f}/h "
               f"(was ${plan.totals.cost_per_hour:,.2f}/h)")
         for note in again.solver.notes:
             if note.startswith("incremental"):

@@ -13,8 +13,7 @@ from pathlib import Path
 from hypothesis import given
 from hypothesis import strategies as st
 
-from fleetyard.placement import Planner, PlanOptions
-from fleetyard.placement import incremental
+from fleetyard.placement import Planner, PlanOptions, incremental
 from fleetyard.placement import neighbourhood as nb
 from fleetyard.placement.check import check_plan
 from fleetyard.placement.movecost import running_from_assignments
