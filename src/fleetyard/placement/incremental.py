@@ -38,7 +38,7 @@ from fleetyard.placement.context import Ledger
 from fleetyard.placement.greedy import greedy
 from fleetyard.placement.model import penalty_unit
 from fleetyard.placement.movecost import MoveCosts, running_start
-from fleetyard.placement.neighbourhood import DISPLACED_POOLS, MOVABLE_POOLS, merge, movable_workloads, restrict
+from fleetyard.placement.neighbourhood import merge, movable_workloads, neighbourhood
 from fleetyard.placement.objective import objective, service_short, weighted_demand
 from fleetyard.placement.optimizer import OptimizerOptions, optimize
 from fleetyard.placement.result import Placement, StageResult
@@ -73,15 +73,14 @@ def local_replan(planner: Planner, options: OptimizerOptions, moves: MoveCosts,
     index = UsageIndex(c, held)
     movable = movable_workloads(planner, held, dirty, set(), index)
     names = [*dirty, *movable]
-    gone = set(dirty)
-    near = [restrict(planner.by_name[w], kept.get(w, {}), set(), DISPLACED_POOLS if w in gone else MOVABLE_POOLS)
-            for w in names]
+    near = neighbourhood(planner, names, set(dirty), held, set())
     room = index.free_without(names)  # what the rest of the fleet, held where it runs, leaves free
     start = greedy(planner.ctx, planner.runner, near, ledger=free, existing={w: kept[w] for w in names if w in kept})
-    if not any(len(cd.pools) for cd in near):  # nothing in the neighbourhood can run anywhere
+    if not any(len(cd.pools) for cd in near):  # nothing changed, or nothing of it can run anywhere
         partial = start
-        partial.stages = [StageResult("service", 0.0, 0.0, 0.0, "optimal", "nothing can be placed"),
-                          StageResult("cost", 0.0, 0.0, 0.0, "optimal", "nothing can be placed")]
+        why = "nothing to re-place" if not near else "nothing of it can be placed"
+        partial.stages = [StageResult("service", 0.0, 0.0, 0.0, "optimal", why),
+                          StageResult("cost", 0.0, 0.0, 0.0, "optimal", why)]
     else:
         partial = optimize(planner.ctx, planner.runner, [], ledger=room, candidates=near,
                            options=replace(options, staged=True,
@@ -116,6 +115,8 @@ def _dirty(planner: Planner, moves: MoveCosts, kept: dict[str, dict[int, int]], 
             short.append(name)  # incl. work the running plan does not place (new, if not named in `changed`)
     if len(must) > limit:
         return None
+    if not must and not changed and not changed_sites:
+        return []  # nothing changed: the running plan stands (a full re-plan may still serve more)
     workloads = planner.fleet.workloads
     short.sort(key=lambda w: (-workloads[w].spec.priority, moves.tracks(w), w))
     return must + short[: max(0, min(MAX_SHORT, limit - len(must)))]

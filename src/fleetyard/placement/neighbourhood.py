@@ -25,15 +25,17 @@ REACH_POOLS = 8  # a re-placed workload may push aside work on its 8 cheapest su
 MAX_MOVABLE = 100  # at most this many workloads move to make room
 DISPLACED_POOLS = 48  # pools a re-placed workload may go to (its cheapest surviving ones)
 MOVABLE_POOLS = 4  # pools a workload moved to make room may go to, besides its own
+FULL_COLUMNS = 5_000  # up to this many candidate pools in all, a neighbourhood keeps every pool
 
 
 def movable_workloads(planner: Planner, placement: Placement, displaced: list[str],
                       failed_sites: set[int], index: UsageIndex | None = None) -> list[str]:
     """Placed workloads that may make room: no higher priority than the displaced work,
-    holding replicas on the pools where the displaced work could best go. The pools are
-    taken in rounds (each displaced workload's cheapest surviving pool, then its second,
-    up to REACH_POOLS), their holders in fleet order, until MAX_MOVABLE workloads: the
-    neighbourhood, and so the failover's model, does not grow with the fleet."""
+    running on the sites where the displaced work could best go (the sites of its
+    REACH_POOLS cheapest surviving pools). The sites are taken in rounds (each displaced
+    workload's best site, then its second, ...), their workloads in fleet order, until
+    MAX_MOVABLE workloads: the neighbourhood, and so the model, does not grow with the
+    fleet."""
     c = planner.compiled
     index = index if index is not None and index.placement is placement else UsageIndex(c, placement)
     ranked: list[list[int]] = []
@@ -41,16 +43,16 @@ def movable_workloads(planner: Planner, placement: Placement, displaced: list[st
         cand = planner.by_name[w]
         alive = np.flatnonzero(~np.isin(cand.sites, list(failed_sites)))
         order = alive[np.argsort(cand.cost[alive], kind="stable")[:REACH_POOLS]]
-        ranked.append([int(p) for p in cand.pools[order]])
+        ranked.append(list(dict.fromkeys(int(s) for s in cand.sites[order])))
     top = max((planner.by_name[w].w.spec.priority for w in displaced), default=0)
     workloads = planner.fleet.workloads
     picked: dict[str, None] = {name: None for name in displaced}
     out: list[str] = []
     for rank in range(REACH_POOLS):
-        for pools in ranked:
-            if rank >= len(pools):
+        for sites in ranked:
+            if rank >= len(sites):
                 continue
-            for name in index.holders.get(pools[rank], []):
+            for name in index.by_site.get(sites[rank], []):
                 if name in picked or workloads[name].spec.priority > top:
                     continue
                 picked[name] = None
@@ -58,6 +60,19 @@ def movable_workloads(planner: Planner, placement: Placement, displaced: list[st
                 if len(out) >= MAX_MOVABLE:
                     return out
     return out
+
+
+def neighbourhood(planner: Planner, names: list[str], replan: set[str], used: Placement,
+                  failed_sites: set[int]) -> list[Candidates]:
+    """The candidates of `names` for a neighbourhood MILP: whole when they are few
+    (up to FULL_COLUMNS candidate pools in all), else each restricted (`restrict`) to
+    what it uses and its cheapest others: DISPLACED_POOLS for the workloads in
+    `replan`, MOVABLE_POOLS for those that only make room."""
+    cands = [planner.by_name[w] for w in names]
+    if sum(len(cd.pools) for cd in cands) <= FULL_COLUMNS:
+        return [restrict(cd, {}, failed_sites, len(cd.pools)) for cd in cands]
+    return [restrict(cd, used.replicas.get(cd.name, {}), failed_sites,
+                     DISPLACED_POOLS if cd.name in replan else MOVABLE_POOLS) for cd in cands]
 
 
 def restrict(cand: Candidates, used: dict[int, int], failed_sites: set[int], k: int) -> Candidates:

@@ -8,13 +8,13 @@ failover serves every workload at least as well as the plan did.
 
 The per-site report tries the greedy failover first (fast, and if it absorbs the
 loss that is proof enough) and falls back to the exact MILP failover otherwise.
-The exact failover is a MILP over a bounded neighbourhood, so that its size does
-not grow with the fleet: the displaced workloads may go to their `DISPLACED_POOLS`
-cheapest surviving pools (or stay on surviving pools they use), the workloads that
-may make room to their `MOVABLE_POOLS` cheapest pools on the reach sites (or stay
-where they are). The verdict is that of the failover fleetyard would run. Its stop
-rules count work (`FAILOVER_LIMITS` branch-and-bound nodes), so the report is the
-same on an idle or a busy machine; the clock (`FAILOVER_TIME_LIMIT`, and the
+The exact failover is a MILP over a bounded neighbourhood (`neighbourhood`), so
+that its size does not grow with the fleet: the displaced workloads and at most
+MAX_MOVABLE workloads on the sites where they could best go, which may move to make
+room; on big fleets each keeps only the pools it uses and its cheapest others. The
+verdict is that of the failover fleetyard would run. Its stop rules count work
+(`FAILOVER_LIMITS` branch-and-bound nodes), so the report is the same on an idle or
+a busy machine; the clock (`FAILOVER_TIME_LIMIT`, and the
 report's `budget`) is only a safety net, and a verdict it cut short says so.
 
 N-1 planning (`resilience: n-1`) is cold standby by default: for each site whose
@@ -41,7 +41,7 @@ from fleetyard.placement.explain import replicas_for, unplaced_reasons, unserved
 from fleetyard.placement.greedy import greedy
 from fleetyard.placement.milp import WorkLimits
 from fleetyard.placement.model import add_failure_scenario, build_model
-from fleetyard.placement.neighbourhood import DISPLACED_POOLS, MOVABLE_POOLS, merge, movable_workloads, restrict
+from fleetyard.placement.neighbourhood import merge, movable_workloads, neighbourhood
 from fleetyard.placement.optimizer import OptimizerOptions, optimize, solve_model
 from fleetyard.placement.result import Placement
 from fleetyard.placement.usage import UsageIndex
@@ -103,9 +103,7 @@ def failover(planner: Planner, placement: Placement, failed: Iterable[str], *, e
         opts = options or OptimizerOptions(time_limit=FAILOVER_TIME_LIMIT, limits=FAILOVER_LIMITS)
         sticky = {w: dict(placement.replicas.get(w, {})) for w in movable}
         start = merge(placement, quick, displaced)  # everything stays, displaced work as greedy put it
-        gone = set(displaced)
-        near = [restrict(planner.by_name[w], start.replicas.get(w, {}), failed_sites,
-                               DISPLACED_POOLS if w in gone else MOVABLE_POOLS) for w in affected]
+        near = neighbourhood(planner, affected, set(displaced), start, failed_sites)
         partial = optimize(planner.ctx, planner.runner, [], ledger=ledger, floors=floors, options=opts,
                            candidates=near, sticky=sticky, start=start)
     else:
