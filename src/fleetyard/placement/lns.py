@@ -23,7 +23,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from fleetyard.placement.context import Compiled, FloatArray
-from fleetyard.placement.milp import LinearModel, WorkLimits, solve_highs
+from fleetyard.placement.milp import LinearModel, WorkLimits, solve_highs, submodel
 from fleetyard.placement.model import BuiltModel
 
 HOME_POOLS = 4  # a workload belongs to the groups of its incumbent sites and of its 4 cheapest pools
@@ -84,6 +84,7 @@ def improve(built: BuiltModel, lp: LinearModel, x0: FloatArray, compiled: Compil
     cost = np.frombuffer(lp.cost, dtype=np.float64)
     lb = np.frombuffer(lp.lb, dtype=np.float64)
     ub = np.frombuffer(lp.ub, dtype=np.float64)
+    integer = np.frombuffer(lp.integer, dtype=np.int8) > 0
     x = x0.copy()
     best = float(cost @ x)
     result = LnsResult(x, best)
@@ -97,17 +98,19 @@ def improve(built: BuiltModel, lp: LinearModel, x0: FloatArray, compiled: Compil
                 result.clock_cut = True
                 break
             free = _free_columns(built, group, lp.n_vars)
-            lo = np.where(np.frombuffer(lp.integer, dtype=np.int8) > 0, np.rint(x), x)
-            lo_b = lo.copy()
-            hi_b = lo.copy()
-            lo_b[free] = lb[free]
-            hi_b[free] = ub[free]
-            sol = solve_highs(lp, time_limit=max(0.5, deadline - time.perf_counter()), mip_rel_gap=1e-9,
-                              mip_abs_gap=abs_gap, start=x, seed=options.seed, limits=limits,
-                              bounds=(lo_b, hi_b))
+            at = np.where(integer, np.rint(x), x)
+            sub = submodel(lp, free, at)
+            sol = solve_highs(sub, time_limit=max(0.5, deadline - time.perf_counter()), mip_rel_gap=1e-9,
+                              mip_abs_gap=abs_gap, start=np.clip(at[free], lb[free], ub[free]), seed=options.seed,
+                              limits=limits)
             result.sub_mips += 1
-            if sol.x is not None and sol.objective < best - 1e-7 * max(1.0, abs(best)):
-                x, best = sol.x, float(cost @ sol.x)
+            if sol.x is None:
+                continue
+            trial = at.copy()
+            trial[free] = sol.x
+            value = float(cost @ trial)
+            if value < best - 1e-7 * max(1.0, abs(best)):
+                x, best = trial, value
                 result.improved += 1
                 gained = True
         if not gained or result.clock_cut:

@@ -78,6 +78,49 @@ class LinearModel:
         return start, rows[order].astype(np.int32), vals[order]
 
 
+class _Fixed(LinearModel):
+    """A model given directly as a column-wise matrix (`submodel`'s output)."""
+
+    def __init__(self, csc: tuple[np.ndarray, np.ndarray, np.ndarray]) -> None:
+        super().__init__()
+        self._matrix = csc
+
+    def csc(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        return self._matrix
+
+
+def _arr(kind: str, values: np.ndarray) -> array:  # type: ignore[type-arg]
+    out = array(kind)
+    out.frombytes(np.ascontiguousarray(values).tobytes())
+    return out
+
+
+def submodel(model: LinearModel, free: np.ndarray, x: FloatArray) -> LinearModel:
+    """The model over the `free` columns only, every other column fixed at its value in
+    `x`: fixed columns move into the row bounds, rows without a free column are
+    dropped (the caller's `x` satisfies them). A neighbourhood search solves these
+    instead of the whole model with fixed bounds, so each sub-MIP's presolve and
+    setup cost grow with the neighbourhood, not with the fleet."""
+    start, index, value = model.csc()
+    counts = np.diff(start)
+    col_of = np.repeat(np.arange(model.n_vars), counts)
+    fixed = np.where(free, 0.0, x)
+    activity = np.bincount(index, weights=value * fixed[col_of], minlength=model.n_rows)
+    keep = free[col_of]
+    touched = np.zeros(model.n_rows, dtype=bool)
+    touched[index[keep]] = True
+    row_id = np.cumsum(touched) - 1
+    sub_start = np.concatenate([[0], np.cumsum(counts[free])]).astype(np.int32)
+    sub = _Fixed((sub_start, row_id[index[keep]].astype(np.int32), value[keep]))
+    sub.cost = _arr("d", np.frombuffer(model.cost, dtype=np.float64)[free])
+    sub.lb = _arr("d", np.frombuffer(model.lb, dtype=np.float64)[free])
+    sub.ub = _arr("d", np.frombuffer(model.ub, dtype=np.float64)[free])
+    sub.integer = _arr("b", np.frombuffer(model.integer, dtype=np.int8)[free])
+    sub.row_lo = _arr("d", (np.frombuffer(model.row_lo, dtype=np.float64) - activity)[touched])
+    sub.row_hi = _arr("d", (np.frombuffer(model.row_hi, dtype=np.float64) - activity)[touched])
+    return sub
+
+
 @dataclass
 class Solution:
     status: str  # optimal | node-limit | time-limit (the clock) | infeasible | error
