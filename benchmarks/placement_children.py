@@ -52,6 +52,8 @@ def plan_summary(fleet: Any, plan: Any) -> dict[str, Any]:
         "gap": plan.bound.gap,
         "objective_bound": plan.bound.objective_lower_bound,
         "objective_gap": plan.bound.objective_gap,
+        "service_gap": next((st.gap for st in plan.bound.stages if st.stage == "service"), None),
+        "cost_stage_gap": next((st.gap for st in plan.bound.stages if st.stage == "cost"), None),
         "bound_method": plan.bound.method,
         "status": plan.solver.status,
         "variables": plan.solver.variables,

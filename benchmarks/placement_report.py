@@ -104,7 +104,8 @@ def report(results: list[dict[str, Any]], info: dict[str, Any]) -> str:
         "Optimizer (HiGHS): Planner(fleet).plan(PlanOptions(resilience=False)). gap = proven gap on cost alone "
         "(its bound is the objective bound minus the plan's shortfall penalty, 0 when the fleet is short); "
         "objective gap = the gap the solver proves on its objective, cost + shortfall penalty (M x (1 + "
-        "priority) x GPUs per replica short, docs/planning.md)"
+        "priority) x GPUs per replica short, docs/planning.md); stage gaps = the staged objective's "
+        "(service: priority-weighted GPU demand served; cost: with that service held)"
     )
     out.append(
         table(
@@ -119,6 +120,8 @@ def report(results: list[dict[str, Any]], info: dict[str, Any]) -> str:
                 "bound $/h",
                 "gap",
                 "objective gap",
+                "service stage gap",
+                "cost stage gap",
                 "unplaced repl.",
                 "unplaced GPUs",
                 "unserved rps",
@@ -135,6 +138,8 @@ def report(results: list[dict[str, Any]], info: dict[str, Any]) -> str:
                     fmt(r["optimizer"]["bound"]),
                     pct(r["optimizer"]["gap"]),
                     pct(r["optimizer"].get("objective_gap")),
+                    pct(r["optimizer"].get("service_gap")),
+                    pct(r["optimizer"].get("cost_stage_gap")),
                     str(r["optimizer"]["replicas_unplaced"]),
                     str(r["optimizer"]["unplaced_gpus"]),
                     fmt(r["optimizer"]["unserved_rps"], 1),
