@@ -13,7 +13,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -27,7 +27,7 @@ from fleetyard.registry import InvalidInputError, NotFoundError, RegistryError
 from fleetyard.registry.backends.base import ObjectNotFoundError
 from fleetyard.services.db import safe_url
 from fleetyard.services.errors import RangeNotSatisfiable, ServiceError, SpecInvalid, Unauthorized, problems_out
-from fleetyard.services.storable import NUL_FREE, NUL_MESSAGE, dotted
+from fleetyard.services.storable import NUL_FREE, NUL_MESSAGE, dotted, unstorable
 from fleetyard.services.wire import ErrorOut, ProblemOut
 
 __all__ = ["allowed_methods", "install_error_handlers"]
@@ -44,20 +44,43 @@ def error(status: int, message: str, headers: Mapping[str, str] | None = None,
 def _message(e: Mapping[str, Any]) -> str:
     """Pydantic's words, except for the NUL rule, whose pattern says nothing to a reader."""
     ctx = e.get("ctx") or {}
+    msg = str(e.get("msg", "invalid"))
     if e.get("type") == "string_pattern_mismatch" and ctx.get("pattern") == NUL_FREE:
         return NUL_MESSAGE
-    return str(e.get("msg", "invalid"))
+    if e.get("type") == "json_invalid" and ("hex escape" in msg or "surrogate" in msg):
+        return (f"{msg} (a \\u escape is 4 hex digits, and a surrogate \\ud800-\\udfff only the half "
+                "of a pair: a lone one is not text)")
+    return msg
+
+
+def _part(part: object) -> str | int:
+    """A location part as a reader can see it: a dict key with a NUL is shown escaped."""
+    if isinstance(part, int):
+        return part
+    text = str(part)
+    return text.encode("unicode_escape").decode("ascii") if unstorable(text) else text
 
 
 def request_problems(errors: list[Any]) -> list[ProblemOut]:
-    return [ProblemOut(file="<request>", line=None, path=dotted(tuple(e.get("loc", ()))), message=_message(e),
-                       severity="error") for e in errors]
+    return [ProblemOut(file="<request>", line=None, path=dotted(tuple(_part(x) for x in e.get("loc", ()))),
+                       message=_message(e), severity="error") for e in errors]
 
 
-def allowed_methods(routes: list[BaseRoute], scope: Mapping[str, Any]) -> list[str]:
+def _flat(routes: Iterable[BaseRoute]) -> Iterator[BaseRoute]:
+    """The routes, with included routers opened (FastAPI wraps each in one; this app
+    includes them without a prefix, so their routes' own paths are the full ones)."""
+    for route in routes:
+        inner = getattr(route, "original_router", None)
+        if inner is not None:
+            yield from _flat(inner.routes)
+        else:
+            yield route
+
+
+def allowed_methods(routes: Iterable[BaseRoute], scope: Mapping[str, Any]) -> list[str]:
     """Every method some route serves at this request's path."""
     methods: set[str] = set()
-    for route in routes:
+    for route in _flat(routes):
         match, _child = route.matches(dict(scope))
         if match is not Match.NONE:
             methods |= set(getattr(route, "methods", None) or ())
