@@ -15,7 +15,14 @@ import pytest
 
 from fleetyard.registry import push
 from fleetyard.services.http_backend import open_remote_store
-from tests.server.conftest import BACKENDS, ServerProcess, fleet_files, postgres  # noqa: F401 (fixture)
+from tests.server.conftest import (  # noqa: F401 (fixtures used by this folder's tests)
+    BACKENDS,
+    ServerProcess,
+    fleet_files,
+    new_database,
+    postgres,
+    server_factory,
+)
 from tests.server.models import write_model
 
 
