@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from anyio import CapacityLimiter
+
 from fleetyard.registry import Store
 from fleetyard.server.body import BodyLimits
 from fleetyard.server.metrics import Metrics
@@ -24,3 +26,4 @@ class AppState:
     objects: ObjectService
     metrics: Metrics
     limits: BodyLimits
+    apply_threads: CapacityLimiter | None = None

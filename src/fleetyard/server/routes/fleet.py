@@ -5,8 +5,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Annotated
 
+import anyio
+import anyio.to_thread
 from fastapi import APIRouter, Query, Request
-from starlette.concurrency import run_in_threadpool
 
 from fleetyard.server.body import parse_json, read_body
 from fleetyard.server.deps import PathText, ReaderDep, SessionDep, StateDep, WriterDep
@@ -19,6 +20,7 @@ from fleetyard.services.models import list_models
 from fleetyard.services.wire import ApplyRequest, ApplyResult, FleetStatus, ModelOut, PlanOut, ResourceOut
 
 router = APIRouter(prefix="/api/v1", tags=["fleet"])
+APPLY_THREADS = 4  # applies parse and plan on at most this many threads, apart from the pool reads and heartbeats use
 
 
 def _counted(state: AppState, run: Callable[[], ApplyResult]) -> ApplyResult:
@@ -40,10 +42,12 @@ async def apply(request: Request, state: StateDep, principal: WriterDep) -> Appl
     """Create or update every resource in the files, re-plan, bump the revision (one transaction).
 
     The body is read only after the token is checked, up to the apply limit (413), and
-    parsed and planned in a worker thread: a slow or hostile file stalls one request,
-    not the server."""
+    parsed and planned in a worker thread of the applies' own few: a slow or hostile
+    file stalls its request, and many of them stall applies, not the server."""
     body = await read_body(request, state.limits.apply)
-    return await run_in_threadpool(_apply, state, principal, body)
+    if state.apply_threads is None:  # made on first use: a limiter belongs to the running event loop
+        state.apply_threads = anyio.CapacityLimiter(APPLY_THREADS)
+    return await anyio.to_thread.run_sync(_apply, state, principal, body, limiter=state.apply_threads)
 
 
 def _apply(state: AppState, principal: Principal, body: bytes) -> ApplyResult:
