@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import json
 import shutil
+import signal
 import sys
 import tempfile
 import time
@@ -52,6 +53,7 @@ def campaign(backend: str, n: int, seed: int) -> dict[str, object]:
 
 
 def main() -> int:
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # clean up (server, database) when stopped
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--kills", type=int, default=50, help="kills per database (default 50)")
     parser.add_argument("--db", choices=("sqlite", "postgres", "both"), default="both")

@@ -33,6 +33,12 @@ class Live:
     admin: str
     admin_id: str
     viewer: str
+    viewer_id: str
+
+    @property
+    def protected(self) -> set[str]:
+        """The ids of the tokens the tests call with."""
+        return {self.admin_id, self.viewer_id}
 
 
 @pytest.fixture(scope="module", params=BACKENDS)
@@ -45,12 +51,12 @@ def live(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactor
         with server.client() as api:
             api.apply(fleet_files())
             admin_id = api.tokens()[0].id
-            viewer = api.create_token("viewer", description="schemathesis viewer").token
+            viewer = api.create_token("viewer", description="schemathesis viewer")
         store = open_remote_store(server.url, admin)
         try:
             push(store, write_model(base / "model", seed=1, shards=1, rows=16), "tiny-llm", "1", workers=1)
         finally:
             store.backend.close()  # type: ignore[attr-defined]
-        yield Live(request.param, server, admin, admin_id, viewer)
+        yield Live(request.param, server, admin, admin_id, viewer.token, viewer.id)
     finally:
         server.stop()

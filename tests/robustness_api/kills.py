@@ -2,12 +2,18 @@
 
 Each attempt sends one apply that changes a random share of a pool of regions (a new
 `attempt` label) and adds a few new ones, then kills the server with SIGKILL at a
-seeded random point: either a random time within ~1.5 applies (before the request
-arrives, while it parses or plans, while it writes, after it answered; "an apply" is
-a running estimate of how long one takes on this machine now, so a loaded machine
-still sees every phase), or the moment its write transaction is seen open
-(PostgreSQL's `pg_stat_activity`, SQLite's write lock) plus a random few
-milliseconds. After a restart:
+seeded random point, one of three kinds:
+
+* `random`: a random time within ~1.5 applies - before the request arrives, while it
+  parses or plans, while it writes, after it answered ("an apply" is a running
+  estimate of how long one takes on this machine now, so a loaded machine still sees
+  every phase);
+* `in-write`: once its write transaction is seen open (PostgreSQL's
+  `pg_stat_activity`, SQLite's write lock), plus a random few milliseconds;
+* `after-commit`: once that transaction is seen closed again, plus a random few
+  milliseconds - committed, the answer perhaps not yet sent.
+
+After a restart:
 
 * every apply that was answered 200 is there, whole (0 acknowledged writes lost);
 * the fleet is exactly the one before the apply or exactly the one after it, and the
@@ -38,7 +44,7 @@ Labels = dict[str, dict[str, str]]  # region name -> labels
 @dataclass
 class Kill:
     attempt: int
-    point: str  # "random" or "in-write"
+    point: str  # "random", "in-write" or "after-commit"
     delay_ms: float
     answer: str  # "acknowledged", "refused: ...", "no answer"
     outcome: str  # "applied" or "not applied"
@@ -141,24 +147,28 @@ def run(server: ServerProcess, db: str | None, backend: str, kills: int, seed: i
         if fresh:
             files.append(SpecFile(name=f"new-{attempt}.yaml",
                                   content="".join(_region(n, v, POOL + j) for j, (n, v) in enumerate(fresh.items()))))
-        point = rng.choice(("random", "in-write"))
-        delay = rng.uniform(0, 1.5 * duration) if point == "random" else rng.uniform(0, 0.02)
+        point = rng.choice(("random", "in-write", "after-commit"))
+        delay = rng.uniform(0, 1.5 * duration) if point == "random" else rng.uniform(0, 0.02 if point == "in-write"
+                                                                                   else 0.005)
         answers: list[str] = []
         took: list[float] = []
         sender = threading.Thread(target=_send, args=(server, files, answers, took))
         t0 = time.monotonic()
         sender.start()
-        if point == "in-write":
+        if point != "random":
             while sender.is_alive() and not probe() and time.monotonic() - t0 < 60:
                 time.sleep(0.001)
+        if point == "after-commit":
+            while sender.is_alive() and probe() and time.monotonic() - t0 < 60:
+                time.sleep(0.0005)
         time.sleep(delay)
         server.kill()
         sender.join(timeout=60)
         answer = answers[0] if answers else "no answer"
-        if took:  # the running estimate of one apply: what answered ones took, at least what killed ones ran
-            duration = 0.7 * duration + 0.3 * took[0]
-        elif point == "random":
-            duration = max(duration, delay)
+        if took:  # the running estimate of one apply: what the last answered one took ...
+            duration = took[0]
+        elif point == "random" and delay > duration:  # ... or more than an unanswered one ran
+            duration = 1.25 * delay
         server.start()
         with server.client() as api:
             now, now_revision = _regions(api), api.plan().revision

@@ -6,13 +6,16 @@ token - and every built-in check runs on each answer: no 5xx, every status and
 header documented, every body matching its schema, schema-valid requests accepted
 and schema-invalid ones refused, 401 without the token, 405 with a true `Allow`.
 
-Where the schema cannot say a rule, the check is told (`SEMANTIC_422`): a fleet file
-is schema-valid text that may not be a valid fleet; an agent token needs a site and
-other roles refuse one; a heartbeat's body names its own site, which must be the
-path's. Those operations may answer 422 to schema-valid data.
+Where the schema cannot say a rule, the check is told (`SEMANTIC`): a fleet file is
+schema-valid text that may not be a valid fleet; an agent token needs a site and other
+roles refuse one; a heartbeat's body names its own site, which must be the path's; a
+registry object's bytes must fit its key (a manifest, an index), and a version
+manifest is written create-only (`If-None-Match: *`, else 428; 412 if it exists).
+Those operations may answer 422 (and 412/428) to schema-valid data.
 
-The admin token under test is never revoked by a generated case (it would turn the
-rest of the run into 401s); the server's own rule keeps the last admin anyway.
+The admin and viewer tokens under test are never revoked by a generated case (that
+would turn the rest of the runs into 401s); the server's own rule keeps the last
+admin anyway.
 """
 
 from __future__ import annotations
@@ -38,8 +41,10 @@ CHECKS = ("not_a_server_error", "status_code_conformance", "content_type_conform
           "response_schema_conformance", "response_headers_conformance", "positive_data_acceptance",
           "negative_data_rejection", "missing_required_header", "ignored_auth", "unsupported_method",
           "allow_header_conformance", "use_after_free", "ensure_resource_availability")
-SEMANTIC_422 = ("/api/v1/apply", "/api/v1/tokens", "/api/v1/sites/{site}/status", "/api/v1/resources/{kind}/{name}")
 ACCEPTED = ["2xx", "3xx", "401", "403", "404", "409", "429", "422"]
+SEMANTIC = {"/api/v1/apply": ACCEPTED, "/api/v1/tokens": ACCEPTED, "/api/v1/sites/{site}/status": ACCEPTED,
+            "/api/v1/resources/{kind}/{name}": ACCEPTED,
+            "/api/v1/registry/objects/{key}": [*ACCEPTED, "412", "428"]}
 COUNTS: dict[str, Counter[str]] = {}
 
 
@@ -60,8 +65,8 @@ schema = schemathesis.openapi.from_dict(DOCUMENT, config=schemathesis.Config.fro
     "seed": SEED,
     "generation": {"max-examples": MAX_EXAMPLES, "database": "none"},
     "checks": {name: {"enabled": True} for name in CHECKS},
-    "operations": [{"include-path": list(SEMANTIC_422),
-                    "checks": {"positive_data_acceptance": {"expected-statuses": ACCEPTED}}}],
+    "operations": [{"include-path": path, "checks": {"positive_data_acceptance": {"expected-statuses": statuses}}}
+                   for path, statuses in SEMANTIC.items()],
 }))
 
 
@@ -86,9 +91,37 @@ def test_the_served_document_is_the_tested_one(live: Live) -> None:
 @settings(max_examples=MAX_EXAMPLES, deadline=None, derandomize=True, suppress_health_check=list(HealthCheck))
 def test_api_matches_its_openapi_document(case: schemathesis.Case, live: Live, caller: tuple[str, str],
                                           tally: Counter[str]) -> None:
-    if case.method == "DELETE" and (case.path_parameters or {}).get("token_id") == live.admin_id:
-        return  # would revoke the token this run uses
+    if case.method == "DELETE" and (case.path_parameters or {}).get("token_id") in live.protected:
+        return  # would revoke a token these runs use
     response = case.call_and_validate(base_url=live.server.url, headers={"Authorization": f"Bearer {caller[1]}"})
     tally[str(response.status_code)] += 1
+    server_log = live.server.log.read_text()
+    assert "internal error" not in server_log and "Traceback" not in server_log
+
+
+STATEFUL_EXAMPLES = int(os.environ.get("FLEETYARD_SCHEMATHESIS_SCENARIOS", "15"))
+
+
+def test_api_in_sequences(live: Live, caller: tuple[str, str]) -> None:
+    """Stateful: chains of calls that feed each answer into the next (a token created,
+    listed, revoked; a resource listed, read, deleted), every answer checked as above."""
+    headers = {"Authorization": f"Bearer {caller[1]}"}
+    calls: Counter[str] = Counter()
+
+    class Sequences(schema.as_state_machine()):  # type: ignore[misc]
+        def before_call(self, case: schemathesis.Case) -> None:
+            if case.method == "DELETE" and (case.path_parameters or {}).get("token_id") in live.protected:
+                case.path_parameters["token_id"] = "tok_00000000"  # not a token these runs use
+
+        def get_call_kwargs(self, case: schemathesis.Case) -> dict[str, Any]:
+            return {"base_url": live.server.url, "headers": headers}
+
+        def after_call(self, response: schemathesis.Response, case: schemathesis.Case) -> None:
+            calls[str(response.status_code)] += 1
+
+    Sequences.run(settings=settings(max_examples=STATEFUL_EXAMPLES, stateful_step_count=8, deadline=None,
+                                    derandomize=True, suppress_health_check=list(HealthCheck)))
+    print(f"\nschemathesis stateful {live.backend} as {caller[0]}: {sum(calls.values())} calls, "
+          f"by status {dict(sorted(calls.items()))}")
     server_log = live.server.log.read_text()
     assert "internal error" not in server_log and "Traceback" not in server_log
