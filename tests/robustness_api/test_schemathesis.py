@@ -20,6 +20,7 @@ admin anyway.
 
 from __future__ import annotations
 
+import copy
 import os
 import shutil
 import tempfile
@@ -31,7 +32,7 @@ from typing import Any
 import httpx
 import pytest
 import schemathesis
-from hypothesis import HealthCheck, settings
+from hypothesis import HealthCheck, Phase, settings
 
 from tests.robustness_api.conftest import Live
 
@@ -61,7 +62,7 @@ def _document() -> dict[str, Any]:
 
 
 DOCUMENT = _document()
-schema = schemathesis.openapi.from_dict(DOCUMENT, config=schemathesis.Config.from_dict({
+schema = schemathesis.openapi.from_dict(copy.deepcopy(DOCUMENT), config=schemathesis.Config.from_dict({
     "seed": SEED,
     "generation": {"max-examples": MAX_EXAMPLES, "database": "none"},
     "checks": {name: {"enabled": True} for name in CHECKS},
@@ -108,7 +109,11 @@ def test_api_in_sequences(live: Live, caller: tuple[str, str]) -> None:
     headers = {"Authorization": f"Bearer {caller[1]}"}
     calls: Counter[str] = Counter()
 
-    class Sequences(schema.as_state_machine()):  # type: ignore[misc]
+    # The object routes stay out: their key pattern's strategy, fed by links, trips
+    # Hypothesis' consistency check; the stateless run above covers them.
+    chains = schema.exclude(path="/api/v1/registry/objects/{key}")
+
+    class Sequences(chains.as_state_machine()):  # type: ignore[misc]
         def before_call(self, case: schemathesis.Case) -> None:
             if case.method == "DELETE" and (case.path_parameters or {}).get("token_id") in live.protected:
                 case.path_parameters["token_id"] = "tok_00000000"  # not a token these runs use
@@ -119,8 +124,11 @@ def test_api_in_sequences(live: Live, caller: tuple[str, str]) -> None:
         def after_call(self, response: schemathesis.Response, case: schemathesis.Case) -> None:
             calls[str(response.status_code)] += 1
 
+    # Generate only: the server's state carries over from one sequence to the next, so a
+    # replayed sequence (shrinking) would draw from other answers, which Hypothesis refuses.
     Sequences.run(settings=settings(max_examples=STATEFUL_EXAMPLES, stateful_step_count=8, deadline=None,
-                                    derandomize=True, suppress_health_check=list(HealthCheck)))
+                                    derandomize=True, suppress_health_check=list(HealthCheck),
+                                    phases=[Phase.generate]))
     print(f"\nschemathesis stateful {live.backend} as {caller[0]}: {sum(calls.values())} calls, "
           f"by status {dict(sorted(calls.items()))}")
     server_log = live.server.log.read_text()
