@@ -157,6 +157,7 @@ def test_openapi_is_served(server: ServerProcess) -> None:
     doc = httpx.get(f"{server.url}/openapi.json").json()
     assert "/api/v1/apply" in doc["paths"] and "/api/v1/registry/objects/{key}" in doc["paths"]
     body = doc["paths"]["/api/v1/sites/{site}/status"]["put"]["requestBody"]["content"]["application/json"]
-    assert "agent_version" in body["schema"]["properties"]
+    schema = doc["components"]["schemas"][body["schema"]["$ref"].rsplit("/", 1)[1]]
+    assert "agent_version" in schema["properties"]
     refs = set(re.findall(r'"\$ref": ?"#/components/schemas/([^"]+)"', json.dumps(doc)))
     assert refs and refs <= set(doc["components"]["schemas"])  # every reference resolves

@@ -67,7 +67,7 @@ def _api(server: str, token: str | None) -> Iterator[Client]:
             print_problems([Problem(p.file, p.line, p.path, p.message, p.severity) for p in exc.problems])
             err.print(f"[bold red]{exc.detail}[/].", highlight=False, soft_wrap=True)
             raise typer.Exit(EXIT_INVALID) from None
-        invalid = isinstance(exc, InvalidServerUrl) or exc.status in (401, 403, 404, 412, 422)
+        invalid = isinstance(exc, InvalidServerUrl) or exc.status in (401, 403, 404, 412, 413, 422)
         code = EXIT_INVALID if invalid else EXIT_ERROR
         fail(exc.message, code)
 

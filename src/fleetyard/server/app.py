@@ -13,8 +13,10 @@ from fastapi import FastAPI
 
 from fleetyard import __version__
 from fleetyard.registry import open_store
+from fleetyard.server.body import BodyLimits
 from fleetyard.server.errors import install_error_handlers
 from fleetyard.server.metrics import Metrics, MetricsMiddleware
+from fleetyard.server.openapi import install_openapi
 from fleetyard.server.routes import admin, fleet, registry, sites, system
 from fleetyard.server.settings import Settings
 from fleetyard.server.state import AppState
@@ -31,7 +33,8 @@ def make_state(settings: Settings) -> AppState:
     store = open_store(settings.registry_path, create=True)
     plan = PlanSettings(time_limit=settings.plan_time_limit, resilience=settings.plan_resilience)
     return AppState(settings=settings, db=db, store=store, fleet=FleetService(db, store, plan),
-                    objects=ObjectService(store, db), metrics=Metrics(db, settings.heartbeat_interval))
+                    objects=ObjectService(store, db), metrics=Metrics(db, settings.heartbeat_interval),
+                    limits=BodyLimits.of(settings))
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -46,11 +49,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app = FastAPI(
         title="fleetyard control plane",
         version=__version__,
-        description="API v1 of docs/api.md: resources, plan, desired state, status, registry, tokens, audit.",
+        description="API v1 of docs/api.md: resources, plan, desired state, status, registry, tokens, audit. "
+                    "Every error answers `ErrorOut` (`detail`, `problems`).",
         lifespan=lifespan,
     )
     app.state.fleetyard = state
     install_error_handlers(app)
+    install_openapi(app)
     for module in (system, fleet, sites, registry, admin):
         app.include_router(module.router)
     app.add_middleware(MetricsMiddleware, metrics=state.metrics)

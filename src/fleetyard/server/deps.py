@@ -1,19 +1,33 @@
-"""Typed dependencies of the routes: the app state, the database session, the caller."""
+"""Typed dependencies of the routes: the app state, the database session, the caller.
+
+Each route takes exactly one role dependency (`ReaderDep`, `WriterDep`, `AdminDep`,
+`ObjectReaderDep`, `SiteReaderDep`): it authenticates (401) and checks the role or site
+(403) while FastAPI resolves dependencies, before it validates any parameter (422) and
+before the route reads its body - so who may call is answered before what was sent.
+
+Path and query parameters are typed with `PathText` / `QueryText` (no NUL: see
+services/storable.py), so a string the database cannot store is a 422 naming it.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends, Path, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.orm import Session
 
 from fleetyard.server.state import AppState
 from fleetyard.services import tokens
 from fleetyard.services.identity import Principal
+from fleetyard.services.storable import NUL_FREE
 
-__all__ = ["CredentialsDep", "PrincipalDep", "SessionDep", "StateDep", "center_url"]
+__all__ = ["SITE", "AdminDep", "CredentialsDep", "ObjectReaderDep", "PathText", "PrincipalDep", "ReaderDep",
+           "SessionDep", "SiteReaderDep", "StateDep", "WriterDep", "center_url"]
+
+PathText = Annotated[str, Path(pattern=NUL_FREE)]
+SITE = {"pattern": NUL_FREE, "maxLength": 63}  # a site name, as the tables store it
 
 _bearer = HTTPBearer(auto_error=False, description="A fleetyard token: `fleetyard token create`.")
 
@@ -45,6 +59,40 @@ def get_principal(session: SessionDep, credentials: CredentialsDep) -> Principal
 
 
 PrincipalDep = Annotated[Principal, Depends(get_principal)]
+
+
+async def _reader(principal: PrincipalDep) -> Principal:
+    principal.require_reader()
+    return principal
+
+
+async def _writer(principal: PrincipalDep) -> Principal:
+    principal.require_writer()
+    return principal
+
+
+async def _admin(principal: PrincipalDep) -> Principal:
+    principal.require_admin()
+    return principal
+
+
+async def _object_reader(principal: PrincipalDep) -> Principal:
+    principal.require_object_reader()
+    return principal
+
+
+async def _site_reader(request: Request, principal: PrincipalDep) -> Principal:
+    """Readers, or the agent of the route's `{site}` (read raw here: validated after)."""
+    principal.require_site_reader(str(request.path_params.get("site", "")))
+    return principal
+
+
+# Async: a role check is a comparison, not worth a worker thread.
+ReaderDep = Annotated[Principal, Depends(_reader)]
+WriterDep = Annotated[Principal, Depends(_writer)]
+AdminDep = Annotated[Principal, Depends(_admin)]
+ObjectReaderDep = Annotated[Principal, Depends(_object_reader)]
+SiteReaderDep = Annotated[Principal, Depends(_site_reader)]
 
 
 def center_url(request: Request, state: AppState) -> str:

@@ -8,6 +8,18 @@
     FLEETYARD_ADMIN_TOKEN_FILE    where to write the first admin token as well
     FLEETYARD_PLAN_TIME_LIMIT     seconds the optimizer may take per apply
     FLEETYARD_PLAN_RESILIENCE     report N-1 resilience in each plan (true/false)
+
+Request body limits, in bytes, one per endpoint class (a larger body answers 413 naming
+the limit; checked on Content-Length and counted while the body streams in):
+
+    FLEETYARD_MAX_APPLY_BYTES      POST /api/v1/apply                  default 16 MiB
+    FLEETYARD_MAX_OBJECT_BYTES     PUT /api/v1/registry/objects/{key}  default 256 MiB
+    FLEETYARD_MAX_HEARTBEAT_BYTES  PUT /api/v1/sites/{site}/status     default 1 MiB
+    FLEETYARD_MAX_JSON_BYTES       every other JSON body (tokens)      default 64 KiB
+
+A fleet of thousands of resources is a few MB of YAML; a registry pack is ~32 MiB
+(registry/packs.py) and a version's recipe of a 100 GB model some tens of MB; a
+heartbeat is a few kB.
 """
 
 from __future__ import annotations
@@ -18,7 +30,10 @@ from pathlib import Path
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-__all__ = ["Settings", "default_data_dir"]
+__all__ = ["KIB", "MIB", "Settings", "default_data_dir"]
+
+KIB = 1024
+MIB = 1024 * KIB
 
 
 def default_data_dir() -> Path:
@@ -38,6 +53,10 @@ class Settings(BaseSettings):
     plan_time_limit: float = Field(default=60.0, gt=0)
     plan_resilience: bool = True
     log_level: str = "info"
+    max_apply_bytes: int = Field(default=16 * MIB, gt=0)
+    max_object_bytes: int = Field(default=256 * MIB, gt=0)
+    max_heartbeat_bytes: int = Field(default=1 * MIB, gt=0)
+    max_json_bytes: int = Field(default=64 * KIB, gt=0)
 
     @field_validator("listen")
     @classmethod

@@ -1,10 +1,13 @@
-"""What one app instance holds: settings, database, registry, use cases, metrics."""
+"""What one app instance holds: settings, database, registry, use cases, metrics, body limits."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+from anyio import CapacityLimiter
+
 from fleetyard.registry import Store
+from fleetyard.server.body import BodyLimits
 from fleetyard.server.metrics import Metrics
 from fleetyard.server.settings import Settings
 from fleetyard.services.apply import FleetService
@@ -22,3 +25,5 @@ class AppState:
     fleet: FleetService
     objects: ObjectService
     metrics: Metrics
+    limits: BodyLimits
+    apply_threads: CapacityLimiter | None = None

@@ -38,8 +38,10 @@ from fleetyard.services.planning import (
     resolve_models,
 )
 from fleetyard.services.resources import Key, declared_keys, fleet_documents, kind_of, stored_sources
+from fleetyard.services.storable import dotted, find_unstorable
 from fleetyard.services.wire import ApplyRequest, ApplyResult, ResourceChange
-from fleetyard.spec import SpecError, load_fleet_sources
+from fleetyard.spec import Problem, SpecError, load_fleet_sources
+from fleetyard.spec.fleet import Fleet
 from fleetyard.spec.plan import Plan
 
 __all__ = ["FleetService"]
@@ -127,6 +129,7 @@ class FleetService:
         except SpecError as exc:
             raise SpecInvalid(exc.problems, e.what) from None
         docs = fleet_documents(loaded.fleet)
+        _check_storable(loaded.fleet, docs, e.what)
         stored = {(r.kind, r.name): r for r in snap.rows}
         changes = [ResourceChange(kind=k[0], name=k[1], action=self._action(stored.get(k), docs[k][0]))
                    for k in docs if k in e.touched]
@@ -213,3 +216,17 @@ class FleetService:
                      "replicas_placed": plan.totals.replicas_placed, "unplaced": len(plan.unplaced)}
             audit.record(s, actor, "plan", "plan", before=before, after=after, at=now)
             s.commit()
+
+
+def _check_storable(fleet: Fleet, docs: dict[Key, tuple[dict[str, Any], str]], what: str) -> None:
+    """SpecInvalid for strings YAML escapes can make but no database stores (NUL, lone
+    surrogates), naming file, line and field - before anything is planned or written."""
+    problems = []
+    for key, (document, _source) in docs.items():
+        found = find_unstorable(document)
+        origin = fleet.origins.get(key)
+        if found is not None and origin is not None:
+            loc, why = found
+            problems.append(Problem(origin.file, origin.line_of(loc), dotted(loc), why))
+    if problems:
+        raise SpecInvalid(problems, what)

@@ -1,8 +1,8 @@
 """Errors of the use cases, each with the HTTP status a route answers with.
 
 Routes stay thin: a service raises one of these with a one-line message, and the
-server turns it into `{"detail": message}` with the status (401 adds
-`WWW-Authenticate: Bearer`; a spec problem answers `ValidationFailure`).
+server turns it into the one error body, `ErrorOut` `{"detail": message, "problems": [...]}`,
+with the status (401 adds `WWW-Authenticate: Bearer`; a spec problem fills `problems`).
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ __all__ = [
     "Forbidden",
     "InvalidRequest",
     "NotFound",
+    "PayloadTooLarge",
     "PreconditionFailed",
     "PreconditionRequired",
     "RangeNotSatisfiable",
@@ -72,6 +73,12 @@ class NotFound(ServiceError):
 
 class Conflict(ServiceError):
     status = 409
+
+
+class PayloadTooLarge(ServiceError):
+    """The request body is larger than the server's limit for its endpoint (413)."""
+
+    status = 413
 
 
 class PreconditionFailed(ServiceError):

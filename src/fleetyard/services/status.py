@@ -10,10 +10,12 @@ intervals).
 from __future__ import annotations
 
 import functools
+import logging
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import cast
 
+from pydantic import ValidationError
 from sqlalchemy import Insert, Table, bindparam, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
@@ -27,6 +29,7 @@ from fleetyard.services.wire import FleetStatus, ModelStatus, Replicas, SiteRepo
 
 __all__ = ["STALE_AFTER", "SiteView", "fleet_status", "record_report", "reports", "site_views"]
 
+log = logging.getLogger("fleetyard.server")
 STALE_AFTER = 3  # heartbeat intervals
 SYNCED = ("synced", "active")
 
@@ -61,7 +64,10 @@ def reports(session: Session) -> dict[str, tuple[datetime, SiteReport]]:
     """The last report of every site that ever reported."""
     out: dict[str, tuple[datetime, SiteReport]] = {}
     for row in session.scalars(select(SiteReportRow)):
-        out[row.site] = (row.received_at, SiteReport.model_validate(row.report))
+        try:
+            out[row.site] = (row.received_at, SiteReport.model_validate(row.report))
+        except ValidationError as exc:  # stored before the wire rules got stricter: wait for the next one
+            log.warning("ignoring the stored report of site %r: %s", row.site, str(exc).splitlines()[0])
     return out
 
 

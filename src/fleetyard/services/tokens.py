@@ -3,6 +3,10 @@
 A secret is `fy_` + 43 URL-safe characters (32 random bytes). Only its SHA-256 is
 kept, so a leaked database gives no usable token; lookups are by hash. A token
 is refused (401) when unknown, past `expires_at`, or revoked.
+
+No lockout: at least one active admin token that never expires always remains, so a
+revoke that would leave none is refused (409, saying why and what to do first), and
+an admin token with a ttl is only ever an extra one: it cannot expire into a lockout.
 """
 
 from __future__ import annotations
@@ -18,7 +22,7 @@ from sqlalchemy.orm import Session
 
 from fleetyard.services import audit
 from fleetyard.services.db import TokenRow
-from fleetyard.services.errors import InvalidRequest, NotFound, Unauthorized
+from fleetyard.services.errors import Conflict, InvalidRequest, NotFound, Unauthorized
 from fleetyard.services.identity import Principal
 from fleetyard.services.wire import Role, TokenCreate, TokenCreated, TokenOut
 
@@ -71,14 +75,34 @@ def list_tokens(session: Session, *, include_revoked: bool = False) -> list[Toke
 
 
 def revoke_token(session: Session, token_id: str, actor: Principal, *, now: datetime | None = None) -> None:
-    """Revoke a token (the caller commits); 404 if unknown or already revoked."""
+    """Revoke a token (the caller commits); 404 if unknown or already revoked, 409 if it
+    would leave no active admin token without expiry."""
     row = session.get(TokenRow, token_id)
     if row is None or row.revoked_at is not None:
         raise NotFound(f"no active token {token_id!r}")
     at = now or datetime.now(UTC)
+    if row.role == "admin":
+        _keep_an_admin(session, row, at)
     before = _out(row).model_dump(mode="json")
     row.revoked_at = at
     audit.record(session, actor, "token.revoke", f"token/{token_id}", before=before, after=None, at=at)
+
+
+def _keep_an_admin(session: Session, row: TokenRow, at: datetime) -> None:
+    """Conflict unless another active admin token that never expires remains. The admin
+    rows are locked (PostgreSQL) so two revokes at once cannot both pass; SQLite has one
+    writer at a time and refuses a write on a stale snapshot."""
+    q = (select(TokenRow.id, TokenRow.expires_at)
+         .where(TokenRow.role == "admin", TokenRow.revoked_at.is_(None)).with_for_update())
+    admins = session.execute(q).all()
+    if any(tid != row.id and expires is None for tid, expires in admins):
+        return
+    others = sum(1 for tid, expires in admins if tid != row.id and expires is not None and expires > at)
+    also = (f"; the other {others} active admin token{'s' if others != 1 else ''} expire, so they do not count"
+            if others else "")
+    raise Conflict(f"token {row.id} is the last active admin token without expiry: revoking it would lock "
+                   f"every admin out{also}. Create another admin token first "
+                   "(fleetyard token create --role admin), then revoke this one")
 
 
 def authenticate(session: Session, authorization: str | None, *, now: datetime | None = None) -> Principal:

@@ -7,10 +7,11 @@ them, the agent and the CLI parse them. Extend, never rename.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
+from fleetyard.services.storable import NUL_FREE
 from fleetyard.spec.plan import Plan
 
 Role = Literal["admin", "operator", "viewer", "agent"]
@@ -21,16 +22,31 @@ class _Wire(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+class _In(_Wire):
+    """A model clients send: numbers are finite (JSON has no NaN), and its strings are `Text`."""
+
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
+
+
+# Strings a database can store (services/storable.py): no NUL. Fields stored in a
+# column of bounded width say so, so PostgreSQL (which enforces it) and SQLite agree.
+Text = Annotated[str, StringConstraints(pattern=NUL_FREE)]
+Name = Annotated[str, StringConstraints(pattern=NUL_FREE, max_length=63)]  # a site, as the tables store it
+Long = Annotated[str, StringConstraints(pattern=NUL_FREE, max_length=512)]  # a file name or URL
+Count = Annotated[int, Field(ge=0, le=2**31 - 1)]  # an INTEGER column on PostgreSQL
+Bytes = Annotated[int, Field(ge=0, le=2**63 - 1)]
+
+
 # --- apply -----------------------------------------------------------------------------
 
-class SpecFile(_Wire):
+class SpecFile(_In):
     """One uploaded YAML file: its name (used in error messages) and its text."""
 
-    name: str
-    content: str
+    name: Long
+    content: Text
 
 
-class ApplyRequest(_Wire):
+class ApplyRequest(_In):
     files: list[SpecFile]
     dry_run: bool = False
 
@@ -68,13 +84,6 @@ class ApplyResult(_Wire):
     cost_per_hour_before: float
     cost_per_hour_after: float
     warnings: list[ProblemOut] = Field(default_factory=list)
-
-
-class ValidationFailure(_Wire):
-    """Body of a 422: the same problems, in the same words, as `fleetyard validate`."""
-
-    detail: str
-    problems: list[ProblemOut]
 
 
 # --- resources ---------------------------------------------------------------------------
@@ -129,44 +138,44 @@ class DesiredState(_Wire):
 
 # --- status (agent -> server) -------------------------------------------------------------
 
-class ModelStatus(_Wire):
-    ref: str
+class ModelStatus(_In):
+    ref: Text
     state: ModelState
-    bytes_fetched: int = 0
-    bytes_needed: int | None = None  # what the missing-chunks function said
-    bytes_by_source: dict[str, int] = Field(default_factory=dict)  # "center" or a peer site
-    error: str | None = None
+    bytes_fetched: Bytes = 0
+    bytes_needed: Bytes | None = None  # what the missing-chunks function said
+    bytes_by_source: dict[Text, Bytes] = Field(default_factory=dict)  # "center" or a peer site
+    error: Text | None = None
 
 
-class Replicas(_Wire):
-    desired: int = 0
-    running: int = 0
-    healthy: int = 0
+class Replicas(_In):
+    desired: Count = 0
+    running: Count = 0
+    healthy: Count = 0
 
 
-class WorkloadStatus(_Wire):
-    name: str
-    model: str
+class WorkloadStatus(_In):
+    name: Text
+    model: Text
     replicas: Replicas
-    error: str | None = None
+    error: Text | None = None
 
 
-class Telemetry(_Wire):
+class Telemetry(_In):
     gpu_power_w: float | None = None  # nvidia-smi power.draw summed over GPUs
     gpu_utilization: float | None = None  # mean %, 0-100
-    gpus: int | None = None
+    gpus: Count | None = None
 
 
-class SiteReport(_Wire):
+class SiteReport(_In):
     """What an agent sends on every heartbeat."""
 
-    site: str
-    agent_version: str
-    revision: int | None  # desired-state revision it is working on
-    peer_url: str | None = None  # where it serves its chunks to peers, if it does
+    site: Name
+    agent_version: Text
+    revision: Count | None  # desired-state revision it is working on
+    peer_url: Long | None = None  # where it serves its chunks to peers, if it does
     models: list[ModelStatus] = Field(default_factory=list)
     workloads: list[WorkloadStatus] = Field(default_factory=list)
-    active: dict[str, str] = Field(default_factory=dict)  # model name -> active name:version
+    active: dict[Text, Text] = Field(default_factory=dict)  # model name -> active name:version
     telemetry: Telemetry = Field(default_factory=Telemetry)
     in_sync_window: bool = True
 
@@ -198,11 +207,13 @@ class FleetStatus(_Wire):
 
 # --- tokens and audit ---------------------------------------------------------------------
 
-class TokenCreate(_Wire):
+MAX_TTL_HOURS = 100 * 366 * 24  # a century: longer is "never", which is no ttl
+
+class TokenCreate(_In):
     role: Role
-    site: str | None = None  # required for (and only for) agent tokens
-    ttl_hours: float | None = None
-    description: str = ""
+    site: Name | None = None  # required for (and only for) agent tokens
+    ttl_hours: Annotated[float, Field(gt=0, le=MAX_TTL_HOURS)] | None = None
+    description: Text = ""  # the first 200 characters are kept
 
 
 class TokenOut(_Wire):
@@ -231,9 +242,16 @@ class AuditEntry(_Wire):
 # --- extensions (server issue 4) ----------------------------------------------------------
 
 class ErrorOut(_Wire):
-    """Body of every error answer but the 422 of apply: one line that says what is wrong."""
+    """Body of every error answer (4xx and 5xx): `detail`, one line that says what is
+    wrong, and `problems`, what lies behind it - the spec problems of a fleet that does
+    not validate, or one entry per bad request field (`file: "<request>"`, `path` such
+    as `body.files[0].name` or `query.limit`); empty when there is nothing more to say."""
 
     detail: str
+    problems: list[ProblemOut] = Field(default_factory=list)
+
+
+ValidationFailure = ErrorOut  # the name of the 422 body before the shapes became one
 
 
 class HealthOut(_Wire):

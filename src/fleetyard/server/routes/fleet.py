@@ -5,28 +5,25 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+import anyio
+import anyio.to_thread
+from fastapi import APIRouter, Query, Request
 
-from fleetyard.server.deps import PrincipalDep, SessionDep, StateDep
+from fleetyard.server.body import parse_json, read_body
+from fleetyard.server.deps import PathText, ReaderDep, SessionDep, StateDep, WriterDep
+from fleetyard.server.openapi import errors, json_body
+from fleetyard.server.state import AppState
 from fleetyard.services import planning, resources, status
 from fleetyard.services.errors import ServiceError
+from fleetyard.services.identity import Principal
 from fleetyard.services.models import list_models
-from fleetyard.services.wire import (
-    ApplyRequest,
-    ApplyResult,
-    ErrorOut,
-    FleetStatus,
-    ModelOut,
-    PlanOut,
-    ResourceOut,
-    ValidationFailure,
-)
+from fleetyard.services.wire import ApplyRequest, ApplyResult, FleetStatus, ModelOut, PlanOut, ResourceOut
 
 router = APIRouter(prefix="/api/v1", tags=["fleet"])
-ERRORS: dict[int | str, dict[str, object]] = {401: {"model": ErrorOut}, 403: {"model": ErrorOut}}
+APPLY_THREADS = 4  # applies parse and plan on at most this many threads, apart from the pool reads and heartbeats use
 
 
-def _counted(state: StateDep, run: Callable[[], ApplyResult]) -> ApplyResult:
+def _counted(state: AppState, run: Callable[[], ApplyResult]) -> ApplyResult:
     try:
         result = run()
     except ServiceError as exc:
@@ -39,48 +36,54 @@ def _counted(state: StateDep, run: Callable[[], ApplyResult]) -> ApplyResult:
     return result
 
 
-@router.post("/apply", response_model=ApplyResult,
-             responses={**ERRORS, 422: {"model": ValidationFailure}})
-def apply(body: ApplyRequest, state: StateDep, principal: PrincipalDep) -> ApplyResult:
-    """Create or update every resource in the files, re-plan, bump the revision (one transaction)."""
-    principal.require_writer()
-    return _counted(state, lambda: state.fleet.apply(body, principal))
+@router.post("/apply", response_model=ApplyResult, responses=errors(409, 413, 422),
+             openapi_extra=json_body(ApplyRequest))
+async def apply(request: Request, state: StateDep, principal: WriterDep) -> ApplyResult:
+    """Create or update every resource in the files, re-plan, bump the revision (one transaction).
+
+    The body is read only after the token is checked, up to the apply limit (413), and
+    parsed and planned in a worker thread of the applies' own few: a slow or hostile
+    file stalls its request, and many of them stall applies, not the server."""
+    body = await read_body(request, state.limits.apply)
+    if state.apply_threads is None:  # made on first use: a limiter belongs to the running event loop
+        state.apply_threads = anyio.CapacityLimiter(APPLY_THREADS)
+    return await anyio.to_thread.run_sync(_apply, state, principal, body, limiter=state.apply_threads)
 
 
-@router.get("/resources/{kind}", response_model=list[ResourceOut], responses=ERRORS)
-def list_resources(kind: str, session: SessionDep, principal: PrincipalDep) -> list[ResourceOut]:
-    principal.require_reader()
+def _apply(state: AppState, principal: Principal, body: bytes) -> ApplyResult:
+    request = parse_json(ApplyRequest, body)
+    return _counted(state, lambda: state.fleet.apply(request, principal))
+
+
+@router.get("/resources/{kind}", response_model=list[ResourceOut], responses=errors(404, 422))
+def list_resources(kind: PathText, session: SessionDep, _principal: ReaderDep) -> list[ResourceOut]:
+    """Every stored resource of a kind: `regions`, `sites`, `workloads`, `policies`, `objectives` (else 404)."""
     return resources.list_resources(session, kind)
 
 
-@router.get("/resources/{kind}/{name}", response_model=ResourceOut, responses=ERRORS)
-def get_resource(kind: str, name: str, session: SessionDep, principal: PrincipalDep) -> ResourceOut:
-    principal.require_reader()
+@router.get("/resources/{kind}/{name}", response_model=ResourceOut, responses=errors(404, 422))
+def get_resource(kind: PathText, name: PathText, session: SessionDep, _principal: ReaderDep) -> ResourceOut:
     return resources.get_resource(session, kind, name)
 
 
-@router.delete("/resources/{kind}/{name}", response_model=ApplyResult,
-               responses={**ERRORS, 422: {"model": ValidationFailure}})
-def delete_resource(kind: str, name: str, state: StateDep, principal: PrincipalDep,
+@router.delete("/resources/{kind}/{name}", response_model=ApplyResult, responses=errors(404, 409, 422))
+def delete_resource(kind: PathText, name: PathText, state: StateDep, principal: WriterDep,
                     dry_run: Annotated[bool, Query()] = False) -> ApplyResult:
     """Delete a resource and re-plan; 422 if the rest of the fleet no longer validates."""
-    principal.require_writer()
     return _counted(state, lambda: state.fleet.delete(kind, name, principal, dry_run=dry_run))
 
 
-@router.get("/plan", response_model=PlanOut, responses=ERRORS)
-def get_plan(session: SessionDep, principal: PrincipalDep) -> PlanOut:
-    principal.require_reader()
+@router.get("/plan", response_model=PlanOut, responses=errors(404))
+def get_plan(session: SessionDep, _principal: ReaderDep) -> PlanOut:
+    """The current plan; 404 before the first apply."""
     return planning.plan_out(session)
 
 
-@router.get("/status", response_model=FleetStatus, responses=ERRORS)
-def get_status(state: StateDep, session: SessionDep, principal: PrincipalDep) -> FleetStatus:
-    principal.require_reader()
+@router.get("/status", response_model=FleetStatus, responses=errors())
+def get_status(state: StateDep, session: SessionDep, _principal: ReaderDep) -> FleetStatus:
     return status.fleet_status(session, state.settings.heartbeat_interval)
 
 
-@router.get("/models", response_model=list[ModelOut], responses=ERRORS)
-def get_models(state: StateDep, principal: PrincipalDep) -> list[ModelOut]:
-    principal.require_reader()
+@router.get("/models", response_model=list[ModelOut], responses=errors())
+def get_models(state: StateDep, _principal: ReaderDep) -> list[ModelOut]:
     return list_models(state.store)
