@@ -46,6 +46,7 @@ class Document:
 
 
 MERGE_TAG = "tag:yaml.org,2002:merge"
+LIBYAML_DEPTH = "exceeded maximum nesting depth"  # libyaml's scanner, at 1,000 levels of flow
 NULL_TAG = "tag:yaml.org,2002:null"
 
 
@@ -160,6 +161,11 @@ def parse_documents(text: str, name: str,
     except LimitExceeded as exc:
         return docs, [*builder.problems, exc.problem]
     except yaml.MarkedYAMLError as exc:
+        if exc.problem == LIBYAML_DEPTH:
+            line = exc.problem_mark.line + 1 if exc.problem_mark is not None else None
+            return docs, [*builder.problems, Problem(name, line, "", (
+                "input limit: nesting deeper than 1,000 levels, the YAML parser's own limit; "
+                f"the limit is {limits.max_depth} levels (max_depth)"))]
         # An unclosed quote or bracket is reported where it opened; other errors where
         # the parser noticed them; the message names both lines.
         problem_line = exc.problem_mark.line + 1 if exc.problem_mark is not None else None
