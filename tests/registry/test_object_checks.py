@@ -210,12 +210,12 @@ def upload(store: Store, tmp_path: Path, key: str, data: bytes) -> None:
 def test_uploads_of_manifests_and_aliases_are_checked(local_store, pushed, tmp_path):
     good = pushed.to_json()
     upload(local_store, tmp_path, "versions/m/1.json", good)
-    with pytest.raises(InvalidInputError, match=re.escape("manifest versions/evil/1.json is malformed: format: Field required")):
+    with pytest.raises(InvalidInputError, match=re.escape("versions/evil/1.json is malformed: format: Field required")):
         upload(local_store, tmp_path, "versions/evil/1.json", b"{}")
     with pytest.raises(InvalidInputError, match=re.escape("describes m:1, whose key is versions/m/1.json")):
         upload(local_store, tmp_path, "versions/m/2.json", good)
     upload(local_store, tmp_path, "aliases/m/prod.json", b'{"version": "1"}')
-    with pytest.raises(InvalidInputError, match=re.escape("alias aliases/m/prod.json is malformed: version: Field required")):
+    with pytest.raises(InvalidInputError, match=re.escape("aliases/m/prod.json is malformed: version: Field required")):
         upload(local_store, tmp_path, "aliases/m/prod.json", b"{}")
 
 
