@@ -217,3 +217,8 @@ def test_a_long_text_is_shown_cut_short_in_a_message():
     (p,) = [p for p in info.value.errors if p.path == "kind"]
     assert p.message.startswith("unknown kind '" + "x" * 80 + "...' (5,000 characters)")
     assert len(p.message) < 300
+
+
+def test_a_lone_surrogate_from_json_text_is_a_problem_not_a_crash():
+    p = only_problem("a: 1\nb: x\udc9a\n")
+    assert (p.line, p.message) == (2, "not UTF-8 text: a lone surrogate U+DC9A at character 9")

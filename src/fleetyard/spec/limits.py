@@ -8,11 +8,13 @@ traceback or gigabytes of memory. The loader takes an `InputLimits` (the default
 unless the caller passes its own), so the server applies the same checks to request
 bodies as `fleetyard validate` does to files, and may pass tighter ones.
 
-What the defaults admit: the biggest fleet `benchmarks/fleetgen.py` writes in one file
-(20,000 workloads: 6.9 MB, 0.93 million nodes, nesting 5 deep) and every example fleet
-by a wide margin. What they cost at worst: a single document is composed in memory
-whole, ~300 bytes per node, so `max_document_nodes` bounds one document at ~30 MB; a
-file holds at most `max_nodes` built nodes (~0.5 KB each once validated).
+What the defaults admit: ~6,000 workloads or sites in one file (`benchmarks/fleetgen.py`
+writes 3,000 workloads as 1.0 MB and 140,000 nodes, nesting 5 deep; a fleet may have
+any number of files) and every example fleet by a wide margin. What they cost at worst
+(docs/reliability.md has the figures): a file at `max_nodes` is read and validated in
+a few seconds and ~150 MB; a single document is composed in memory whole, ~300 bytes
+per node, so `max_document_nodes` bounds one at ~30 MB. A file over a limit costs
+milliseconds.
 """
 
 from __future__ import annotations
@@ -34,11 +36,12 @@ class InputLimits:
     full copy of what it points to, which is what building Python data from it costs.
     """
 
-    max_bytes: int = 16 * MiB
-    """Size of one file or text, in bytes (UTF-8). The 20,000-workload fleet is 6.9 MB."""
+    max_bytes: int = 8 * MiB
+    """Size of one file or text, in bytes (UTF-8): ~70 bytes per node of a typical spec."""
 
-    max_nodes: int = 2_000_000
-    """Nodes in one file, aliases expanded, over all its documents."""
+    max_nodes: int = 300_000
+    """Nodes in one file, aliases expanded, over all its documents: a workload is ~45, a
+    site with two GPU pools ~60."""
 
     max_document_nodes: int = 100_000
     """Nodes in one document (one resource), aliases expanded. A Site with 1,000 regions in

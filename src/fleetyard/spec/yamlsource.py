@@ -160,6 +160,10 @@ def parse_documents(text: str, name: str,
             docs.append(Document(name, i, node.start_mark.line + 1, data, lines))
     except LimitExceeded as exc:
         return docs, [*builder.problems, exc.problem]
+    except UnicodeEncodeError as exc:  # text from JSON can hold a lone surrogate; no UTF-8 file can
+        line = text[: exc.start].count("\n") + 1
+        what = f"a lone surrogate U+{ord(text[exc.start]):04X}" if exc.start < len(text) else exc.reason
+        return docs, [*builder.problems, Problem(name, line, "", f"not UTF-8 text: {what} at character {exc.start}")]
     except yaml.MarkedYAMLError as exc:
         if exc.problem == LIBYAML_DEPTH:
             line = exc.problem_mark.line + 1 if exc.problem_mark is not None else None
