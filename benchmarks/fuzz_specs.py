@@ -49,6 +49,10 @@ def worker(seed: int, start: int, stop: int, rss_mb: float) -> int:
     resource.setrlimit(resource.RLIMIT_AS, (ADDRESS_SPACE, ADDRESS_SPACE))
     for i in range(start, stop):
         case = make_case(seed, i)
+        if _peak_mb() > rss_mb:  # the mutator, not the loader: say so, and go on in a fresh process
+            print(json.dumps({"i": i, "event": "generator", "detail": f"making the case took {_peak_mb():.0f} MB"}),
+                  flush=True)
+            return 0
         print(json.dumps({"i": i, "event": "start"}), flush=True)
         began = time.perf_counter()
         try:
@@ -56,7 +60,7 @@ def worker(seed: int, start: int, stop: int, rss_mb: float) -> int:
         except MemoryError:
             outcome, detail = "memory", "MemoryError at the address-space limit"
         seconds = time.perf_counter() - began
-        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        peak = _peak_mb()
         if peak > rss_mb and outcome != "memory":
             outcome, detail = "memory", f"peak RSS {peak:.0f} MB"
         print(json.dumps({"i": i, "event": "done", "outcome": outcome, "seconds": round(seconds, 4),
@@ -65,6 +69,10 @@ def worker(seed: int, start: int, stop: int, rss_mb: float) -> int:
         if outcome == "memory":
             return 0  # start the next case in a fresh process
     return 0
+
+
+def _peak_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def _spawn(seed: int, start: int, stop: int, rss_mb: float) -> subprocess.Popen[str]:
@@ -86,6 +94,7 @@ def run(seed: int, cases: int, batch: int, timeout: float, rss_mb: float) -> dic
     slowest: dict[str, Any] = {"seconds": 0.0}
     highest: dict[str, Any] = {"rss_mb": 0.0}
     by_mutation: Counter[str] = Counter()
+    generator: list[dict[str, Any]] = []  # cases the mutator could not make within bounds (not loader faults)
     began = time.perf_counter()
     next_case = 0
     while next_case < cases:
@@ -94,27 +103,41 @@ def run(seed: int, cases: int, batch: int, timeout: float, rss_mb: float) -> dic
         assert proc.stdout is not None
         sel = selectors.DefaultSelector()
         sel.register(proc.stdout, selectors.EVENT_READ)
-        current, started = next_case, time.monotonic() + STARTUP_GRACE  # imports and the corpus first
+        # Between cases the worker makes the next one: that is the mutator's time, not the
+        # loader's, and has its own (generous) deadline; a case's own time starts at "start".
+        current, running, deadline = next_case, False, time.monotonic() + STARTUP_GRACE
         while True:
-            if not sel.select(timeout=max(0.0, started + timeout - time.monotonic())):
-                counts["hang"] += 1
-                crashes.append({"i": current, "outcome": "hang", "detail": f"no answer within {timeout} s"})
+            if not sel.select(timeout=max(0.0, deadline - time.monotonic())):
                 _kill(proc)
+                if running:
+                    counts["hang"] += 1
+                    crashes.append({"i": current, "outcome": "hang", "detail": f"no answer within {timeout} s"})
+                else:
+                    generator.append({"i": current, "detail": f"making the case took over {STARTUP_GRACE} s"})
                 next_case = current + 1
                 break
             line = proc.stdout.readline()
             if not line:  # the worker ended: its batch is done, or it stopped after a memory case
                 proc.wait()
-                if proc.returncode != 0 and next_case <= current:
-                    counts["crash"] += 1
-                    crashes.append({"i": current, "outcome": "worker died", "detail": f"exit {proc.returncode}"})
+                if proc.returncode != 0:
+                    died = {"i": current, "outcome": "worker died", "detail": f"exit {proc.returncode}"}
+                    if running:  # inside the loader
+                        counts["crash"] += 1
+                        crashes.append(died)
+                    else:
+                        generator.append(died)
                     next_case = current + 1
                 break
             msg = json.loads(line)
             if msg["event"] == "start":
-                current, started = msg["i"], time.monotonic()
+                current, running, deadline = msg["i"], True, time.monotonic() + timeout
                 continue
-            next_case = msg["i"] + 1
+            if msg["event"] == "generator":
+                generator.append(msg)
+                next_case = msg["i"] + 1
+                continue
+            next_case = current = msg["i"] + 1
+            running, deadline = False, time.monotonic() + STARTUP_GRACE
             counts[msg["outcome"]] += 1
             for m in msg["mutations"]:
                 by_mutation[m.split(":", 1)[1]] += 1
@@ -130,7 +153,8 @@ def run(seed: int, cases: int, batch: int, timeout: float, rss_mb: float) -> dic
     return {"cases": cases, "seed": seed, "counts": dict(counts), "seconds": round(time.perf_counter() - began, 1),
             "slowest": {k: slowest.get(k) for k in ("i", "seconds", "bytes", "mutations")},
             "highest_rss": {k: highest.get(k) for k in ("i", "rss_mb", "bytes", "mutations")},
-            "mutations_applied": dict(sorted(by_mutation.items())), "failures": crashes[:10]}
+            "mutations_applied": dict(sorted(by_mutation.items())), "failures": crashes[:10],
+            "not_made": generator[:10], "not_made_count": len(generator)}
 
 
 def show(seed: int, index: int, write: Path | None) -> None:
@@ -187,6 +211,9 @@ def main(argv: list[str] | None = None) -> int:
         print("mutations applied: " + ", ".join(f"{k} {v:,}" for k, v in result["mutations_applied"].items()))
         for f in result["failures"]:
             print(f"case {f['i']}: {f['outcome']}: {f.get('detail', '')[-1500:]}")
+        if result["not_made_count"]:
+            print(f"{result['not_made_count']} case(s) the mutator could not make within bounds (skipped): "
+                  + ", ".join(f"{g['i']} ({g['detail']})" for g in result["not_made"]))
     return 1 if any(bad.values()) else 0
 
 

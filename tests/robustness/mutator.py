@@ -208,11 +208,12 @@ TEXT_MUTATIONS: dict[str, Callable[[random.Random, str], str | bytes]] = {
 # --- data mutations ------------------------------------------------------------------------------
 
 
-def _paths(root: Any, max_depth: int = 12) -> list[tuple[Any, ...]]:
-    """Every path into `root` (without recursion: a mutated text may nest deep)."""
+def _paths(root: Any, max_depth: int = 12, max_paths: int = 5_000) -> list[tuple[Any, ...]]:
+    """Paths into `root`, without recursion (a mutated text may nest deep) and at most
+    `max_paths` of them (an alias bomb parsed back is small data with billions of paths)."""
     out: list[tuple[Any, ...]] = []
     todo: list[tuple[tuple[Any, ...], Any]] = [((), root)]
-    while todo:
+    while todo and len(out) < max_paths:
         path, node = todo.pop()
         out.append(path)
         if len(path) < max_depth and isinstance(node, dict):

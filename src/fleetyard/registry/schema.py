@@ -17,6 +17,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, TypeAdapter, ValidationError
 
+from fleetyard.registry.errors import InvalidNameError
 from fleetyard.registry.names import check_name, check_version, parse_ref
 from fleetyard.registry.paths import paths_problem
 
@@ -65,7 +66,7 @@ def _checked(check: Any) -> AfterValidator:
     def run(value: str) -> str:
         try:
             return str(check(value))
-        except Exception as exc:  # InvalidNameError and friends: their message is the reason
+        except InvalidNameError as exc:  # its message is the reason
             raise ValueError(str(exc)) from None
     return AfterValidator(run)
 

@@ -137,7 +137,7 @@ class Store:
         versions, problems = self._scan_versions(name)
         if strict and problems:
             more = f" (and {len(problems) - 1} more; `registry verify` lists them)" if len(problems) > 1 else ""
-            raise IntegrityError(problems[0].message + more)
+            raise IntegrityError(f"{problems[0].message}{more}; remove it with `registry rm` or restore it first")
         _log_skipped(problems)
         return versions
 

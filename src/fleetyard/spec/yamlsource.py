@@ -3,7 +3,9 @@
 PyYAML composes a node tree whose nodes carry their start marks; we build plain
 Python data from that tree ourselves so that each field path maps to a line, and
 so that duplicate keys (silently overwritten by a plain `yaml.safe_load`) become
-problems instead of lost data.
+problems instead of lost data. Reading is bounded by `InputLimits` (`spec.limits`):
+the size first, then nodes, aliases, nesting, text and integers while the node tree is
+composed (`spec.compose`), so nothing too big or too deep is ever built.
 """
 
 from __future__ import annotations
@@ -161,13 +163,13 @@ def parse_documents(text: str, name: str,
     except LimitExceeded as exc:
         return docs, [*builder.problems, exc.problem]
     except UnicodeEncodeError as exc:  # text from JSON can hold a lone surrogate; no UTF-8 file can
-        line = text[: exc.start].count("\n") + 1
+        where = text[: exc.start].count("\n") + 1
         what = f"a lone surrogate U+{ord(text[exc.start]):04X}" if exc.start < len(text) else exc.reason
-        return docs, [*builder.problems, Problem(name, line, "", f"not UTF-8 text: {what} at character {exc.start}")]
+        return docs, [*builder.problems, Problem(name, where, "", f"not UTF-8 text: {what} at character {exc.start}")]
     except yaml.MarkedYAMLError as exc:
         if exc.problem == LIBYAML_DEPTH:
-            line = exc.problem_mark.line + 1 if exc.problem_mark is not None else None
-            return docs, [*builder.problems, Problem(name, line, "", (
+            deep = exc.problem_mark.line + 1 if exc.problem_mark is not None else None
+            return docs, [*builder.problems, Problem(name, deep, "", (
                 "input limit: nesting deeper than 1,000 levels, the YAML parser's own limit; "
                 f"the limit is {limits.max_depth} levels (max_depth)"))]
         # An unclosed quote or bracket is reported where it opened; other errors where
