@@ -96,7 +96,7 @@ def test_a_price_of_1e308_is_refused_before_planning(tmp_path):
     start = text.index("price_per_kwh: ") + len("price_per_kwh: ")
     sites.write_text(text[:start] + "1.0e+308" + text[text.index(",", start):])
     run = fleetyard("plan", tmp_path)
-    assert_refused(run, "spec.energy.price_per_kwh: must be <= 100, got 1e+308", "nothing was planned")
+    assert_refused(run, "spec.energy.price_per_kwh: must be <= 100.0, got 1e+308", "nothing was planned")
 
 
 def test_a_manifest_escaping_its_folder_fails_verify_as_it_fails_pull(tmp_path):

@@ -43,11 +43,9 @@ def _clean_loc(loc: Sequence[str | int]) -> Loc:
 
 
 def _number(bound: Any) -> str:
-    """A bound as written in the docs: 100 not 100.0, 1,000,000 not 1000000.0."""
-    if isinstance(bound, float) and bound.is_integer():
-        bound = int(bound)
-    if isinstance(bound, int) and abs(bound) >= 10_000:
-        return f"{bound:,}"
+    """A bound as pydantic gives it (100.0, 1000), big ones readable: 1,000,000 not 1000000.0."""
+    if isinstance(bound, int | float) and abs(bound) >= 10_000:
+        return f"{int(bound):,}" if float(bound).is_integer() else f"{bound:,}"
     return str(bound)
 
 
