@@ -10,8 +10,10 @@ from typer.testing import CliRunner
 
 from fleetyard.cli.app import app
 from fleetyard.registry import (
+    FileEntry,
     ObjectInfo,
     StorageError,
+    VersionManifest,
     missing_chunks,
     pull,
     push,
@@ -80,15 +82,22 @@ def test_second_push_sends_only_missing_chunks(server: ServerProcess, tmp_path: 
     assert sum(added.values()) < first.stored_bytes_added / 2
 
 
+def _manifest(created: str) -> bytes:
+    """A valid manifest of create-only:1 (the server refuses anything else under its key)."""
+    entry = FileEntry("a.bin", 1, 0o644, "0" * 64)
+    return VersionManifest("create-only", "1", created, 1, (entry,), "0" * 64, 1).to_json()
+
+
 def test_manifests_are_create_only(server: ServerProcess) -> None:
     backend = HttpBackend(server.url, server.admin_token)
     key = "versions/create-only/1.json"
     auth = {"Authorization": f"Bearer {server.admin_token}"}
+    first, second = _manifest("2025-01-01T00:00:00Z"), _manifest("2025-01-02T00:00:00Z")
     r = httpx.put(f"{server.url}/api/v1/registry/objects/{key}", content=b"{}", headers=auth)
     assert r.status_code == 428
-    assert backend.put_new(key, b'{"a": 1}') is True
-    assert backend.put_new(key, b'{"a": 2}') is False
-    assert backend.get(key) == b'{"a": 1}'
+    assert backend.put_new(key, first) is True
+    assert backend.put_new(key, second) is False
+    assert backend.get(key) == first
     with pytest.raises(StorageError):
         backend.put(key, b"{}")  # 428: versions are immutable through the API
     assert backend.exists(key) and not backend.exists("versions/create-only/2.json")

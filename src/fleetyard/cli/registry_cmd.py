@@ -17,6 +17,7 @@ from fleetyard.cli.registry_common import (
     FormatOpt,
     JsonOpt,
     RegistryOpt,
+    err,
     errors,
     human_size,
     open_registry,
@@ -130,12 +131,15 @@ def ls_cmd(
     as_json: JsonOpt = False,
     output: FormatOpt = Format.table,
 ) -> None:
-    """List versions with their size, signature and aliases."""
+    """List versions with their size, signature and aliases (an unreadable object is a warning)."""
     with errors():
         store = open_registry(registry)
-        versions = store.versions(name)
+        listing = store.listing(name)
+        for bad in listing.problems:
+            err.print(f"[yellow]warning:[/] skipped {bad.key}: {bad.message}", soft_wrap=True)
+        versions = listing.versions
         aliases: dict[str, list[str]] = {}
-        for key, version in store.aliases().items():
+        for key, version in listing.aliases.items():
             model, _, alias = key.partition("@")
             aliases.setdefault(f"{model}:{version}", []).append(alias)
         rows: list[dict[str, Any]] = [

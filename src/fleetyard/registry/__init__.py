@@ -43,7 +43,7 @@ from fleetyard.registry.manifest import FileEntry, VersionManifest
 from fleetyard.registry.names import Ref, parse_ref
 from fleetyard.registry.pull import PullResult, pull
 from fleetyard.registry.push import PushResult, push
-from fleetyard.registry.store import Store, open_store
+from fleetyard.registry.store import Listing, ObjectProblem, Store, open_store
 from fleetyard.registry.transfer import (
     ChunkNeed,
     MissingChunks,
@@ -69,10 +69,12 @@ __all__ = [
     "IntegrityError",
     "InvalidInputError",
     "InvalidNameError",
+    "Listing",
     "LocalBackend",
     "MissingChunks",
     "NotFoundError",
     "ObjectInfo",
+    "ObjectProblem",
     "PackRange",
     "Problem",
     "PullResult",

@@ -77,7 +77,7 @@ def import_versions(
     except NotFoundError as exc:
         raise NotFoundError(f"{src} is not an export folder: {exc}") from exc
     manifests: list[VersionManifest] = (
-        [exported.resolve(r) for r in refs] if refs else exported.versions()
+        [exported.resolve(r) for r in refs] if refs else exported.versions(strict=True)
     )
     if not manifests:
         raise InvalidInputError(f"export folder {src} holds no versions")

@@ -75,7 +75,7 @@ def gc(
     """Remove unreferenced chunks and orphaned objects; safe against concurrent pushes."""
     started = time.perf_counter()
     with leases.acquire(store.backend, "gc", "gc", wait=wait, ttl=lease_ttl):
-        manifests = store.versions()
+        manifests = store.versions(strict=True)  # never collect for a view with holes in it
         live: set[bytes] = set()
         for m in manifests:
             live |= store.recipe(m).all_chunks()

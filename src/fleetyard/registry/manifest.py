@@ -4,7 +4,8 @@ A version is two objects. The *recipe* (`recipes/<blake3>`) is binary: for each
 file, its chunk names and lengths in order (36 bytes per chunk, ~600 KB per GB);
 it is named by its own BLAKE3 hash, so it is verified on every read. The *manifest*
 (`versions/<name>/<version>.json`) is small JSON — metadata, the file list, the
-recipe's hash and the signature — and writing it is the commit point of a push.
+recipe's hash and the signature — and writing it is the commit point of a push. Every
+manifest read is checked against its schema (`registry.schema`) first.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from typing import Any
 import blake3
 
 from fleetyard.registry.errors import IntegrityError
+from fleetyard.registry.schema import MANIFEST_FORMAT, SchemaError, parse_manifest
 
 __all__ = [
     "FileEntry",
@@ -27,8 +29,7 @@ __all__ = [
     "encode_recipe",
 ]
 
-MANIFEST_FORMAT = 1
-_RECIPE_MAGIC = b"FYRCP001"
+RECIPE_MAGIC = b"FYRCP001"
 _REC = struct.Struct("<32sI")
 _U32 = struct.Struct("<I")
 
@@ -81,15 +82,16 @@ class VersionManifest:
 
     @classmethod
     def from_json(cls, data: bytes, where: str) -> VersionManifest:
-        """Parse a stored manifest; IntegrityError names `where` if it is malformed."""
+        """Parse a stored manifest; IntegrityError names `where` and the first things wrong
+        if it does not follow the schema (`registry.schema`)."""
         try:
-            doc: dict[str, Any] = json.loads(data)
-            if doc.pop("format") != MANIFEST_FORMAT:
-                raise ValueError("unknown manifest format")
-            doc["files"] = tuple(FileEntry(**f) for f in doc["files"])
-            return cls(**doc)
-        except (ValueError, TypeError, KeyError) as exc:
-            raise IntegrityError(f"manifest {where} is malformed: {exc}") from exc
+            doc = parse_manifest(data)
+        except SchemaError as exc:
+            raise IntegrityError(f"manifest {where} is malformed: {exc}") from None
+        fields: dict[str, Any] = dict(doc)
+        del fields["format"]
+        fields["files"] = tuple(FileEntry(**dict(f)) for f in doc.files)
+        return cls(**fields)
 
 
 @dataclass(frozen=True)
@@ -113,7 +115,7 @@ def content_id(chunks: ChunkList) -> str:
 
 def encode_recipe(recipe: Recipe) -> tuple[bytes, str]:
     """Serialize a recipe; returns the bytes and their BLAKE3 name (hex)."""
-    out = bytearray(_RECIPE_MAGIC)
+    out = bytearray(RECIPE_MAGIC)
     out += _U32.pack(len(recipe.files))
     for chunks in recipe.files:
         out += _U32.pack(len(chunks))
@@ -128,7 +130,7 @@ def decode_recipe(data: bytes, expected: str, where: str) -> Recipe:
     if blake3.blake3(data).hexdigest() != expected:
         raise IntegrityError(f"recipe {where} does not match its hash {expected}")
     try:
-        if data[:8] != _RECIPE_MAGIC:
+        if data[:8] != RECIPE_MAGIC:
             raise ValueError("bad magic")
         (count,) = _U32.unpack_from(data, 8)
         pos = 12

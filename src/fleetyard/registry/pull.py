@@ -20,6 +20,7 @@ from pathlib import Path
 from fleetyard.registry.errors import InvalidInputError, SignatureError, StorageError
 from fleetyard.registry.manifest import VersionManifest
 from fleetyard.registry.names import Ref
+from fleetyard.registry.paths import paths_problem
 from fleetyard.registry.signing import check_public_key, verify_folder
 from fleetyard.registry.source import SIGNATURE_FILE
 from fleetyard.registry.store import Store
@@ -126,12 +127,13 @@ def _assemble(
         shown = ", ".join(f"file {manifest.files[i].path} at offset {off}" for i, off in places[:2])
         return shown + (f" and {len(places) - 2} more" if len(places) > 2 else "")
 
+    unsafe = paths_problem(f.path for f in manifest.files)  # the rule verify and the schema apply
+    if unsafe is not None:
+        raise InvalidInputError(f"{manifest.ref}: {unsafe}")
     fds: list[int] = []
     try:
         for f in manifest.files:
             path = staging / f.path
-            if not path.resolve().is_relative_to(staging.resolve()):
-                raise InvalidInputError(f"{manifest.ref}: file path {f.path!r} escapes the folder")
             path.parent.mkdir(parents=True, exist_ok=True)
             fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
             fds.append(fd)

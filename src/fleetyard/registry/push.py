@@ -36,7 +36,13 @@ from fleetyard.registry.chunking import (
     plan_segments,
     splice_segments,
 )
-from fleetyard.registry.errors import SourceFolderError, StorageError, VersionExistsError
+from fleetyard.registry.errors import (
+    IntegrityError,
+    InvalidInputError,
+    SourceFolderError,
+    StorageError,
+    VersionExistsError,
+)
 from fleetyard.registry.manifest import (
     FileEntry,
     Recipe,
@@ -53,6 +59,7 @@ from fleetyard.registry.packs import (
     sample_compressible,
     write_pack,
 )
+from fleetyard.registry.schema import labels_problem
 from fleetyard.registry.signing import check_private_key, sign_folder, signed_paths
 from fleetyard.registry.source import SourceFolder, scan_folder
 from fleetyard.registry.store import Store, utc_now
@@ -271,6 +278,9 @@ def push(
     """Push a model folder as `name:version`; see the module docstring for the order."""
     started = time.perf_counter()
     parent_ref = _check_request(store, name, version, alias, parent)
+    bad_labels = labels_problem(labels or {})
+    if bad_labels is not None:
+        raise InvalidInputError(f"cannot push {name}:{version}: {bad_labels}")
     src = scan_folder(folder)
     if key is not None:
         check_private_key(key, key_password)
@@ -350,7 +360,12 @@ def _commit(
         stored_bytes_added=sum(p.size - 8 for p in packs),
         raw_bytes_added=sum(e.raw_size for p in packs for e in p.entries),
     )
-    if not store.backend.put_new(layout.version_key(name, version), manifest.to_json()):
+    key, data = layout.version_key(name, version), manifest.to_json()
+    try:
+        VersionManifest.from_json(data, key)  # what every reader will check: never store less
+    except IntegrityError as exc:
+        raise InvalidInputError(f"cannot push {name}:{version}: {exc}") from None
+    if not store.backend.put_new(key, data):
         raise VersionExistsError(
             f"version {name}:{version} was pushed by someone else meanwhile: versions are immutable"
         )

@@ -3,12 +3,19 @@
 `Store` is the read side and the small writes (aliases, removing a version); the
 heavy operations live in their own modules (`push`, `pull`, `transfer`, `gc`,
 `verify`) and take a Store.
+
+Every manifest and alias read is checked against its schema (`registry.schema`), and a
+manifest must sit at the key of the version it describes. Reading one that fails is an
+`IntegrityError`; a listing skips it and reports it (`listing().problems`, a warning in
+the log from `versions()` and `aliases()`), so one bad object never hides the others.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import os
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from fleetyard.registry import layout
@@ -18,10 +25,29 @@ from fleetyard.registry.errors import IntegrityError, InvalidInputError, NotFoun
 from fleetyard.registry.index import ChunkIndex
 from fleetyard.registry.manifest import Recipe, VersionManifest, decode_recipe
 from fleetyard.registry.names import Ref, check_alias, check_name, check_version, parse_ref
+from fleetyard.registry.schema import SchemaError, parse_alias
 
-__all__ = ["STORE_FORMAT", "Store", "open_store", "utc_now"]
+__all__ = ["STORE_FORMAT", "Listing", "ObjectProblem", "Store", "open_store", "utc_now"]
 
 STORE_FORMAT = 1
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class ObjectProblem:
+    """A stored object a listing skipped: its key and what is wrong with it."""
+
+    key: str
+    message: str
+
+
+@dataclass(frozen=True)
+class Listing:
+    """Versions and aliases of a store, and the objects that could not be read."""
+
+    versions: list[VersionManifest] = field(default_factory=list)
+    aliases: dict[str, str] = field(default_factory=dict)  # {name@alias: version}
+    problems: list[ObjectProblem] = field(default_factory=list)
 
 
 def utc_now() -> str:
@@ -89,7 +115,7 @@ class Store:
             data = self.backend.get(key)
         except ObjectNotFoundError as exc:
             raise NotFoundError(f"version {name}:{version} not found in {self.url}") from exc
-        return VersionManifest.from_json(data, key)
+        return read_manifest(data, key)
 
     def has_version(self, name: str, version: str) -> bool:
         """Whether `name:version` exists."""
@@ -103,19 +129,39 @@ class Store:
         assert r.alias is not None
         return self.manifest(r.name, self.alias(r.name, r.alias))
 
-    def versions(self, name: str | None = None) -> list[VersionManifest]:
-        """Every version (of one model, or all), oldest first within each name."""
+    def versions(self, name: str | None = None, *, strict: bool = False) -> list[VersionManifest]:
+        """Every readable version (of one model, or all), oldest first within each name.
+
+        A manifest that cannot be read is skipped and logged; with `strict` (gc, import:
+        they must not act on a partial view) it raises IntegrityError instead."""
+        versions, problems = self._scan_versions(name)
+        if strict and problems:
+            more = f" (and {len(problems) - 1} more; `registry verify` lists them)" if len(problems) > 1 else ""
+            raise IntegrityError(f"{problems[0].message}{more}; remove it with `registry rm` or restore it first")
+        _log_skipped(problems)
+        return versions
+
+    def listing(self, name: str | None = None) -> Listing:
+        """Versions and aliases (of one model, or all), and every object skipped as unreadable."""
+        versions, problems = self._scan_versions(name)
+        aliases, alias_problems = self._scan_aliases(name, qualified=True)
+        return Listing(versions, aliases, problems + alias_problems)
+
+    def _scan_versions(self, name: str | None) -> tuple[list[VersionManifest], list[ObjectProblem]]:
         prefix = f"{layout.VERSIONS}{check_name(name)}/" if name else layout.VERSIONS
-        out = []
+        out: list[VersionManifest] = []
+        problems: list[ObjectProblem] = []
         for obj in self.backend.list(prefix):
             if not obj.key.endswith(".json"):
                 continue
             try:
-                out.append(VersionManifest.from_json(self.backend.get(obj.key), obj.key))
+                out.append(read_manifest(self.backend.get(obj.key), obj.key))
             except ObjectNotFoundError:
                 continue
+            except IntegrityError as exc:
+                problems.append(ObjectProblem(obj.key, str(exc)))
         out.sort(key=lambda m: (m.name, m.created, m.version))
-        return out
+        return out, problems
 
     def recipe(self, manifest: VersionManifest) -> Recipe:
         """A version's chunk lists, checked against the hash in its manifest."""
@@ -140,7 +186,9 @@ class Store:
 
         Refuses while an alias points at it, unless `force` (which removes those aliases).
         """
-        self.manifest(name, version)
+        key = layout.version_key(check_name(name), check_version(version))
+        if not self.backend.exists(key):  # a malformed manifest can be removed too
+            raise NotFoundError(f"version {name}:{version} not found in {self.url}")
         pointing = [a for a, v in self.aliases(name).items() if v == version]
         if pointing and not force:
             raise InvalidInputError(
@@ -158,17 +206,22 @@ class Store:
         """The version an alias points to; NotFoundError if the alias is unset."""
         key = layout.alias_key(check_name(name), check_alias(alias))
         try:
-            doc = json.loads(self.backend.get(key))
+            data = self.backend.get(key)
         except ObjectNotFoundError as exc:
             raise NotFoundError(f"alias {name}@{alias} not found in {self.url}") from exc
-        except ValueError as exc:
-            raise IntegrityError(f"alias {key} is corrupted: {exc}") from exc
-        return str(doc["version"])
+        return read_alias(data, key)
 
     def aliases(self, name: str | None = None) -> dict[str, str]:
-        """Aliases of one model as {alias: version}; of all models as {name@alias: version}."""
+        """Aliases of one model as {alias: version}; of all models as {name@alias: version}.
+        An alias that cannot be read is skipped and logged."""
+        out, problems = self._scan_aliases(name, qualified=not name)
+        _log_skipped(problems)
+        return out
+
+    def _scan_aliases(self, name: str | None, *, qualified: bool) -> tuple[dict[str, str], list[ObjectProblem]]:
         prefix = f"{layout.ALIASES}{check_name(name)}/" if name else layout.ALIASES
         out: dict[str, str] = {}
+        problems: list[ObjectProblem] = []
         for obj in self.backend.list(prefix):
             model, _, file = obj.key[len(layout.ALIASES) :].partition("/")
             alias = file.removesuffix(".json")
@@ -176,8 +229,11 @@ class Store:
                 version = self.alias(model, alias)
             except NotFoundError:
                 continue
-            out[alias if name else f"{model}@{alias}"] = version
-        return out
+            except (IntegrityError, InvalidInputError) as exc:  # corrupted, or a key no alias can have
+                problems.append(ObjectProblem(obj.key, str(exc)))
+                continue
+            out[f"{model}@{alias}" if qualified else alias] = version
+        return out, problems
 
     def set_alias(self, name: str, alias: str, version: str) -> str | None:
         """Point `name@alias` at an existing version; returns the previous target."""
@@ -194,6 +250,28 @@ class Store:
     def remove_alias(self, name: str, alias: str) -> None:
         """Delete an alias (the version it pointed at stays)."""
         self.backend.delete(layout.alias_key(check_name(name), check_alias(alias)))
+
+
+def read_manifest(data: bytes, key: str) -> VersionManifest:
+    """The manifest stored at `key`: valid by the schema and at its own version's key."""
+    manifest = VersionManifest.from_json(data, key)
+    expected = layout.version_key(manifest.name, manifest.version)
+    if key != expected:
+        raise IntegrityError(f"manifest {key} is malformed: it describes {manifest.ref}, whose key is {expected}")
+    return manifest
+
+
+def read_alias(data: bytes, key: str) -> str:
+    """The version the alias object stored at `key` points to."""
+    try:
+        return parse_alias(data).version
+    except SchemaError as exc:
+        raise IntegrityError(f"alias {key} is corrupted: {exc}") from None
+
+
+def _log_skipped(problems: list[ObjectProblem]) -> None:
+    for p in problems:
+        log.warning("skipped unreadable registry object: %s", p.message)
 
 
 def open_store(location: str | os.PathLike[str], *, create: bool = False) -> Store:

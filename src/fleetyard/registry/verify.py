@@ -1,10 +1,11 @@
 """`registry verify`: scan a whole store and report everything that is wrong.
 
-Reads every manifest, recipe, pack index and pack; decodes every chunk and checks
-it against its BLAKE3 name. A problem names the chunk, the pack and offset, and
-the versions and files that use it, so an operator knows what to re-push or
-re-fetch. Leftovers of killed pushes (packs without an index) are warnings: they
-are harmless and gc removes them.
+Reads every manifest, alias, recipe, pack index and pack; checks every manifest and
+alias against the schema `pull` and the server apply (file paths that stay inside the
+version folder among it); decodes every chunk and checks it against its BLAKE3 name.
+A problem names the chunk, the pack and offset, and the versions and files that use
+it, so an operator knows what to re-push or re-fetch. Leftovers of killed pushes
+(packs without an index) are warnings: they are harmless and gc removes them.
 """
 
 from __future__ import annotations
@@ -56,12 +57,11 @@ def verify_store(
     problems: list[Problem] = []
     warnings: list[Problem] = []
     uses: dict[bytes, list[str]] = defaultdict(list)
-    manifests: list[VersionManifest] = []
-    for obj in store.backend.list(layout.VERSIONS):
-        try:
-            manifests.append(VersionManifest.from_json(store.backend.get(obj.key), obj.key))
-        except RegistryError as exc:
-            problems.append(Problem("corrupt-manifest", str(exc)))
+    listing = store.listing()  # manifests and aliases checked as every reader checks them
+    manifests: list[VersionManifest] = listing.versions
+    for bad in listing.problems:
+        kind = "corrupt-alias" if bad.key.startswith(layout.ALIASES) else "corrupt-manifest"
+        problems.append(Problem(kind, bad.message))
     for m in manifests:
         try:
             recipe = store.recipe(m)
@@ -72,7 +72,7 @@ def verify_store(
             for d, _ in chunks:
                 if len(uses[d]) < 3:
                     uses[d].append(f"{m.ref} file {f.path}")
-    for alias, version in store.aliases().items():
+    for alias, version in listing.aliases.items():
         name = alias.split("@", 1)[0]
         if not store.has_version(name, version):
             problems.append(

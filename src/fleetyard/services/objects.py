@@ -11,6 +11,9 @@ Rules on top of the backend:
 * a version manifest (`versions/...`) is written only with `If-None-Match: *` (428
   otherwise, 412 if it exists): versions are immutable through the API; deleting one
   needs an admin;
+* a manifest, an alias, a recipe or a pack index is checked before it is stored
+  (`registry.uploads`: the schema, paths inside the version folder, names, hashes): a
+  bad one is refused with 422 and never reaches the readers;
 * every write and delete but leases (short-lived push/gc coordination) is audited.
 """
 
@@ -23,7 +26,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import BinaryIO
 
-from fleetyard.registry import LocalBackend, Store, layout
+from fleetyard.registry import InvalidInputError, LocalBackend, Store, layout, uploads
 from fleetyard.services import audit
 from fleetyard.services.db import Database
 from fleetyard.services.errors import (
@@ -172,10 +175,18 @@ class ObjectService:
         self.check_key(key, write=True)
         if key.startswith(layout.VERSIONS) and not create_only:
             raise PreconditionRequired(f"{key}: versions are immutable; create it with If-None-Match: *")
+        try:
+            uploads.check_key(key)
+        except InvalidInputError as exc:
+            raise InvalidRequest(str(exc)) from None
 
     def finish_put(self, key: str, staged: str, principal: Principal, create_only: bool) -> bool:
         """Publish a fully received upload; True if the object is new. Consumes `staged`."""
         try:
+            try:
+                uploads.check_upload(self.backend, key, staged)
+            except InvalidInputError as exc:
+                raise InvalidRequest(str(exc)) from None
             with open(staged, "rb+") as f:
                 os.fsync(f.fileno())
                 size = os.fstat(f.fileno()).st_size

@@ -5,6 +5,7 @@ from __future__ import annotations
 from fleetyard.spec.catalog import CATALOG, SERVER_POWER_FACTOR, GpuModel
 from fleetyard.spec.errors import Problem, SpecError
 from fleetyard.spec.fleet import Fleet, Origin
+from fleetyard.spec.limits import DEFAULT_LIMITS, InputLimits
 from fleetyard.spec.loader import Loaded, load_fleet, load_fleet_sources, load_fleet_text
 from fleetyard.spec.models import (
     API_VERSION,
@@ -19,10 +20,12 @@ from fleetyard.spec.models import (
 __all__ = [
     "API_VERSION",
     "CATALOG",
+    "DEFAULT_LIMITS",
     "SERVER_POWER_FACTOR",
     "Fleet",
     "GpuModel",
     "GpuPool",
+    "InputLimits",
     "Loaded",
     "Objective",
     "Origin",

@@ -76,3 +76,17 @@ def format_path(loc: Sequence[str | int]) -> str:
         else:
             out += f".{part}" if out else str(part)
     return out
+
+
+SHOWN_CHARACTERS = 80  # a longer text is shown by its start and its length
+
+
+def quoted(text: str) -> str:
+    """Text as a message shows what was found: quoted, control characters (a NUL, an
+    escape) as escapes so that a message never carries them, a long text cut short."""
+    cut = text[:SHOWN_CHARACTERS]
+    if not cut.isprintable():
+        cut = "".join(c if c.isprintable() else repr(c)[1:-1] for c in cut)
+    if len(text) > SHOWN_CHARACTERS:
+        return f"'{cut}...' ({len(text):,} characters)"
+    return f"'{cut}'"

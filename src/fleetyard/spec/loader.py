@@ -3,6 +3,8 @@
 `load_fleet(paths)` reads every document of every file, checks each against its
 model, then checks the resources against each other (`spec.validate`). It raises
 `SpecError` carrying *all* problems found, or returns the fleet and its warnings.
+Every function takes `limits` (`spec.limits`): the bounds on size, nodes, aliases,
+nesting, text and integers that each file or text is read within.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from pydantic import ValidationError
 
 from fleetyard.spec.errors import Problem, SpecError, has_errors
 from fleetyard.spec.fleet import DEFAULT_OBJECTIVE, Fleet, Origin
+from fleetyard.spec.limits import DEFAULT_LIMITS, InputLimits
 from fleetyard.spec.messages import found, problems_from
 from fleetyard.spec.models import API_VERSION, KINDS, Objective, Policy, Region, Site, Workload
 from fleetyard.spec.validate import check_fleet
@@ -48,30 +51,30 @@ def spec_files(paths: Iterable[Path]) -> tuple[list[Path], list[Problem]]:
     return files, problems
 
 
-def load_fleet(paths: Sequence[Path | str]) -> Loaded:
+def load_fleet(paths: Sequence[Path | str], limits: InputLimits = DEFAULT_LIMITS) -> Loaded:
     """Load and validate a fleet; raise `SpecError` with every problem if any is an error."""
     files, problems = spec_files(Path(p) for p in paths)
     documents: list[Document] = []
     for file in files:
-        docs, parse_problems = read_documents(file)
+        docs, parse_problems = read_documents(file, limits=limits)
         documents.extend(docs)
         problems.extend(parse_problems)
     return _finish(documents, problems)
 
 
-def load_fleet_text(text: str, name: str = "<input>") -> Loaded:
+def load_fleet_text(text: str, name: str = "<input>", limits: InputLimits = DEFAULT_LIMITS) -> Loaded:
     """Load a fleet from YAML text (one stream of documents); same checks as `load_fleet`."""
-    documents, problems = parse_documents(text, name)
+    documents, problems = parse_documents(text, name, limits)
     return _finish(documents, problems)
 
 
-def load_fleet_sources(sources: Iterable[tuple[str, str]]) -> Loaded:
+def load_fleet_sources(sources: Iterable[tuple[str, str]], limits: InputLimits = DEFAULT_LIMITS) -> Loaded:
     """Load a fleet from (file name, YAML text) pairs - e.g. files uploaded to the server -
-    with the same checks and messages as `load_fleet`."""
+    with the same checks and messages as `load_fleet`; `limits` apply to each text."""
     documents: list[Document] = []
     problems: list[Problem] = []
     for name, text in sources:
-        docs, parse_problems = parse_documents(text, name)
+        docs, parse_problems = parse_documents(text, name, limits)
         documents.extend(docs)
         problems.extend(parse_problems)
     return _finish(documents, problems)

@@ -17,7 +17,7 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 from pydantic_core import ErrorDetails
 
-from fleetyard.spec.errors import Problem, format_path
+from fleetyard.spec.errors import Problem, format_path, quoted
 from fleetyard.spec.yamlsource import Document, Loc
 
 
@@ -42,11 +42,18 @@ def _clean_loc(loc: Sequence[str | int]) -> Loc:
     return tuple(p for p in loc if not (isinstance(p, str) and _PYDANTIC_TAG.match(p)))
 
 
+def _number(bound: Any) -> str:
+    """A bound as pydantic gives it (100.0, 1000), big ones readable: 1,000,000 not 1000000.0."""
+    if isinstance(bound, int | float) and abs(bound) >= 10_000:
+        return f"{int(bound):,}" if float(bound).is_integer() else f"{bound:,}"
+    return str(bound)
+
+
 def found(value: Any) -> str:
     if isinstance(value, dt.date | dt.datetime):
         return f"{value.isoformat()} (a date)"
     if isinstance(value, str):
-        return f"'{value}'"
+        return quoted(value)
     if isinstance(value, bool):
         return "true" if value else "false"
     if value is None:
@@ -74,8 +81,7 @@ def describe(detail: ErrorDetails, model: type[BaseModel], loc: Loc) -> str:
     if kind in ("greater_than_equal", "greater_than", "less_than_equal", "less_than"):
         op = {"greater_than_equal": ">=", "greater_than": ">", "less_than_equal": "<=",
               "less_than": "<"}[kind]
-        bound = next(iter(ctx.values()))
-        return f"must be {op} {bound}, got {got}"
+        return f"must be {op} {_number(next(iter(ctx.values())))}, got {got}"
     if kind in ("int_type", "int_parsing", "int_from_float"):
         return f"expected a whole number, got {got}"
     if kind in ("float_type", "float_parsing"):

@@ -2,7 +2,8 @@
 
 Field names and meanings are the contract: extend, never rename. Every default that
 the planner relies on is written here, next to the field, and in docs/planning.md.
-The models check types and ranges; rules that relate several fields or several
+The models check types and ranges (the upper bounds of every quantity are in
+`spec.quantities`); rules that relate several fields or several
 resources live in `spec.validate`, where a problem can name its exact field.
 """
 
@@ -11,6 +12,29 @@ from __future__ import annotations
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+
+from fleetyard.spec.quantities import (
+    MAX_GPUS,
+    MAX_GPUS_PER_SERVER,
+    MAX_PUE,
+    MAX_SITES,
+    CarbonIntensity,
+    CarbonPrice,
+    DataRate,
+    Demand,
+    EgressPrice,
+    EnergyPrice,
+    Gbps,
+    GpuMemoryGb,
+    GpuPrice,
+    LatencyMs,
+    LatencySloMs,
+    PowerKw,
+    Premium,
+    RpsPerReplica,
+    Spend,
+    TdpW,
+)
 
 API_VERSION = "fleetyard/v1"
 
@@ -28,8 +52,6 @@ ModelRef = Annotated[
 SiteType = Literal["small-dc", "colo", "edge", "hyperscaler"]
 WorkloadType = Literal["inference", "fine-tune", "training", "batch"]
 BurstPermission = Literal["allowed", "never"]
-NonNegative = Annotated[float, Field(ge=0)]
-Positive = Annotated[float, Field(gt=0)]
 
 # Facility default when a site omits `power.pue`: the industry average of the
 # Uptime Institute surveys 2023-2024 (1.56-1.58).
@@ -68,8 +90,8 @@ class FabricSpec(_Frozen):
     (default: every server of the pool)."""
 
     type: FabricType
-    gbps: Positive | None = None
-    domain_servers: int | None = Field(default=None, ge=1)
+    gbps: Gbps | None = None
+    domain_servers: int | None = Field(default=None, ge=1, le=MAX_GPUS)
 
 
 NO_FABRIC = FabricSpec(type="none")
@@ -79,12 +101,12 @@ class GpuPool(_Frozen):
     """`count` GPUs of one SKU at a site. A SKU outside the catalog needs memory and TDP."""
 
     sku: str = Field(min_length=1)
-    count: int = Field(ge=1)
-    price_per_gpu_hour: NonNegative = 0.0
-    memory_gb: Positive | None = None
-    tdp_w: Positive | None = None
+    count: int = Field(ge=1, le=MAX_GPUS)
+    price_per_gpu_hour: GpuPrice = 0.0
+    memory_gb: GpuMemoryGb | None = None
+    tdp_w: TdpW | None = None
     # Extensions for interconnect (issue 8); see docs/planning.md, "Interconnect for gangs".
-    gpus_per_server: int | None = Field(default=None, ge=1)  # default: the catalog's, 8
+    gpus_per_server: int | None = Field(default=None, ge=1, le=MAX_GPUS_PER_SERVER)  # default: the catalog's, 8
     fabric: FabricSpec | None = None  # default: {type: none}
     interconnect: LinkKind | None = None  # link inside a server; default: the catalog's, else pcie
 
@@ -94,17 +116,17 @@ class GpuPool(_Frozen):
 
 
 class Power(_Frozen):
-    it_capacity_kw: Positive
-    pue: float = Field(default=DEFAULT_PUE, ge=1.0, le=3.0)
+    it_capacity_kw: PowerKw
+    pue: float = Field(default=DEFAULT_PUE, ge=1.0, le=MAX_PUE)
 
 
 class Energy(_Frozen):
-    price_per_kwh: NonNegative
-    carbon_g_per_kwh: NonNegative
+    price_per_kwh: EnergyPrice
+    carbon_g_per_kwh: CarbonIntensity
 
 
 class Network(_Frozen):
-    uplink_gbps: Positive
+    uplink_gbps: Gbps
 
 
 SyncWindow = Annotated[
@@ -118,11 +140,11 @@ class SiteSpec(_Frozen):
     location: Location
     gpus: list[GpuPool] = Field(min_length=1)
     power: Power
-    cooling_kw: Positive | None = None  # default: equal to power.it_capacity_kw
+    cooling_kw: PowerKw | None = None  # default: equal to power.it_capacity_kw
     energy: Energy
-    egress_price_per_gb: NonNegative = 0.0
+    egress_price_per_gb: EgressPrice = 0.0
     network: Network | None = None
-    latency_ms: dict[str, NonNegative] = Field(default_factory=dict)
+    latency_ms: dict[str, LatencyMs] = Field(default_factory=dict)
     # Extensions for replication (issue 4): when the site may download models, in its
     # own time zone; an empty list means at any time. "22:00-02:00" wraps midnight.
     sync_windows: list[SyncWindow] = Field(default_factory=list)
@@ -134,20 +156,20 @@ class SiteSpec(_Frozen):
 
 
 class ReplicaShape(_Frozen):
-    gpus: int = Field(default=1, ge=1)
-    gpu_memory_gb: Positive | None = None
+    gpus: int = Field(default=1, ge=1, le=MAX_GPUS)
+    gpu_memory_gb: GpuMemoryGb | None = None
     gpu_skus: list[str] | None = Field(default=None, min_length=1)
-    power_kw: Positive | None = None  # default: gpus x TDP x SERVER_POWER_FACTOR
+    power_kw: PowerKw | None = None  # default: gpus x TDP x SERVER_POWER_FACTOR
 
 
 class Replicas(_Frozen):
-    min: int = Field(default=1, ge=0)
-    max: int | None = Field(default=None, ge=1)
+    min: int = Field(default=1, ge=0, le=MAX_GPUS)
+    max: int | None = Field(default=None, ge=1, le=MAX_GPUS)
 
 
 class Spread(_Frozen):
-    min_sites: int = Field(default=1, ge=1)
-    max_sites: int | None = Field(default=None, ge=1)
+    min_sites: int = Field(default=1, ge=1, le=MAX_SITES)
+    max_sites: int | None = Field(default=None, ge=1, le=MAX_SITES)
 
 
 class Interconnect(_Frozen):
@@ -161,12 +183,12 @@ class Interconnect(_Frozen):
 
     within_server: Literal["any", "gpu-link", "nvlink", "infinity-fabric"] = "any"
     between_servers: Literal["any", "none", "ethernet", "rdma", "roce", "infiniband"] = "any"
-    min_gbps: Positive | None = None
+    min_gbps: Gbps | None = None
 
 
 class DataSource(_Frozen):
     site: Name
-    gb_per_hour: NonNegative
+    gb_per_hour: DataRate
 
 
 class WorkloadSpec(_Frozen):
@@ -175,9 +197,9 @@ class WorkloadSpec(_Frozen):
     priority: int = Field(default=0, ge=0, le=1000)
     replica: ReplicaShape = Field(default_factory=ReplicaShape)
     replicas: Replicas = Field(default_factory=Replicas)
-    demand: dict[str, NonNegative] = Field(default_factory=dict)
-    rps_per_replica: Positive | None = None
-    latency_slo_ms: Positive | None = None
+    demand: dict[str, Demand] = Field(default_factory=dict)
+    rps_per_replica: RpsPerReplica | None = None
+    latency_slo_ms: LatencySloMs | None = None
     spread: Spread | None = None
     data: list[DataSource] = Field(default_factory=list)
     interconnect: Interconnect | None = None  # extension (issue 8): none means no need
@@ -244,9 +266,9 @@ class BurstSpec(_Frozen):
 
     prefer: list[SiteType] = Field(default_factory=list)
     burst_site_types: list[SiteType] = Field(default_factory=_default_burst_types, min_length=1)
-    max_spend_per_hour: NonNegative | None = None
-    per_team: dict[str, NonNegative] = Field(default_factory=dict)
-    premium_per_gpu_hour: NonNegative = DEFAULT_PREFERENCE_PREMIUM
+    max_spend_per_hour: Spend | None = None
+    per_team: dict[str, Spend] = Field(default_factory=dict)
+    premium_per_gpu_hour: Premium = DEFAULT_PREFERENCE_PREMIUM
 
     @property
     def has_caps(self) -> bool:
@@ -254,7 +276,7 @@ class BurstSpec(_Frozen):
 
 
 class ObjectiveSpec(_Frozen):
-    carbon_price_per_tonne: NonNegative = 0.0
+    carbon_price_per_tonne: CarbonPrice = 0.0
     resilience: Literal["none", "n-1"] = "none"
     # Extension: how n-1 protects inference. cold (default) keeps free capacity where
     # lost replicas can restart; hot keeps enough running replicas that the survivors

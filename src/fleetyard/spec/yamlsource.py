@@ -3,21 +3,24 @@
 PyYAML composes a node tree whose nodes carry their start marks; we build plain
 Python data from that tree ourselves so that each field path maps to a line, and
 so that duplicate keys (silently overwritten by a plain `yaml.safe_load`) become
-problems instead of lost data.
+problems instead of lost data. Reading is bounded by `InputLimits` (`spec.limits`):
+the size first, then nodes, aliases, nesting, text and integers while the node tree is
+composed (`spec.compose`), so nothing too big or too deep is ever built.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-from fleetyard.spec.errors import Problem, format_path
+from fleetyard.spec.compose import LimitExceeded, check_size, compose_all
+from fleetyard.spec.errors import Problem, format_path, quoted
+from fleetyard.spec.limits import DEFAULT_LIMITS, InputLimits
 
-try:  # the C composer is several times faster on big fleets
+try:  # the C parser is several times faster on big fleets
     _Loader: type[yaml.SafeLoader] = yaml.CSafeLoader  # type: ignore[assignment]
 except AttributeError:  # pragma: no cover - libyaml missing
     _Loader = yaml.SafeLoader
@@ -45,6 +48,7 @@ class Document:
 
 
 MERGE_TAG = "tag:yaml.org,2002:merge"
+LIBYAML_DEPTH = "exceeded maximum nesting depth"  # libyaml's scanner, at 1,000 levels of flow
 NULL_TAG = "tag:yaml.org,2002:null"
 
 
@@ -54,6 +58,11 @@ class _Builder:
         self.constructor = yaml.constructor.SafeConstructor()
         self.problems: list[Problem] = []
         self._open: set[int] = set()  # nodes being built: an alias back to one is a loop
+
+    def next_document(self) -> None:
+        """Forget the scalars built so far (the constructor caches every node it built)."""
+        self.constructor.constructed_objects.clear()
+        self.constructor.recursive_objects.clear()
 
     def build(self, node: yaml.Node, loc: Loc, lines: dict[Loc, int]) -> Any:
         lines.setdefault(loc, node.start_mark.line + 1)
@@ -82,6 +91,10 @@ class _Builder:
                     )
                     continue
                 key_s = key if isinstance(key, str) else str(key)
+                if "\0" in key_s:
+                    self.problems.append(Problem(self.file, key_node.start_mark.line + 1, format_path(loc),
+                                                 f"a key contains a NUL character (\\0), got {quoted(key_s)}"))
+                    continue
                 child = (*loc, key_s)
                 from_merge = id(key_node) not in explicit
                 if key_s in out and not (key_s in merged and not from_merge):
@@ -100,34 +113,65 @@ class _Builder:
             return out
         if isinstance(node, yaml.SequenceNode):
             return [self.build(item, (*loc, i), lines) for i, item in enumerate(node.value)]
-        return self.constructor.construct_object(node, deep=True)
+        value = self.constructor.construct_object(node, deep=True)
+        if isinstance(value, str) and "\0" in value:
+            # a YAML escape (\0, \x00) can write one; no database column or argv can hold it
+            self.problems.append(Problem(self.file, node.start_mark.line + 1, format_path(loc),
+                                         f"text contains a NUL character (\\0), got {quoted(value)}"))
+            return value.replace("\0", "")  # reported once: the checks that follow see plain text
+        return value
 
 
-def read_documents(path: Path, display: str | None = None) -> tuple[list[Document], list[Problem]]:
-    """Parse every document of one YAML file. Malformed YAML is one problem with its line."""
+def read_documents(path: Path, display: str | None = None,
+                   limits: InputLimits = DEFAULT_LIMITS) -> tuple[list[Document], list[Problem]]:
+    """Parse every document of one YAML file. Malformed YAML is one problem with its line;
+    so is the first of `limits` the file crosses (a file too big is not read past it)."""
     name = display or str(path)
     try:
-        text = path.read_text(encoding="utf-8")
-    except UnicodeDecodeError as exc:
-        line = path.read_bytes()[: exc.start].count(b"\n") + 1
-        return [], [Problem(name, line, "", f"not UTF-8 text: {exc.reason} at byte {exc.start}")]
+        with path.open("rb") as fh:
+            raw = fh.read(limits.max_bytes + 1)
     except OSError as exc:
         return [], [Problem(name, None, "", f"cannot read file: {exc.strerror or exc}")]
-    return parse_documents(text, name)
+    too_big = check_size(raw, name, limits)
+    if too_big is not None:
+        return [], [too_big]
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = raw[: exc.start].count(b"\n") + 1
+        return [], [Problem(name, line, "", f"not UTF-8 text: {exc.reason} at byte {exc.start}")]
+    # universal newlines, as reading in text mode does
+    return parse_documents(text.replace("\r\n", "\n").replace("\r", "\n"), name, limits)
 
 
-def parse_documents(text: str, name: str) -> tuple[list[Document], list[Problem]]:
+def parse_documents(text: str, name: str,
+                    limits: InputLimits = DEFAULT_LIMITS) -> tuple[list[Document], list[Problem]]:
     """Parse YAML text (all documents); see `read_documents`."""
+    too_big = check_size(text, name, limits)
+    if too_big is not None:
+        return [], [too_big]
     builder = _Builder(name)
     docs: list[Document] = []
     try:
-        for i, node in enumerate(_iter_nodes(text)):
-            if node is None or (isinstance(node, yaml.ScalarNode) and node.tag == NULL_TAG):
+        for i, node in enumerate(compose_all(text, name, limits, _Loader)):
+            if isinstance(node, yaml.ScalarNode) and node.tag == NULL_TAG:
                 continue  # an empty document (a stray '---', or only comments), as kubectl skips
             lines: dict[Loc, int] = {}
             data = builder.build(node, (), lines)
+            builder.next_document()
             docs.append(Document(name, i, node.start_mark.line + 1, data, lines))
+    except LimitExceeded as exc:
+        return docs, [*builder.problems, exc.problem]
+    except UnicodeEncodeError as exc:  # text from JSON can hold a lone surrogate; no UTF-8 file can
+        where = text[: exc.start].count("\n") + 1
+        what = f"a lone surrogate U+{ord(text[exc.start]):04X}" if exc.start < len(text) else exc.reason
+        return docs, [*builder.problems, Problem(name, where, "", f"not UTF-8 text: {what} at character {exc.start}")]
     except yaml.MarkedYAMLError as exc:
+        if exc.problem == LIBYAML_DEPTH:
+            deep = exc.problem_mark.line + 1 if exc.problem_mark is not None else None
+            return docs, [*builder.problems, Problem(name, deep, "", (
+                "input limit: nesting deeper than 1,000 levels, the YAML parser's own limit; "
+                f"the limit is {limits.max_depth} levels (max_depth)"))]
         # An unclosed quote or bracket is reported where it opened; other errors where
         # the parser noticed them; the message names both lines.
         problem_line = exc.problem_mark.line + 1 if exc.problem_mark is not None else None
@@ -142,12 +186,3 @@ def parse_documents(text: str, name: str) -> tuple[list[Document], list[Problem]
     except yaml.YAMLError as exc:
         return docs, [*builder.problems, Problem(name, None, "", f"malformed YAML: {exc}")]
     return docs, builder.problems
-
-
-def _iter_nodes(text: str) -> Iterator[yaml.Node | None]:
-    loader = _Loader(text)
-    try:
-        while loader.check_node():
-            yield loader.get_node()
-    finally:
-        loader.dispose()
