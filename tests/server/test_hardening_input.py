@@ -74,7 +74,7 @@ def test_nul_made_by_a_yaml_escape_names_file_line_and_field(server: ServerProce
         assert r.status_code == 422, r.text
         problem = r.json()["problems"][0]
         assert (problem["file"], problem["line"], problem["path"]) == ("nul.yaml", 5, "metadata.labels.team")
-        assert NUL_WORDS in problem["message"]
+        assert "NUL character" in problem["message"]  # the spec loader refuses it first (spec/yamlsource.py)
         surrogate = region.replace('"a\\0b"', '"\\ud800"')  # libyaml refuses it; else find_unstorable does
         r = http.post("/api/v1/apply", json={"files": [{"name": "s.yaml", "content": surrogate}]})
         assert r.status_code == 422 and r.json()["problems"][0]["file"] == "s.yaml"
