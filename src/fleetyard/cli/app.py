@@ -15,6 +15,7 @@ import typer
 
 from fleetyard.cli import (
     agent_cmd,
+    backup_cmd,
     demo_cmd,
     plan_cmd,
     server_cmd,
@@ -34,6 +35,7 @@ plan_cmd.register(app)
 server_cmd.register(app)
 agent_cmd.register(app)
 demo_cmd.register(app)
+backup_cmd.register(app)
 app.add_typer(registry_app, name="registry")
 
 
