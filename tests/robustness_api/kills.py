@@ -26,7 +26,6 @@ benchmarks/fault_bench.py (`--kills 50`).
 from __future__ import annotations
 
 import random
-import sqlite3
 import threading
 import time
 from collections import Counter
@@ -35,7 +34,8 @@ from dataclasses import dataclass, field
 
 from fleetyard.services.client import ApiError, Client
 from fleetyard.services.wire import SpecFile
-from tests.server.conftest import PG_ADMIN, ServerProcess, fleet_files
+from tests.server.conftest import ServerProcess, fleet_files
+from tests.server.writeprobe import write_probe
 
 POOL = 300  # regions every attempt may change
 Labels = dict[str, dict[str, str]]  # region name -> labels
@@ -82,38 +82,6 @@ def _regions(api: Client) -> Labels:
             for r in api.resources("regions")}
 
 
-def write_probe(server: ServerProcess, db: str | None) -> Callable[[], bool]:
-    """Whether the server holds an open write transaction right now."""
-    if db is None:
-        path = server.data / "fleetyard.db"
-
-        def sqlite_probe() -> bool:
-            conn = sqlite3.connect(path, timeout=0, isolation_level=None)
-            try:
-                conn.execute("BEGIN IMMEDIATE")
-                conn.execute("ROLLBACK")
-                return False
-            except sqlite3.OperationalError as exc:
-                return "locked" in str(exc)
-            finally:
-                conn.close()
-
-        return sqlite_probe
-    import psycopg
-
-    name = db.rsplit("/", 1)[1]
-    conn = psycopg.connect(PG_ADMIN, autocommit=True)
-
-    def pg_probe() -> bool:
-        row = conn.execute(
-            "SELECT count(*) FROM pg_stat_activity WHERE datname = %s AND xact_start IS NOT NULL "
-            "AND pid <> pg_backend_pid() AND (query ILIKE '%%INSERT INTO%%' OR query ILIKE '%%UPDATE %%')",
-            (name,)).fetchone()
-        return bool(row and row[0])
-
-    return pg_probe
-
-
 def _send(server: ServerProcess, files: list[SpecFile], answers: list[str], took: list[float]) -> None:
     started = time.monotonic()
     try:
@@ -136,7 +104,7 @@ def run(server: ServerProcess, db: str | None, backend: str, kills: int, seed: i
         api.apply([*fleet_files(), _pool_file(labels)])
         duration = time.monotonic() - started  # what one apply of this size takes here
         state, revision = _regions(api), api.plan().revision
-    probe = write_probe(server, db)
+    probe = write_probe(server, db, ("INSERT INTO", "UPDATE "))
     for attempt in range(1, kills + 1):
         after = {name: dict(v) for name, v in state.items()}
         for name in rng.sample(sorted(labels), rng.randint(1, POOL)):

@@ -11,7 +11,6 @@ tests/robustness_api/test_kill_apply.py and benchmarks/fault_bench.py.)
 
 from __future__ import annotations
 
-import sqlite3
 import threading
 import time
 from collections.abc import Callable
@@ -23,8 +22,9 @@ from fleetyard.registry import push
 from fleetyard.services.client import ApiError, Client
 from fleetyard.services.http_backend import open_remote_store
 from fleetyard.services.wire import SiteReport, SpecFile
-from tests.server.conftest import BACKENDS, PG_ADMIN, ServerProcess, fleet_files
+from tests.server.conftest import BACKENDS, ServerProcess, fleet_files
 from tests.server.models import write_model
+from tests.server.writeprobe import write_probe
 
 BIG = 3000
 
@@ -36,41 +36,9 @@ def _regions(tag: str, n: int = BIG) -> SpecFile:
     return SpecFile(name=f"{tag}.yaml", content=docs)
 
 
-def _in_write(server: ServerProcess, db: str | None) -> Callable[[], bool]:
-    """A probe telling whether the server holds an open write transaction."""
-    if db is None:
-        path = server.data / "fleetyard.db"
-
-        def sqlite_probe() -> bool:
-            conn = sqlite3.connect(path, timeout=0, isolation_level=None)
-            try:
-                conn.execute("BEGIN IMMEDIATE")
-                conn.execute("ROLLBACK")
-                return False
-            except sqlite3.OperationalError as exc:
-                return "locked" in str(exc)
-            finally:
-                conn.close()
-
-        return sqlite_probe
-    import psycopg
-
-    name = db.rsplit("/", 1)[1]
-    conn = psycopg.connect(PG_ADMIN, autocommit=True)
-
-    def pg_probe() -> bool:
-        row = conn.execute(
-            "SELECT count(*) FROM pg_stat_activity WHERE datname = %s AND xact_start IS NOT NULL "
-            "AND pid <> pg_backend_pid() AND (query ILIKE '%%INSERT INTO resources%%' "
-            "OR query ILIKE '%%INSERT INTO audit_log%%' OR query ILIKE '%%UPDATE fleet_state%%')", (name,)).fetchone()
-        return bool(row and row[0])
-
-    return pg_probe
-
-
 def _kill_during_write(server: ServerProcess, db: str | None, files: list[SpecFile]) -> tuple[str, bool]:
     """Send a big apply, SIGKILL the server once its write transaction is open."""
-    probe = _in_write(server, db)
+    probe = write_probe(server, db, ("INSERT INTO resources", "INSERT INTO audit_log", "UPDATE fleet_state"))
     outcome: list[str] = []
 
     def send() -> None:
