@@ -42,6 +42,7 @@ from fleetyard.placement.neighbourhood import merge, movable_workloads, neighbou
 from fleetyard.placement.objective import objective, service_short, weighted_demand
 from fleetyard.placement.optimizer import OptimizerOptions, optimize
 from fleetyard.placement.result import Placement, StageResult
+from fleetyard.placement.stages import cost_stage, service_stage
 from fleetyard.placement.usage import UsageIndex
 
 if TYPE_CHECKING:
@@ -134,18 +135,16 @@ def _fleet_stages(planner: Planner, partial: Placement, out: Placement) -> None:
     stages: list[StageResult] = []
     for st in partial.stages:
         slack = abs(st.bound - st.value)
+        method = f"{LOCAL_METHOD} ({st.method})"
         if st.stage == "service":
-            value, bound = served, served + slack
-            gap = slack / max(1e-9, demand)
+            short = demand - served
+            stages.append(service_stage(short, short - slack, demand, st.status, method, st.seconds))
         else:
-            value, bound = cost, max(0.0, cost - slack)
-            gap = slack / max(1e-9, cost)
-        stages.append(replace(st, value=value, bound=bound, gap=gap, demand=demand if st.stage == "service" else 0.0,
-                              method=f"{LOCAL_METHOD} ({st.method})"))
+            stages.append(cost_stage(cost, cost - slack, st.status, method, st.seconds))
     out.stages = stages
     out.status = partial.status
-    cost_stage = next((s for s in stages if s.stage == "cost"), None)
-    out.bound = cost_stage.bound if cost_stage is not None else None
+    priced = next((s for s in stages if s.stage == "cost"), None)
+    out.bound = priced.bound if priced is not None else None
     out.penalty = penalty
     service = next((s for s in stages if s.stage == "service"), None)
     if service is not None and out.bound is not None:  # as `stages.apply_stages` does
