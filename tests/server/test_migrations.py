@@ -13,7 +13,8 @@ from sqlalchemy import func, inspect, select
 from fleetyard.services.db import Base, Database, FleetStateRow, TokenRow, head_revision, migrate
 from tests.server.conftest import BACKENDS, ServerProcess
 
-TABLES = {"resources", "fleet_state", "plan_revisions", "site_reports", "tokens", "audit_log", "alembic_version"}
+TABLES = {"resources", "fleet_state", "plan_revisions", "site_reports", "tokens", "audit_log", "rollouts", "events",
+          "site_availability", "alembic_version"}
 
 
 @pytest.mark.parametrize("backend", BACKENDS)

@@ -13,6 +13,7 @@ from fastapi import FastAPI
 
 from fleetyard import __version__
 from fleetyard.registry import open_store
+from fleetyard.server.background import Background, Job
 from fleetyard.server.body import BodyLimits
 from fleetyard.server.errors import install_error_handlers
 from fleetyard.server.metrics import Metrics, MetricsMiddleware
@@ -25,16 +26,24 @@ from fleetyard.services.db import Database
 from fleetyard.services.objects import ObjectService
 from fleetyard.services.planning import PlanSettings
 
-__all__ = ["create_app", "make_state"]
+__all__ = ["background_jobs", "create_app", "make_state"]
 
 
 def make_state(settings: Settings) -> AppState:
     db = Database(settings.db_url)
     store = open_store(settings.registry_path, create=True)
     plan = PlanSettings(time_limit=settings.plan_time_limit, resilience=settings.plan_resilience)
-    return AppState(settings=settings, db=db, store=store, fleet=FleetService(db, store, plan),
-                    objects=ObjectService(store, db), metrics=Metrics(db, settings.heartbeat_interval),
-                    limits=BodyLimits.of(settings))
+    state = AppState(settings=settings, db=db, store=store, fleet=FleetService(db, store, plan),
+                     objects=ObjectService(store, db), metrics=Metrics(db, settings.heartbeat_interval),
+                     limits=BodyLimits.of(settings))
+    state.background = Background(background_jobs(state), settings.tick_interval)
+    return state
+
+
+def background_jobs(state: AppState) -> list[tuple[str, Job]]:
+    """The control plane's own jobs, in the order they run each tick (server/background.py)."""
+    jobs: list[tuple[str, Job]] = []
+    return jobs
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -43,8 +52,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
-        yield
-        state.db.dispose()
+        assert state.background is not None
+        state.background.start()
+        try:
+            yield
+        finally:
+            await state.background.stop()
+            state.db.dispose()
 
     app = FastAPI(
         title="fleetyard control plane",

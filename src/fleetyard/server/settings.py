@@ -8,6 +8,8 @@
     FLEETYARD_ADMIN_TOKEN_FILE    where to write the first admin token as well
     FLEETYARD_PLAN_TIME_LIMIT     seconds the optimizer may take per apply
     FLEETYARD_PLAN_RESILIENCE     report N-1 resilience in each plan (true/false)
+    FLEETYARD_TICK_INTERVAL       seconds between runs of the background jobs (rollouts,
+                                  failover, event webhook; default 1)
 
 Request body limits, in bytes, one per endpoint class (a larger body answers 413 naming
 the limit; checked on Content-Length and counted while the body streams in):
@@ -52,6 +54,7 @@ class Settings(BaseSettings):
     admin_token_file: Path | None = None
     plan_time_limit: float = Field(default=60.0, gt=0)
     plan_resilience: bool = True
+    tick_interval: float = Field(default=1.0, gt=0, le=60)
     log_level: str = "info"
     max_apply_bytes: int = Field(default=16 * MIB, gt=0)
     max_object_bytes: int = Field(default=256 * MIB, gt=0)

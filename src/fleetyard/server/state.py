@@ -1,4 +1,5 @@
-"""What one app instance holds: settings, database, registry, use cases, metrics, body limits."""
+"""What one app instance holds: settings, database, registry, use cases, metrics, body limits,
+background jobs."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from dataclasses import dataclass
 from anyio import CapacityLimiter
 
 from fleetyard.registry import Store
+from fleetyard.server.background import Background
 from fleetyard.server.body import BodyLimits
 from fleetyard.server.metrics import Metrics
 from fleetyard.server.settings import Settings
@@ -27,3 +29,4 @@ class AppState:
     metrics: Metrics
     limits: BodyLimits
     apply_threads: CapacityLimiter | None = None
+    background: Background | None = None

@@ -241,6 +241,17 @@ class AuditEntry(_Wire):
 
 # --- extensions (server issue 4) ----------------------------------------------------------
 
+class EventOut(_Wire):
+    """Something the system did and why (docs/api.md, Events)."""
+
+    id: int
+    at: datetime
+    kind: str
+    subject: str
+    message: str
+    data: dict[str, object] | None = None
+
+
 class ErrorOut(_Wire):
     """Body of every error answer (4xx and 5xx): `detail`, one line that says what is
     wrong, and `problems`, what lies behind it - the spec problems of a fleet that does

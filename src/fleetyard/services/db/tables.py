@@ -1,4 +1,5 @@
-"""The tables: resources, the fleet's revision, plan revisions, site reports, tokens, audit.
+"""The tables: resources, the fleet's revision, plan revisions, site reports, tokens, audit,
+rollouts, events and site availability.
 
 Times are timezone-aware UTC on both databases (`UtcDateTime`); documents are JSON
 (JSONB on PostgreSQL). Every schema change is an Alembic migration in `migrations/`;
@@ -10,7 +11,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any, ClassVar
 
-from sqlalchemy import JSON, DateTime, Dialect, Integer, MetaData, String, UniqueConstraint
+from sqlalchemy import JSON, Boolean, DateTime, Dialect, Integer, MetaData, String, Text, UniqueConstraint
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
@@ -133,3 +134,47 @@ class AuditRow(Base):
     target: Mapped[str] = mapped_column(String(512))
     before: Mapped[Any | None] = mapped_column(JsonDoc)
     after: Mapped[Any | None] = mapped_column(JsonDoc)
+
+
+class RolloutRow(Base):
+    """One rollout of a workload from a version to another; the state machine's snapshot
+    lives in `document` (waves, their states and reasons), so a restarted server resumes it."""
+
+    __tablename__ = "rollouts"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    workload: Mapped[str] = mapped_column(String(63), index=True)
+    state: Mapped[str] = mapped_column(String(16))
+    document: Mapped[dict[str, Any]]
+    created_by: Mapped[str] = mapped_column(String(120))
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+
+
+class EventRow(Base):
+    """Something the system did and why (site down/up, re-plan, wave, rollback, flag change).
+    `delivered_at` is the webhook outbox: unset until the event was POSTed (or there is no webhook)."""
+
+    __tablename__ = "events"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    at: Mapped[datetime] = mapped_column(index=True)
+    kind: Mapped[str] = mapped_column(String(40))
+    subject: Mapped[str] = mapped_column(String(255))
+    message: Mapped[str] = mapped_column(Text)
+    data: Mapped[Any | None] = mapped_column(JsonDoc)
+    delivered_at: Mapped[datetime | None]
+
+
+class SiteAvailabilityRow(Base):
+    """The failover view of one site: available or not, since when and why; `document`
+    holds the decision's own state (e.g. when it came back, for the hold-off)."""
+
+    __tablename__ = "site_availability"
+
+    site: Mapped[str] = mapped_column(String(63), primary_key=True)
+    available: Mapped[bool] = mapped_column(Boolean)
+    since: Mapped[datetime]
+    reason: Mapped[str | None] = mapped_column(Text)
+    document: Mapped[dict[str, Any]]
+    updated_at: Mapped[datetime]
