@@ -48,7 +48,7 @@ def numeric_fields(model: type[BaseModel], prefix: str) -> dict[str, str]:
     out: dict[str, str] = {}
     for name, info in model.model_fields.items():
         for annotation in _unwrap(info.annotation):
-            path, metadata = f"{prefix}.{name}", list(info.metadata)
+            path, metadata = f"{prefix}.{info.alias or name}", list(info.metadata)
             origin = typing.get_origin(annotation)
             if origin is list:
                 (annotation,), path = typing.get_args(annotation), path + "[]"

@@ -35,6 +35,7 @@ from fleetyard.spec.quantities import (
     Spend,
     TdpW,
 )
+from fleetyard.spec.rollout import RolloutSpec
 
 API_VERSION = "fleetyard/v1"
 
@@ -210,6 +211,9 @@ class WorkloadSpec(_Frozen):
     # Extension (issue 8): `never` keeps the workload off burst sites (the Objective's
     # burst.burst_site_types, hyperscaler by default) whatever they cost.
     burst: BurstPermission = "allowed"
+    # Extension (issue 10): how a new version reaches the sites (spec/rollout.py);
+    # omitted, all at once as before.
+    rollout: RolloutSpec = Field(default_factory=RolloutSpec)
 
     @property
     def is_job(self) -> bool:
