@@ -13,6 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from fleetyard.services.storable import NUL_FREE
 from fleetyard.spec.plan import Plan
+from fleetyard.spec.rollout import HealthSpec, ValidateSpec
 
 Role = Literal["admin", "operator", "viewer", "agent"]
 ModelState = Literal["pending", "syncing", "synced", "active", "failed"]
@@ -123,6 +124,17 @@ class DesiredWorkload(_Wire):
     gpus_per_replica: int
     command: list[str] | None = None
     env: dict[str, str] = Field(default_factory=dict)
+    # Rollouts (issue 10; docs/rollouts.md). `model` is the version this site runs now;
+    # the agent keeps the old replicas until the new ones pass `health`, runs `validate`
+    # on the site before starting the new version, switches at most `max_unavailable`
+    # replicas at once, and keeps the model versions in `keep` (the previous version,
+    # for a rollback) materialized. Defaults: as before rollouts existed.
+    health: HealthSpec | None = None
+    validate_: ValidateSpec | None = Field(default=None, alias="validate")
+    max_unavailable: int = 1
+    keep: list[str] = Field(default_factory=list)
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True, serialize_by_alias=True)
 
 
 class DesiredState(_Wire):
@@ -153,11 +165,28 @@ class Replicas(_In):
     healthy: Count = 0
 
 
+ValidationState = Literal["none", "running", "passed", "failed"]
+
+
+class WorkloadHealth(_In):
+    """What the agent observed of the version it was told to run (`model`): the gates' inputs."""
+
+    model: Text  # the desired name:version these observations are about
+    validation: ValidationState = "none"  # the `validate` command on this site
+    validation_message: Text | None = None
+    ready: Count = 0  # replicas of `model` passing the probe (or up for a second without one)
+    total: Count = 0  # replicas of `model` running
+    error_ratio: float | None = Field(default=None, ge=0, le=1)  # from the replicas' /metrics
+    p95_ms: float | None = Field(default=None, ge=0, le=1e9)
+    last_error: Text | None = None  # e.g. "GET /healthz returned 500", for a person to act on
+
+
 class WorkloadStatus(_In):
     name: Text
     model: Text
     replicas: Replicas
     error: Text | None = None
+    health: WorkloadHealth | None = None  # issue 10: reported for workloads with a rollout health spec
 
 
 class Telemetry(_In):
