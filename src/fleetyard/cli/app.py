@@ -18,6 +18,7 @@ from fleetyard.cli import (
     backup_cmd,
     demo_cmd,
     plan_cmd,
+    rollout_cmd,
     server_cmd,
 )
 from fleetyard.cli.registry_cmd import registry_app
@@ -36,6 +37,7 @@ server_cmd.register(app)
 agent_cmd.register(app)
 demo_cmd.register(app)
 backup_cmd.register(app)
+rollout_cmd.register(app)
 app.add_typer(registry_app, name="registry")
 
 

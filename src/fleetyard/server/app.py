@@ -18,13 +18,14 @@ from fleetyard.server.body import BodyLimits
 from fleetyard.server.errors import install_error_handlers
 from fleetyard.server.metrics import Metrics, MetricsMiddleware
 from fleetyard.server.openapi import install_openapi
-from fleetyard.server.routes import admin, fleet, registry, sites, system
+from fleetyard.server.routes import admin, fleet, registry, rollouts, sites, system
 from fleetyard.server.settings import Settings
 from fleetyard.server.state import AppState
 from fleetyard.services.apply import FleetService
 from fleetyard.services.db import Database
 from fleetyard.services.objects import ObjectService
 from fleetyard.services.planning import PlanSettings
+from fleetyard.services.rollouts import RolloutService
 
 __all__ = ["background_jobs", "create_app", "make_state"]
 
@@ -36,6 +37,7 @@ def make_state(settings: Settings) -> AppState:
     state = AppState(settings=settings, db=db, store=store, fleet=FleetService(db, store, plan),
                      objects=ObjectService(store, db), metrics=Metrics(db, settings.heartbeat_interval),
                      limits=BodyLimits.of(settings))
+    state.rollouts = RolloutService(db, store, settings.heartbeat_interval)
     state.background = Background(background_jobs(state), settings.tick_interval)
     return state
 
@@ -43,6 +45,8 @@ def make_state(settings: Settings) -> AppState:
 def background_jobs(state: AppState) -> list[tuple[str, Job]]:
     """The control plane's own jobs, in the order they run each tick (server/background.py)."""
     jobs: list[tuple[str, Job]] = []
+    if state.rollouts is not None:
+        jobs.append(("rollouts", state.rollouts.tick))
     return jobs
 
 
@@ -70,7 +74,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.fleetyard = state
     install_error_handlers(app)
     install_openapi(app)
-    for module in (system, fleet, sites, registry, admin):
+    for module in (system, fleet, sites, registry, admin, rollouts):
         app.include_router(module.router)
     app.add_middleware(MetricsMiddleware, metrics=state.metrics)
     return app

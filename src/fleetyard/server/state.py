@@ -15,6 +15,7 @@ from fleetyard.server.settings import Settings
 from fleetyard.services.apply import FleetService
 from fleetyard.services.db import Database
 from fleetyard.services.objects import ObjectService
+from fleetyard.services.rollouts import RolloutService
 
 __all__ = ["AppState"]
 
@@ -30,3 +31,4 @@ class AppState:
     limits: BodyLimits
     apply_threads: CapacityLimiter | None = None
     background: Background | None = None
+    rollouts: RolloutService | None = None

@@ -35,6 +35,8 @@ from fleetyard.services.wire import (
     ProblemOut,
     ResourceOut,
     Role,
+    RolloutAction,
+    RolloutOut,
     SiteReport,
     SpecFile,
     TokenCreate,
@@ -204,6 +206,20 @@ class Client:
     def audit(self, limit: int = 100) -> list[AuditEntry]:
         """The newest audit entries first."""
         return self._get_list(f"{API}/audit", AuditEntry, limit=limit)
+
+    def rollouts(self) -> list[RolloutOut]:
+        """The latest rollout of every workload."""
+        return self._get_list(f"{API}/rollouts", RolloutOut)
+
+    def rollout(self, workload: str) -> RolloutOut:
+        """The workload's latest rollout; 404 → ApiError when it has none."""
+        return self._get(f"{API}/rollouts/{_seg(workload)}", RolloutOut)
+
+    def rollout_action(self, workload: str, action: str, *, to: str | None = None) -> RolloutOut:
+        """pause | resume | promote | abort | undo (`to`: the version undo pins); 404/409 → ApiError."""
+        body = RolloutAction(to=to).model_dump(mode="json") if to is not None else None
+        return _parse(self._request("POST", f"{API}/rollouts/{_seg(workload)}/{_seg(action)}", json=body),
+                      RolloutOut)
 
     def metrics(self) -> str:
         """The server's Prometheus metrics (text format)."""

@@ -2,7 +2,9 @@
 
 For a site: the workloads assigned to it (replicas summed over SKUs; the SKU shown is
 the one with most replicas), their `command` and `env`, and the model versions they
-need. Model references were resolved against the registry when the plan was made;
+need. A workload with a rollout block runs the version its rollout gives the site
+(services/rollout_state.py) with its health spec, and keeps the previous version.
+Model references were resolved against the registry when the plan was made;
 one that did not resolve then is tried again now (a model pushed after the apply
 needs no re-apply), and one that still does not is listed in `problems`.
 
@@ -28,13 +30,14 @@ from sqlalchemy.orm import Session
 from fleetyard.registry import Store, parse_ref
 from fleetyard.services.db import ResourceRow, SiteReportRow
 from fleetyard.services.errors import NotFound
-from fleetyard.services.planning import current_plan, parse_plan, resolve_model
+from fleetyard.services.planning import current_plan, parse_plan
+from fleetyard.services.rollout_state import assignment, gated, latest_rollouts, resolved_ref
 from fleetyard.services.wire import ChunkSource, DesiredModel, DesiredState, DesiredWorkload, SiteReport
 from fleetyard.spec import Site, Workload
 from fleetyard.spec.geo import estimated_rtt_ms
 from fleetyard.spec.plan import Plan
 
-__all__ = ["SiteNeed", "desired_state", "relay_sources", "site_needs"]
+__all__ = ["SiteNeed", "desired_state", "relay_sources", "site_needs", "site_specs", "workload_specs"]
 
 STALE_AFTER = 3  # heartbeat intervals, as in status
 SERVING = ("synced", "active")
@@ -52,7 +55,7 @@ class SiteNeed:
         return sorted(self.requested)
 
 
-def _workloads(session: Session) -> dict[str, Workload]:
+def workload_specs(session: Session) -> dict[str, Workload]:
     out: dict[str, Workload] = {}
     for row in session.scalars(select(ResourceRow).where(ResourceRow.kind == "Workload")):
         try:
@@ -62,7 +65,7 @@ def _workloads(session: Session) -> dict[str, Workload]:
     return out
 
 
-def _sites(session: Session) -> dict[str, Site]:
+def site_specs(session: Session) -> dict[str, Site]:
     out: dict[str, Site] = {}
     for row in session.scalars(select(ResourceRow).where(ResourceRow.kind == "Site")):
         try:
@@ -77,27 +80,35 @@ def site_needs(session: Session, plan: Plan | None, models: Mapping[str, Any],
     """Per site, the desired workloads and models of `plan` (`store`: re-resolve misses)."""
     if plan is None:
         return {}
-    specs = _workloads(session)
+    specs = workload_specs(session)
     per: dict[tuple[str, str], dict[str, int]] = {}
     for a in plan.assignments:
         per.setdefault((a.site, a.workload), {}).setdefault(a.gpu_sku, 0)
         per[(a.site, a.workload)][a.gpu_sku] += a.replicas
-    resolved: dict[str, str | None] = {k: (v if isinstance(v, str) else None) for k, v in models.items()}
+    rollouts = latest_rollouts(session)
+    refs: dict[str, str | None] = {}  # each reference resolved once
     out: dict[str, SiteNeed] = {}
     for (site, name), skus in sorted(per.items()):
         w = specs.get(name)
         if w is None or sum(skus.values()) == 0:
             continue
         requested = w.spec.model
-        ref = resolved.get(requested)
-        if ref is None and store is not None:
-            ref = resolved[requested] = resolve_model(store, requested)
+        if requested not in refs:
+            refs[requested] = resolved_ref(models, requested, store)
+        ref = refs[requested]
+        given = assignment(w, site, ref, rollouts.get(name))
+        v = given.version
+        rs = w.spec.rollout if gated(w) else None
         sku = max(sorted(skus), key=lambda k: skus[k])
         need = out.setdefault(site, SiteNeed())
         need.workloads.append(DesiredWorkload(
-            name=name, model=ref or requested, replicas=sum(skus.values()), gpu_sku=sku,
-            gpus_per_replica=w.spec.replica.gpus, command=w.spec.command, env=dict(w.spec.env)))
-        need.requested[ref or requested] = requested
+            name=name, model=v.model, replicas=sum(skus.values()), gpu_sku=sku,
+            gpus_per_replica=w.spec.replica.gpus, command=list(v.command) if v.command is not None else None,
+            env=dict(v.env), health=rs.health if rs else None, validate=rs.validate_ if rs else None,
+            max_unavailable=rs.max_unavailable if rs else 1, keep=given.keep))
+        need.requested.setdefault(v.model, requested if v.model == (ref or requested) else v.model)
+        for kept in given.keep:
+            need.requested.setdefault(kept, kept)
     return out
 
 
@@ -129,7 +140,7 @@ def desired_state(session: Session, store: Store, site: str, center_url: str, in
                   now: datetime | None = None) -> DesiredState:
     """The `DesiredState` of one site (NotFound for a site the fleet does not have)."""
     at = now or datetime.now(UTC)
-    sites = _sites(session)
+    sites = site_specs(session)
     spec = sites.get(site)
     if spec is None:
         raise NotFound(f"no Site named {site!r} in the fleet")

@@ -268,6 +268,49 @@ class AuditEntry(_Wire):
     after: object | None = None
 
 
+# --- rollouts (issue 10; docs/rollouts.md) -------------------------------------------------
+
+RolloutState = Literal["progressing", "paused", "succeeded", "rolled_back", "aborted"]
+RolloutWaveState = Literal["pending", "progressing", "baking", "succeeded", "failed", "rolled_back"]
+
+
+class RolloutWaveOut(_Wire):
+    index: int
+    sites: list[str]
+    state: RolloutWaveState
+    reason: str | None = None  # why it failed, or what it waits for, in words a person can act on
+    why: str = ""  # how its sites were chosen
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+
+
+class RolloutOut(_Wire):
+    """One workload's latest rollout (`GET /api/v1/rollouts/{workload}`, `rollout status --format json`)."""
+
+    workload: str
+    from_: str | None = Field(default=None, alias="from")  # None: the first version
+    to: str
+    state: RolloutState
+    reason: str | None = None
+    waves: list[RolloutWaveOut]
+    id: int = 0
+    cause: str = "apply"  # apply (a new version in the spec) | undo (pinned by an operator)
+    change: str = ""  # e.g. "model chat:1 -> chat:2, env changed"
+    gated: bool = True  # False: no rollout block, all at once without gates
+    bake_s: float = 0.0
+    created_by: str = ""
+    created_at: datetime | None = None
+    updated_at: datetime | None = None
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True, serialize_by_alias=True)
+
+
+class RolloutAction(_In):
+    """Body of `POST /api/v1/rollouts/{workload}/undo` (optional): the version to pin."""
+
+    to: Annotated[str, StringConstraints(pattern=NUL_FREE, min_length=1, max_length=255)] | None = None
+
+
 # --- extensions (server issue 4) ----------------------------------------------------------
 
 class EventOut(_Wire):
