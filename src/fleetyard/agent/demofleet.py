@@ -14,7 +14,9 @@ DEMO_FLEET = """\
 # The site agent's process runtime starts each workload's `command` once per replica
 # with FLEETYARD_MODEL_DIR (the verified model folder) and FLEETYARD_PORT (a free
 # loopback port) in its environment. `demo-chat` serves the model folder over HTTP;
-# `demo-indexer` reads the model's config once and sleeps.
+# `demo-indexer` reads the model's config once and sleeps. A new version of `demo-chat`
+# rolls out as a canary: validated on each site, probed, one site first
+# (docs/rollouts.md).
 
 apiVersion: fleetyard/v1
 kind: Region
@@ -93,11 +95,27 @@ spec:
     - python3
     - -c
     - |
-      import functools, http.server, os
-      handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=os.environ["FLEETYARD_MODEL_DIR"])
+      import functools, http.server, json, os
+      model = os.environ["FLEETYARD_MODEL_DIR"]
+      json.load(open(os.path.join(model, "config.json")))  # a model without its config cannot serve
+      handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=model)
       handler.log_message = lambda *args: None
       http.server.ThreadingHTTPServer(("127.0.0.1", int(os.environ["FLEETYARD_PORT"])), handler).serve_forever()
   env: {DEMO_GREETING: "hello from the edge"}
+  rollout:                                # a new version: one site first, then the rest
+    strategy: canary
+    waves: [{sites: 1}, {percent: 100}]
+    bake_s: 3
+    health:
+      probe: {http: /config.json, timeout_s: 1, period_s: 1}
+      deadline_s: 30
+    validate:                             # on each site, before the version serves
+      command:
+        - python3
+        - -c
+        - import json; json.load(open("config.json"))
+      timeout_s: 30
+    auto_rollback: true
 ---
 apiVersion: fleetyard/v1
 kind: Workload

@@ -5,13 +5,16 @@ folder, applies the demo fleet (examples/demo), pushes a small real model (safet
 written with numpy, signed with a freshly generated EC key), waits until every site
 runs it - the second site of each region fetching it from the first (relay) - pushes
 an update, shows the bytes each site fetched for it and from where against what the
-registry's diff says is new, prints `fleetyard status`, and shuts everything down
-(also on Ctrl-C). `--keep` leaves the folder (logs, data) for a look afterwards.
+registry's diff says is new; then rolls out a broken version of `demo-chat` as a canary
+(it fails validation on its first site and is rolled back there, never reaching
+another) and a good one (one site, bake, then the rest); prints `fleetyard status`,
+and shuts everything down (also on Ctrl-C). `--keep` leaves the folder (logs, data) for a look afterwards.
 """
 
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import signal
 import sys
@@ -28,7 +31,7 @@ from fleetyard.cli.common import EXIT_ERROR, console, err, fail
 
 if TYPE_CHECKING:
     from fleetyard.agent.localfleet import LocalFleet
-    from fleetyard.services.wire import FleetStatus
+    from fleetyard.services.wire import FleetStatus, RolloutOut
 
 __all__ = ["register"]
 
@@ -73,9 +76,9 @@ def _bytes_table(st: FleetStatus, ref: str, title: str, new_bytes: int | None = 
     return t
 
 
-def _run(fleet: LocalFleet, fleet_dir: Path, step: _Step) -> None:
+def _run(fleet: LocalFleet, fleet_dir: Path, step: _Step, builtin: bool) -> None:
     from fleetyard.agent.demofleet import DEMO_SITES
-    from fleetyard.agent.localfleet import write_model
+    from fleetyard.agent.localfleet import FleetError, write_model
     from fleetyard.cli.server_render import status_table
     from fleetyard.registry import diff_versions
     from fleetyard.services.http_backend import open_remote_store
@@ -113,10 +116,76 @@ def _run(fleet: LocalFleet, fleet_dir: Path, step: _Step) -> None:
          f"(a site holding :1 must fetch {_human(diff.fetch_bytes)})")
     result = fleet.apply(fleet_dir)
     step(f"re-applied: plan revision {result.revision} resolves {MODEL}@prod to {MODEL}:2")
+    if builtin:  # demo-chat has a rollout block: a canary, one site first
+        r = _follow(fleet, "demo-chat", f"{MODEL}:2", step)
+        if r.state != "succeeded":
+            raise FleetError(f"the rollout of demo-chat to {MODEL}:2 ended {r.state}: {r.reason}")
     st = fleet.wait_for(fleet.running(everyone, f"{MODEL}:2"), f"{MODEL}:2 running everywhere", 60)
     step(f"every site runs {MODEL}:2; {MODEL}:1 is kept for rollback")
     console.print(_bytes_table(st, f"{MODEL}:2", f"{MODEL}:2 - the update, per site", diff.fetch_bytes))
+    if builtin:
+        _canaries(fleet, fleet_dir / "fleet.yaml", step, everyone)
     console.print(status_table(fleet.status()))
+
+
+def _follow(fleet: LocalFleet, workload: str, to: str, step: _Step, timeout: float = 180.0) -> RolloutOut:
+    """Print each wave's moves until the rollout of `workload` to `to` has ended."""
+    from fleetyard.agent.localfleet import FleetError
+    from fleetyard.services.client import ApiError
+
+    deadline = time.monotonic() + timeout
+    said: set[str] = set()
+    while time.monotonic() < deadline:
+        try:
+            r = fleet.client.rollout(workload)
+        except ApiError as exc:
+            if exc.status != 404:
+                raise
+            time.sleep(0.3)
+            continue
+        if r.to == to:
+            for w in r.waves:
+                line = f"{workload} wave {w.index} ({', '.join(w.sites)}): {w.state}"
+                if w.state in ("failed", "rolled_back") and w.reason:
+                    line += f" - {w.reason}"
+                if line not in said and w.state != "pending":
+                    said.add(line)
+                    step(line)
+            if r.state in ("succeeded", "rolled_back", "aborted"):
+                return r
+        time.sleep(0.3)
+    raise FleetError(f"the rollout of {workload} to {to} did not end within {timeout:.0f} s")
+
+
+def _canaries(fleet: LocalFleet, spec: Path, step: _Step, everyone: list[str]) -> None:
+    """A canary that fails and rolls back, then one that succeeds (docs/rollouts.md)."""
+    from fleetyard.agent.localfleet import FleetError, write_model
+    from fleetyard.cli.rollout_render import rollout_view
+
+    text = spec.read_text(encoding="utf-8")
+    root = fleet.root
+    broken = write_model(root / "models" / "v3", version=3)
+    (broken / "config.json").unlink()
+    fleet.push(broken, MODEL, "3")
+    spec.write_text(text.replace(f"model: {MODEL}@prod", f"model: {MODEL}:3", 1), encoding="utf-8")
+    fleet.apply(spec.parent)
+    step(f"pushed {MODEL}:3 - broken, it lacks its config.json - and applied demo-chat on it: a canary")
+    r = _follow(fleet, "demo-chat", f"{MODEL}:3", step)
+    console.print(rollout_view(r))
+    if r.state != "rolled_back":
+        raise FleetError(f"the canary of the broken {MODEL}:3 ended {r.state}, not rolled_back")
+    fleet.wait_for(fleet.running(everyone, f"{MODEL}:2"), f"{MODEL}:2 back everywhere", 90)
+    step(f"{MODEL}:3 never went past its canary site; every site runs {MODEL}:2")
+
+    fleet.push(write_model(root / "models" / "v4", version=4), MODEL, "4")
+    spec.write_text(text.replace(f"model: {MODEL}@prod", f"model: {MODEL}:4", 1), encoding="utf-8")
+    fleet.apply(spec.parent)
+    step(f"pushed {MODEL}:4 and applied demo-chat on it: a canary again")
+    r = _follow(fleet, "demo-chat", f"{MODEL}:4", step)
+    console.print(rollout_view(r))
+    if r.state != "succeeded":
+        raise FleetError(f"the canary of {MODEL}:4 ended {r.state}: {r.reason}")
+    step(f"demo-chat runs {MODEL}:4 on every site: `fleetyard rollout status demo-chat` showed the same")
 
 
 def demo(
@@ -130,11 +199,13 @@ def demo(
     from fleetyard.services.client import ApiError
 
     root = Path(tempfile.mkdtemp(prefix="fleetyard-demo-"))
+    builtin = fleet_dir is None
     if fleet_dir is None:
         fleet_dir = root / "fleet"
         fleet_dir.mkdir()
         # the workloads are tiny Python programs: run them with this Python, wherever python3 is
-        text = DEMO_FLEET.replace("    - python3\n", f"    - {json.dumps(sys.executable)}\n")
+        text = re.sub(r"^( *)- python3$", lambda m: f"{m.group(1)}- {json.dumps(sys.executable)}", DEMO_FLEET,
+                      flags=re.MULTILINE)
         (fleet_dir / "fleet.yaml").write_text(text, encoding="utf-8")
     elif not fleet_dir.exists():
         fail(f"--fleet {fleet_dir} does not exist")
@@ -147,7 +218,7 @@ def demo(
     fleet = LocalFleet(root, heartbeat=0.5)
     code = 0
     try:
-        _run(fleet, fleet_dir, step)
+        _run(fleet, fleet_dir, step, builtin)
     except KeyboardInterrupt:
         err.print("interrupted: shutting the demo fleet down", highlight=False)
         code = 130

@@ -129,9 +129,9 @@ class _Fleet:
                 obs = Observation(model=h.model, validation=h.validation, validation_message=h.validation_message,
                                   ready=h.ready, total=h.total, error_ratio=h.error_ratio, p95_ms=h.p95_ms,
                                   last_error=h.last_error)
-            elif status is not None:  # an agent without health reports: its healthy replicas
-                obs = Observation(model=status.model, ready=status.replicas.healthy, total=status.replicas.running,
-                                  last_error=status.error)
+            elif status is not None:  # an agent older than rollouts: no probe, no validation; its healthy replicas
+                obs = Observation(model=status.model, validation="passed", ready=status.replicas.healthy,
+                                  total=status.replicas.running, last_error=status.error)
             out[site] = SiteView(desired, obs)
         return out
 
