@@ -107,7 +107,7 @@ def site_needs(session: Session, plan: Plan | None, models: Mapping[str, Any],
             env=dict(v.env), health=rs.health if rs else None, validate=rs.validate_ if rs else None,
             max_unavailable=rs.max_unavailable if rs else 1, keep=given.keep))
         need.requested.setdefault(v.model, requested if v.model == (ref or requested) else v.model)
-        for kept in given.keep:
+        for kept in (*given.keep, *given.prefetch):
             need.requested.setdefault(kept, kept)
     return out
 

@@ -11,7 +11,9 @@ existed - its sites get the spec's version as soon as it is applied, with no hea
 spec and nothing kept, and the controller records the change as a rollout that is
 done when it starts. A workload with one gets, per site, the version its rollout
 says, its health/validate/max_unavailable, and `keep` = the previous version while
-it runs the new one.
+it runs the new one. A site whose wave has not come yet gets the new version among its
+`models` while the rollout progresses, so the agent fetches it ahead (it runs it only
+when its wave switches): a wave's switch then waits for no transfer.
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from fleetyard.registry import Store
-from fleetyard.rollout import Rollout, Version, site_version
+from fleetyard.rollout import ACTIVE, Rollout, Version, site_version
 from fleetyard.services.db import RolloutRow
 from fleetyard.services.planning import resolve_model
 from fleetyard.spec import Workload
@@ -44,7 +46,8 @@ class Stored:
 @dataclass(frozen=True)
 class Assignment:
     version: Version
-    keep: list[str] = field(default_factory=list)
+    keep: list[str] = field(default_factory=list)  # held for a rollback
+    prefetch: list[str] = field(default_factory=list)  # fetched ahead of the site's wave, not run
 
 
 def gated(w: Workload) -> bool:
@@ -90,4 +93,6 @@ def assignment(w: Workload, site: str, ref: str | None, stored: Stored | None) -
     version = r.to if side == "to" or r.from_ is None else r.from_
     keep = [r.from_.model] if (gated(w) and side == "to" and r.from_ is not None
                                and r.from_.model != version.model) else []
-    return Assignment(version, keep)
+    ahead = [r.to.model] if (gated(w) and side == "from" and r.state in ACTIVE
+                             and r.to.model != version.model) else []
+    return Assignment(version, keep, ahead)
