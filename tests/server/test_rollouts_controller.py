@@ -10,6 +10,7 @@ import re
 from collections.abc import Callable
 from pathlib import Path
 
+import httpx
 import pytest
 from typer.testing import CliRunner
 
@@ -89,6 +90,8 @@ def test_canary_succeeds_then_a_bad_version_rolls_back_then_undo(
             {"index": 1, "sites": bad.waves[1].sites, "state": "pending"}]
         code, out, _ = _cli(server, "rollout", "status")
         assert code == 0 and "chat" in out and "rolled_back" in out
+        code, out, _ = _cli(server, "rollout", "status", "chat", "--watch", "--format", "json")
+        assert code == 3 and json.loads(out)["state"] == "rolled_back"  # watched to the end: a failure
 
         code, _, err = _cli(server, "rollout", "promote", "chat")
         assert code == 2 and "cannot promote the rollout of chat tiny-llm:2 -> tiny-llm:3: it is rolled_back" in err
@@ -168,6 +171,17 @@ def test_pause_resume_promote_abort_and_clear_refusals(
         assert code == 2 and "it is aborted" in err
         code, _, err = _cli(server, "rollout", "status", "nope")
         assert code == 2 and "no Workload named 'nope'" in err
+        code, _, _ = _cli(server, "rollout", "status", "chat", "--watch")
+        assert code == 3  # aborted
+        headers = {"Authorization": f"Bearer {server.admin_token}"}
+        bad = httpx.post(f"{server.url}/api/v1/rollouts/chat/explode", headers=headers, timeout=30)
+        assert bad.status_code == 422 and bad.json()["problems"][0]["path"] == "path.action"
+        bad = httpx.post(f"{server.url}/api/v1/rollouts/chat/undo", json={"to": 5}, headers=headers, timeout=30)
+        assert bad.status_code == 422 and bad.json()["problems"][0]["path"] == "body.to", bad.text
+        bad = httpx.post(f"{server.url}/api/v1/rollouts/chat/pause", json={"to": "tiny-llm:1"}, headers=headers,
+                         timeout=30)
+        assert bad.status_code == 422 and bad.json()["detail"] == "`to` is only for undo, not for pause"
+        assert api.rollout("chat").state == "aborted"  # nothing changed
         actions = [e.action for e in api.audit()]
         for a in ("rollout.pause", "rollout.resume", "rollout.promote", "rollout.undo", "rollout.abort"):
             assert a in actions
