@@ -20,6 +20,7 @@ in the audit log, in the transaction of the change.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -96,9 +97,13 @@ class _Fleet:
         self.workloads = workload_specs(session)
         self.sites = site_specs(session)
         self.rollouts = latest_rollouts(session)
-        cutoff = now - timedelta(seconds=STALE_AFTER * interval)
-        self.reports: dict[str, SiteReport] = {s: rep for s, (at, rep) in reports(session).items() if at >= cutoff}
         self.store = store
+        self._session, self._cutoff = session, now - timedelta(seconds=STALE_AFTER * interval)
+
+    @functools.cached_property
+    def reports(self) -> dict[str, SiteReport]:
+        """The fresh reports, read only when a rollout runs (a stale one counts as none)."""
+        return {s: rep for s, (at, rep) in reports(self._session).items() if at >= self._cutoff}
 
     def placed(self, workload: str) -> dict[str, int]:
         out: dict[str, int] = {}
