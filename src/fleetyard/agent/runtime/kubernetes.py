@@ -9,6 +9,11 @@ from the workload's env `FLEETYARD_IMAGE` (taken out of the container's env), el
 the agent's `--image`. A new model version changes the pod template, so Kubernetes
 rolls the pods. With `--kubeconfig`, changed manifests are applied with
 `kubectl apply -f` and removed workloads deleted; without it they are only rendered.
+A rollout's `health.probe` becomes the container's readinessProbe (HTTP GET on the
+port 8000, given as FLEETYARD_PORT) and `max_unavailable` the Deployment's rolling update
+(`maxSurge` as many, `maxUnavailable: 0`): Kubernetes keeps old pods until new ones
+are ready, as the process runtime does. Validation and metrics gates are not run
+against pods (the agent has no route to them).
 The agent stopping leaves Deployments running: Kubernetes supervises them.
 """
 
@@ -24,13 +29,14 @@ from typing import Any
 
 import yaml
 
-from fleetyard.agent.runtime.base import ReplicaCounts, WorkloadRun
+from fleetyard.agent.runtime.base import Endpoint, ReplicaCounts, WorkloadRun
 
 __all__ = ["DEFAULT_IMAGE", "KubernetesRuntime", "render_deployment"]
 
 DEFAULT_IMAGE = "python:3.11-slim"
 MODEL_MOUNT = "/models"
 MANAGED = {"app.kubernetes.io/managed-by": "fleetyard"}
+POD_PORT = 8000  # FLEETYARD_PORT in the pod
 
 
 def _label(value: str) -> str:
@@ -63,13 +69,19 @@ def render_deployment(run: WorkloadRun, *, site: str, namespace: str = "default"
     }
     if run.command:
         container["command"] = list(run.command)
+    if run.probe is not None:
+        container["env"].append({"name": "FLEETYARD_PORT", "value": str(POD_PORT)})
+        container["readinessProbe"] = {
+            "httpGet": {"path": run.probe.http, "port": POD_PORT},
+            "periodSeconds": max(1, round(run.probe.period_s)), "timeoutSeconds": max(1, round(run.probe.timeout_s)),
+        }
     if run.gpus_per_replica > 0:
         container["resources"] = {"limits": {"nvidia.com/gpu": run.gpus_per_replica}}
     pod_spec: dict[str, Any] = {
         "containers": [container],
         "volumes": [{"name": "model", "hostPath": {"path": str(run.model_dir), "type": "Directory"}}],
     }
-    return {
+    doc: dict[str, Any] = {
         "apiVersion": "apps/v1",
         "kind": "Deployment",
         "metadata": {"name": run.name, "namespace": namespace, "labels": labels,
@@ -81,6 +93,10 @@ def render_deployment(run: WorkloadRun, *, site: str, namespace: str = "default"
                          "spec": pod_spec},
         },
     }
+    if run.probe is not None:  # old pods stay until new ones are ready, max_unavailable at a time
+        doc["spec"]["strategy"] = {"type": "RollingUpdate",
+                                   "rollingUpdate": {"maxSurge": max(run.max_unavailable, 1), "maxUnavailable": 0}}
+    return doc
 
 
 class KubernetesRuntime:
@@ -166,6 +182,10 @@ class KubernetesRuntime:
                 error = f"rendered to {self.dir / (name + '.yaml')}; not applied (no --kubeconfig)"
             out[name] = ReplicaCounts(run.replicas, running, ready, 0, error, run.model_ref)
         return out
+
+    def endpoints(self) -> list[Endpoint]:
+        """None: the kubelet probes the pods (readinessProbe)."""
+        return []
 
     def stop(self) -> None:
         """Deployments stay: Kubernetes keeps running them without the agent."""
