@@ -178,17 +178,19 @@ class Prober:
         """Last probe error, error ratio and p95 of a workload's version over its window."""
         with self._lock:
             w = self._windows.get((workload, model_ref))
-            failing = sorted((t.endpoint.index, t.error) for t in self._targets.values()
-                             if t.endpoint.workload == workload and t.endpoint.model_ref == model_ref
-                             and t.ok is False and t.error)
+            mine = [t for t in self._targets.values()
+                    if t.endpoint.workload == workload and t.endpoint.model_ref == model_ref]
+            failing = sorted((t.endpoint.index, t.error or "") for t in mine if t.ok is False)
+            # a replica failing now; else none if one passes; else what the last one said (it died)
+            last = failing[0][1] if failing else (None if any(t.ok for t in mine) or w is None else w.last_error)
             if w is None:
-                return HealthSummary(last_error=failing[0][1] if failing else None)
+                return HealthSummary(last_error=last)
             total = WindowCounts()
             total.add(w.banked)
             for c in w.seen.values():
                 total.add(c)
         ratio = min(total.errors / total.requests, 1.0) if total.requests > 0 else None
-        return HealthSummary(last_error=failing[0][1] if failing else w.last_error, error_ratio=ratio,
+        return HealthSummary(last_error=last, error_ratio=ratio,
                              p95_ms=p95_ms(total.buckets))
 
     # ---- the worker ----------------------------------------------------------------------------
