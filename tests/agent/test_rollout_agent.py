@@ -113,3 +113,21 @@ def test_rollback_to_the_kept_version_is_immediate_and_fetches_nothing(site: Sit
     back = [r for r in site.lives.all() if r["model"] == v1 and r["stopped"] is None]
     gone = [r for r in site.lives.all() if r["model"] == v2]
     assert len(back) == 2 and all(b["started"] < min(g["stopped"] for g in gone) for b in back)
+
+
+def test_a_kept_version_is_not_pruned_and_serves_a_rollback_two_versions_back(site: Site) -> None:
+    v1, v2, v3 = site.push("1"), site.push("2"), site.push("3")
+    site.want(v1, replicas=1, health=HEALTH)
+    site.start_agent()
+    wait_until(lambda: on(site, v1, 1), "m:1 serving")
+    inode = (site.data / "models" / "m" / "1").stat().st_ino
+    site.want(v2, replicas=1, health=HEALTH, keep=[v1])
+    wait_until(lambda: on(site, v2, 1), "m:2 serving")
+    # on m:3 the agent's own rule keeps active (m:3) and previous (m:2); m:1 stays only because of `keep`
+    site.want(v3, replicas=1, health=HEALTH, keep=[v1])
+    wait_until(lambda: on(site, v3, 1), "m:3 serving")
+    served = site.relay.metrics.bytes_served._value.get()  # type: ignore[attr-defined]
+    site.want(v1, replicas=1, health=HEALTH, keep=[v3])
+    wait_until(lambda: on(site, v1, 1), "back on m:1")
+    assert (site.data / "models" / "m" / "1").stat().st_ino == inode  # the same folder, not materialized again
+    assert site.relay.metrics.bytes_served._value.get() == served  # type: ignore[attr-defined]

@@ -149,6 +149,14 @@ def test_the_window_keeps_counts_of_replica_processes_that_restarted(prober: Pro
     assert prober.summary("chat", "m:2").error_ratio is None
 
 
+def test_a_metrics_gate_without_a_probe_is_scraped_but_decides_no_readiness(prober: Prober, app: _App) -> None:
+    ep = Endpoint("chat", 0, app.port, "m:2", 1.0, None)
+    prober.set_targets([ep], {"chat": MetricsGate()})
+    wait_until(lambda: prober.summary("chat", "m:2").error_ratio is not None, "a scrape")
+    assert prober.summary("chat", "m:2").error_ratio == pytest.approx(0.05)
+    assert prober.ready("chat", app.port, 1.0) is None  # readiness stays the runtime's "up for a second"
+
+
 def test_known_good_versions_survive_a_restart_most_recent_first(tmp_path: Path) -> None:
     path = tmp_path / "state" / "known_good.json"
     k = KnownGood(path)

@@ -7,8 +7,9 @@ a failure worded for a person: "GET /healthz returned 500", "GET /healthz timed 
 after 2 s", "GET /healthz: connection refused". The agent loop never waits for a
 probe: it reads the last verdicts (`ready`, `summary`).
 
-With `health.metrics`, the same round scrapes `url_path` (Prometheus text format)
-and reads, by convention (docs/rollouts-agent.md):
+With `health.metrics`, the same round scrapes `url_path` (Prometheus text format;
+without a probe, every 5 s with a 2 s timeout) and reads, by convention
+(docs/rollouts-agent.md):
 
 - requests: every counter sample named `*_requests_total` with a `code` or `status`
   label; errors are those whose label starts with "5" (500, 503, "5xx");
@@ -34,11 +35,12 @@ import httpx
 from prometheus_client.parser import text_string_to_metric_families
 
 from fleetyard.agent.runtime.base import Endpoint
-from fleetyard.spec.rollout import MetricsGate
+from fleetyard.spec.rollout import MetricsGate, ProbeSpec
 
 __all__ = ["HealthSummary", "Prober", "WindowCounts", "p95_ms", "read_metrics"]
 
 TICK = 0.05
+SCRAPE_ONLY = ProbeSpec(timeout_s=2.0, period_s=5.0)  # the schedule of a metrics gate without a probe
 MAX_INCARNATIONS = 256  # replica processes remembered per (workload, version) window
 REQUESTS = "_requests_total"
 DURATION = "_request_duration_seconds_bucket"
@@ -149,8 +151,9 @@ class Prober:
     # ---- what the loop uses ------------------------------------------------------------------
 
     def set_targets(self, endpoints: Sequence[Endpoint], metrics: Mapping[str, MetricsGate | None]) -> None:
-        """The replicas to watch now (those with a probe); `metrics`: every desired workload's gate."""
-        wanted = {(e.workload, e.port, e.started): e for e in endpoints if e.probe is not None}
+        """The replicas to watch now (with a probe or a metrics gate); `metrics`: every desired workload's gate."""
+        wanted = {(e.workload, e.port, e.started): e for e in endpoints
+                  if e.probe is not None or metrics.get(e.workload) is not None}
         with self._lock:
             for key in [k for k in self._targets if k not in wanted]:
                 del self._targets[key]
@@ -221,15 +224,18 @@ class Prober:
 
     def _probe(self, t: _Target) -> None:
         e = t.endpoint
-        assert e.probe is not None
-        ok, error = self._get(e.port, e.probe.http, e.probe.timeout_s)
+        spec = e.probe or SCRAPE_ONLY
+        ok: bool | None = None
+        error: str | None = None
+        if e.probe is not None:
+            ok, error = self._get(e.port, e.probe.http, e.probe.timeout_s)
         counts = None
-        if t.metrics is not None and ok:
-            counts = self._scrape(e.port, t.metrics.url_path, e.probe.timeout_s)
+        if t.metrics is not None and ok is not False:
+            counts = self._scrape(e.port, t.metrics.url_path, spec.timeout_s)
         with self._lock:
             self.probes += 1
             t.ok, t.error, t.busy = ok, error, False
-            t.due = self._now() + e.probe.period_s
+            t.due = self._now() + spec.period_s
             key = (e.workload, e.model_ref)
             w = self._windows.get(key)
             if w is None:

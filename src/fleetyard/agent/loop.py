@@ -289,7 +289,8 @@ class Agent:
             return None
         on = c is not None and c.model_ref == w.model
         ready, total = (c.model_ready, c.model_running) if c is not None and on else (0, 0)
-        s = self.prober.summary(w.name, w.model) if w.health is not None and w.health.probe else HealthSummary()
+        watched = w.health is not None and (w.health.probe is not None or w.health.metrics is not None)
+        s = self.prober.summary(w.name, w.model) if watched else HealthSummary()
         last_error = s.last_error or (c.error if c is not None and on else None)
         state = v.state if v is not None else "none"
         self.metrics.set_rollout(w.name, w.model, state, ready)
