@@ -113,7 +113,7 @@ class KubernetesRuntime:
         self.kubectl, self.status_every, self._now = kubectl, status_every, monotonic
         self._runs: dict[str, WorkloadRun] = {}
         self._errors: dict[str, str] = {}
-        self._ready: dict[str, tuple[int, int]] = {}
+        self._ready: dict[str, tuple[int, int, int]] = {}  # pods, ready pods, pods of the current template
         self._last_status = -1e9
 
     def _kubectl(self, *args: str) -> tuple[bool, str]:
@@ -169,18 +169,22 @@ class KubernetesRuntime:
             return
         self._ready = {
             i["metadata"]["name"]: (int(i.get("status", {}).get("replicas", 0) or 0),
-                                    int(i.get("status", {}).get("readyReplicas", 0) or 0))
+                                    int(i.get("status", {}).get("readyReplicas", 0) or 0),
+                                    int(i.get("status", {}).get("updatedReplicas", 0) or 0))
             for i in items
         }
 
     def status(self) -> dict[str, ReplicaCounts]:
         out = {}
         for name, run in self._runs.items():
-            running, ready = self._ready.get(name, (0, 0))
+            running, ready, updated = self._ready.get(name, (0, 0, 0))
             error = self._errors.get(name)
             if self.kubeconfig is None:
                 error = f"rendered to {self.dir / (name + '.yaml')}; not applied (no --kubeconfig)"
-            out[name] = ReplicaCounts(run.replicas, running, ready, 0, error, run.model_ref)
+            old = max(running - updated, 0)  # pods of the template before; ready, with maxUnavailable 0
+            out[name] = ReplicaCounts(run.replicas, running, ready, 0, error, run.model_ref,
+                                      model_running=updated, model_ready=max(0, min(updated, ready - old)),
+                                      switching=old)
         return out
 
     def endpoints(self) -> list[Endpoint]:
