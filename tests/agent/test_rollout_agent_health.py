@@ -52,6 +52,9 @@ def test_the_metrics_convention_counts_5xx_of_requests_total_and_sums_histograms
     assert p95_ms({0.1: 10.0, 0.2: 20.0, float("inf"): 20.0}) == pytest.approx(190.0)
     assert p95_ms({0.1: 0.0, 1.0: 5.0, float("inf"): 100.0}) == pytest.approx(1000.0)  # beyond the last edge
     assert p95_ms({}) is None and p95_ms({float("inf"): 0.0}) is None
+    junk = read_metrics('x_requests_total{code="500"} NaN\nx_requests_total{code="200"} -3\n'
+                        'x_request_duration_seconds_bucket{le="bad"} 4\nx_requests_total{code="200"} 2\n')
+    assert (junk.requests, junk.errors, junk.buckets) == (2.0, 0.0, {})
 
 
 class _App:

@@ -25,6 +25,7 @@ within the histogram bucket, as Prometheus' `histogram_quantile` does.
 
 from __future__ import annotations
 
+import math
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -40,6 +41,7 @@ from fleetyard.spec.rollout import MetricsGate, ProbeSpec
 __all__ = ["HealthSummary", "Prober", "WindowCounts", "p95_ms", "read_metrics"]
 
 TICK = 0.05
+MAX_P95_MS = 1e9  # what the report's field allows (an exporter's absurd bucket edge is clamped)
 SCRAPE_ONLY = ProbeSpec(timeout_s=2.0, period_s=5.0)  # the schedule of a metrics gate without a probe
 MAX_INCARNATIONS = 256  # replica processes remembered per (workload, version) window
 REQUESTS = "_requests_total"
@@ -66,6 +68,8 @@ def read_metrics(text: str) -> WindowCounts:
     out = WindowCounts()
     for family in text_string_to_metric_families(text):
         for s in family.samples:
+            if not math.isfinite(s.value) or s.value < 0:
+                continue  # not a count: ignored rather than poisoning the window
             if s.name.endswith(REQUESTS):
                 code = s.labels.get("code", s.labels.get("status"))
                 if code is None:
@@ -74,7 +78,12 @@ def read_metrics(text: str) -> WindowCounts:
                 if code.startswith("5"):
                     out.errors += s.value
             elif s.name.endswith(DURATION) and "le" in s.labels:
-                le = float(s.labels["le"])
+                try:
+                    le = float(s.labels["le"])
+                except ValueError:
+                    continue
+                if math.isnan(le) or le < 0:
+                    continue
                 out.buckets[le] = out.buckets.get(le, 0.0) + s.value
     return out
 
@@ -193,8 +202,9 @@ class Prober:
             for c in w.seen.values():
                 total.add(c)
         ratio = min(total.errors / total.requests, 1.0) if total.requests > 0 else None
+        p95 = p95_ms(total.buckets)
         return HealthSummary(last_error=last, error_ratio=ratio,
-                             p95_ms=p95_ms(total.buckets))
+                             p95_ms=min(p95, MAX_P95_MS) if p95 is not None else None)
 
     # ---- the worker ----------------------------------------------------------------------------
 

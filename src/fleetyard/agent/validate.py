@@ -63,6 +63,7 @@ def _tail(path: Path) -> str:
             text = f.read().decode("utf-8", errors="replace")
     except OSError:
         return ""
+    text = "".join(ch if ch.isprintable() or ch == "\n" else " " for ch in text)  # no NUL or escapes in a report
     lines = [ln.strip() for ln in text.splitlines() if ln.strip()][-TAIL_LINES:]
     return " | ".join(lines)[-TAIL_CHARS:]
 
