@@ -15,6 +15,7 @@ import pytest
 from fleetyard.agent.health import Prober, p95_ms, read_metrics
 from fleetyard.agent.known_good import KnownGood
 from fleetyard.agent.localfleet import free_port
+from fleetyard.agent.metrics import AgentMetrics
 from fleetyard.agent.runtime import Endpoint, KubernetesRuntime, WorkloadRun, render_deployment
 from fleetyard.spec.rollout import MetricsGate, ProbeSpec
 from tests.agent.rollout_site import wait_until
@@ -211,3 +212,17 @@ def test_kubernetes_reports_the_new_template_s_pods_from_the_deployment_status(t
     assert seen(3, 2, 1) == (2, 1, 0, 2)  # the new pod is not ready: both old ones serve
     assert seen(3, 3, 2) == (3, 2, 2, 1)  # all ready: the old one and both new ones
     assert seen(2, 2, 2) == (2, 2, 2, 0)
+
+
+def test_rollout_metrics_follow_the_desired_version() -> None:
+    m = AgentMetrics()
+    m.set_rollout("chat", "m:2", "running", 0)
+    m.set_rollout("chat", "m:2", "passed", 1)
+    text = m.render().decode()
+    assert 'fleetyard_agent_rollout_validation{model="m:2",state="passed",workload="chat"} 1.0' in text
+    assert 'fleetyard_agent_rollout_validation{model="m:2",state="running",workload="chat"} 0.0' in text
+    assert 'fleetyard_agent_rollout_ready_replicas{model="m:2",workload="chat"} 1.0' in text
+    m.set_rollout("chat", "m:1", "none", 2)  # a rollback: the series of m:2 go
+    text = m.render().decode()
+    assert 'model="m:2"' not in text
+    assert 'fleetyard_agent_rollout_ready_replicas{model="m:1",workload="chat"} 2.0' in text
