@@ -293,6 +293,12 @@ class Agent:
         s = self.prober.summary(w.name, w.model) if watched else HealthSummary()
         last_error = s.last_error or (c.error if c is not None and on else None)
         state = v.state if v is not None else "none"
+        if not on and last_error is None and state not in ("running", "failed"):  # not started: what it waits for
+            t, boot = self.tracker.get(w.model), self._booting.get(w.name)
+            if boot is not None:
+                last_error = f"agent restarted: bringing back {boot[0]} (healthy before) first, then {w.model}"
+            elif t.state != "active":
+                last_error = f"{w.model} is {t.state}" + (f": {t.error}" if t.error else "")
         self.metrics.set_rollout(w.name, w.model, state, ready)
         return WorkloadHealth(model=w.model, validation=state, validation_message=v.message if v else None,
                               ready=ready, total=total, error_ratio=s.error_ratio, p95_ms=s.p95_ms,
