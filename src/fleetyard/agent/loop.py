@@ -12,8 +12,10 @@ running what it has and retries.
 
 from __future__ import annotations
 
+import os
 import threading
 import time
+from collections.abc import Mapping
 from pathlib import Path
 
 from fleetyard import __version__
@@ -21,6 +23,7 @@ from fleetyard.agent.config import AgentConfig
 from fleetyard.agent.controlplane import ControlPlane
 from fleetyard.agent.metrics import AgentMetrics
 from fleetyard.agent.models import ModelDirs
+from fleetyard.agent.ofrep import FlagBook, OfrepServer
 from fleetyard.agent.relay import Relay, TokenCache
 from fleetyard.agent.runtime import KubernetesRuntime, ProcessRuntime, ReplicaCounts, Runtime, WorkloadRun
 from fleetyard.agent.syncer import SyncWorker
@@ -37,12 +40,12 @@ __all__ = ["Agent", "make_runtime"]
 REPORT_MIN_GAP = 0.3
 
 
-def make_runtime(config: AgentConfig) -> Runtime:
-    """The runtime the config names."""
+def make_runtime(config: AgentConfig, env: Mapping[str, str] | None = None) -> Runtime:
+    """The runtime the config names; `env` is added to every replica's (process runtime)."""
     if config.runtime == "kubernetes":
         return KubernetesRuntime(config.data_dir, site=config.site, kubeconfig=config.kubeconfig,
                                  namespace=config.namespace, image=config.image)
-    return ProcessRuntime(config.data_dir, site=config.site)
+    return ProcessRuntime(config.data_dir, site=config.site, base_env={**os.environ, **env} if env else None)
 
 
 class Agent:
@@ -58,7 +61,10 @@ class Agent:
         self.metrics = AgentMetrics()
         self.tracker = ModelTracker(d / "state" / "transfers.json", self.metrics)
         self.limiter = TokenBucket.from_mbps(config.max_mbps) if config.max_mbps else None
-        self.runtime = runtime if runtime is not None else make_runtime(config)
+        self.flags = FlagBook(config.flags_file)  # issue 10: served over OFREP (agent/ofrep.py)
+        self.ofrep = OfrepServer(self.flags, *config.flags_listen, self.metrics) if config.flags_listen else None
+        ofrep_env = {"FLEETYARD_OFREP_URL": self.ofrep.url} if self.ofrep else None
+        self.runtime = runtime if runtime is not None else make_runtime(config, ofrep_env)
         self._changed = threading.Event()
         self.syncer = SyncWorker(site=config.site, local=self.local, dirs=self.dirs, tracker=self.tracker,
                                  control=control, limiter=self.limiter, clock=self.clock, metrics=self.metrics,
@@ -83,6 +89,8 @@ class Agent:
             self._use(desired)
         if self.relay is not None:
             self.relay.start()
+        if self.ofrep is not None:
+            self.ofrep.start()
         self.syncer.start()
 
     def run(self, stop: threading.Event) -> None:
@@ -111,6 +119,8 @@ class Agent:
         self._report()
         if self.relay is not None:
             self.relay.stop()
+        if self.ofrep is not None:
+            self.ofrep.stop()
         self.tracker.save()
         self.control.close()
 
@@ -119,6 +129,7 @@ class Agent:
     def _use(self, desired: DesiredState) -> None:
         self.desired = desired
         self.syncer.update(desired)
+        self.flags.update(desired.flags, desired.flags_revision)
 
     def _poll_desired(self) -> None:
         try:
