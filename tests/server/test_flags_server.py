@@ -5,7 +5,9 @@ bad flag refused with the loader's own words and nothing stored."""
 from __future__ import annotations
 
 import pytest
+from typer.testing import CliRunner
 
+from fleetyard.cli.app import app
 from fleetyard.services.client import ApiError, Client
 from fleetyard.services.db import Database
 from fleetyard.services.events import list_events
@@ -56,6 +58,11 @@ def test_flags_reach_each_site_resolved_for_it(server: ServerProcess) -> None:
         after = api.plan()
         assert after.assignments == before.assignments  # flags are never planned
         assert [r.name for r in api.resources("flags")] == ["new-tokenizer", "max-tokens"]
+    got = CliRunner().invoke(app, ["get", "flags", "--server", server.url, "--token", server.admin_token],
+                             env={"COLUMNS": "200"})
+    assert got.exit_code == 0, got.stderr
+    row = next(line for line in got.stdout.splitlines() if line.startswith("new-tokenizer"))
+    assert row.split()[:5] == ["new-tokenizer", "boolean", "false", "1", "yes"]
 
     fra = _agent(server, "fra-1").desired("fra-1")  # DE, nearest eu-central
     par = _agent(server, "par-1").desired("par-1")  # FR, nearest eu-west
