@@ -6,6 +6,7 @@ FLEETYARD_OFREP_URL. Every answer is compared with `rollout.flags.evaluate` on t
 from __future__ import annotations
 
 import json
+import os
 import signal
 import sys
 import time
@@ -25,6 +26,9 @@ from fleetyard.agent.localfleet import LocalFleet, free_port, write_model
 from fleetyard.rollout.flags import evaluate, site_facts
 from fleetyard.spec import load_fleet
 from fleetyard.spec.fleet import Fleet
+from tests.server.conftest import BACKENDS, postgres
+
+__all__ = ["postgres"]  # the fixture, from the server tests
 
 pytestmark = pytest.mark.timeout(300)
 
@@ -169,14 +173,19 @@ def wait(cond: Callable[[], Any], what: str, timeout: float = 90.0) -> Any:
         time.sleep(0.2)
 
 
-@pytest.fixture(scope="module")
-def fleet(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalFleet]:
-    f = LocalFleet(tmp_path_factory.mktemp("ofrep"), heartbeat=0.5)
-    try:
-        yield f
-    finally:
-        f.close()
-        api.clear_providers()
+@pytest.fixture(params=BACKENDS)
+def fleet(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalFleet]:
+    """A local fleet whose server stores in SQLite (its file) or a fresh PostgreSQL database
+    (FLEETYARD_DB, which the server process inherits)."""
+    f = LocalFleet(tmp_path_factory.mktemp(f"ofrep-{request.param}"), heartbeat=0.5)
+    with pytest.MonkeyPatch.context() as env:
+        if request.param == "postgres":
+            env.setenv("FLEETYARD_DB", request.getfixturevalue("postgres").new_database())
+        try:
+            yield f
+        finally:
+            f.close()
+            api.clear_providers()
 
 
 def expected(spec: Fleet, flag: str, context: dict[str, Any]) -> Any:
@@ -208,6 +217,9 @@ def test_flags_are_read_through_openfeature_from_the_agent_even_with_the_server_
     out.mkdir()
     spec = write_spec(root / "spec", FLAGS, out)
     fleet.start_server()
+    on_postgres = "postgresql" in os.environ.get("FLEETYARD_DB", "")
+    assert on_postgres == ("postgres" in root.name)
+    assert (root / "server" / "fleetyard.db").exists() != on_postgres  # the server stores where it was told
     fleet.push(write_model(root / "m", tensors=2, rows=16), "tiny", "1")
     fleet.apply(root / "spec")
     port = free_port()
