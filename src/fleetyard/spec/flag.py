@@ -25,6 +25,7 @@ wrong type) are `flag_problems`, reported by `spec.validate` at their field.
 
 from __future__ import annotations
 
+import difflib
 import math
 from collections.abc import Callable, Iterator, Set
 from typing import Annotated, Any, Literal
@@ -43,6 +44,7 @@ __all__ = [
     "FlagValue",
     "SiteFlag",
     "SiteRule",
+    "fits",
     "flag_problems",
     "type_of",
 ]
@@ -238,7 +240,5 @@ def flag_problems(spec: FlagSpec, known_site: Callable[[str], bool], known_regio
 
 
 def _hint(name: str, choices: Set[str]) -> str:
-    import difflib
-
     hint = difflib.get_close_matches(name, sorted(choices), n=1, cutoff=0.5)
     return f" (did you mean '{hint[0]}'?)" if hint else ""
