@@ -21,8 +21,10 @@ version that was healthy, then tries the new one again beside it.
 
 from __future__ import annotations
 
+import os
 import threading
 import time
+from collections.abc import Mapping
 from pathlib import Path
 
 from fleetyard import __version__
@@ -32,6 +34,7 @@ from fleetyard.agent.health import HealthSummary, Prober
 from fleetyard.agent.known_good import KnownGood
 from fleetyard.agent.metrics import AgentMetrics
 from fleetyard.agent.models import ModelDirs
+from fleetyard.agent.ofrep import FlagBook, OfrepServer
 from fleetyard.agent.relay import Relay, TokenCache
 from fleetyard.agent.runtime import KubernetesRuntime, ProcessRuntime, ReplicaCounts, Runtime, WorkloadRun
 from fleetyard.agent.runtime.process import Readiness
@@ -50,12 +53,15 @@ __all__ = ["Agent", "make_runtime"]
 REPORT_MIN_GAP = 0.3
 
 
-def make_runtime(config: AgentConfig, ready: Readiness | None = None) -> Runtime:
-    """The runtime the config names (`ready`: the probe verdicts, for the process runtime)."""
+def make_runtime(config: AgentConfig, ready: Readiness | None = None,
+                 env: Mapping[str, str] | None = None) -> Runtime:
+    """The runtime the config names (`ready`: the probe verdicts; `env`: added to every
+    replica's environment; both for the process runtime)."""
     if config.runtime == "kubernetes":
         return KubernetesRuntime(config.data_dir, site=config.site, kubeconfig=config.kubeconfig,
                                  namespace=config.namespace, image=config.image)
-    return ProcessRuntime(config.data_dir, site=config.site, ready=ready)
+    return ProcessRuntime(config.data_dir, site=config.site, ready=ready,
+                          base_env={**os.environ, **env} if env else None)
 
 
 class Agent:
@@ -77,7 +83,10 @@ class Agent:
         self._booting: dict[str, tuple[str, float]] = {}  # workload -> (known-good version run first, since)
         self._seen: set[str] = set()
         self._counts: dict[str, ReplicaCounts] = {}
-        self.runtime = runtime if runtime is not None else make_runtime(config, self.prober.ready)
+        self.flags = FlagBook(config.flags_file)  # issue 10: served over OFREP (agent/ofrep.py)
+        self.ofrep = OfrepServer(self.flags, *config.flags_listen, self.metrics) if config.flags_listen else None
+        ofrep_env = {"FLEETYARD_OFREP_URL": self.ofrep.url} if self.ofrep else None
+        self.runtime = runtime if runtime is not None else make_runtime(config, self.prober.ready, ofrep_env)
         self._changed = threading.Event()
         self.syncer = SyncWorker(site=config.site, local=self.local, dirs=self.dirs, tracker=self.tracker,
                                  control=control, limiter=self.limiter, clock=self.clock, metrics=self.metrics,
@@ -103,6 +112,8 @@ class Agent:
         if self.relay is not None:
             self.relay.start()
         self.prober.start()
+        if self.ofrep is not None:
+            self.ofrep.start()
         self.syncer.start()
 
     def run(self, stop: threading.Event) -> None:
@@ -134,6 +145,8 @@ class Agent:
         self._report()
         if self.relay is not None:
             self.relay.stop()
+        if self.ofrep is not None:
+            self.ofrep.stop()
         self.tracker.save()
         self.control.close()
 
@@ -142,6 +155,7 @@ class Agent:
     def _use(self, desired: DesiredState) -> None:
         self.desired = desired
         self.syncer.update(desired)
+        self.flags.update(desired.flags, desired.flags_revision)
 
     def _poll_desired(self) -> None:
         try:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
@@ -88,6 +89,7 @@ def resources_table(kind: str, rows: Sequence[ResourceOut]) -> Table:
         "sites": ("Name", "Type", "CC", "GPUs", "Windows", "Source", "Updated"),
         "workloads": ("Name", "Type", "Model", "Replicas", "Priority", "Source", "Updated"),
         "regions": ("Name", "Lat", "Lon", "Source", "Updated"),
+        "flags": ("Name", "Type", "Default", "Rules", "Enabled", "Source", "Updated"),
     }
     cols = columns.get(kind, ("Name", "Source", "Updated"))
     t = Table(*cols, box=None)
@@ -105,6 +107,9 @@ def resources_table(kind: str, rows: Sequence[ResourceOut]) -> Table:
         elif kind == "regions":
             loc = s.get("location") or {}
             t.add_row(r.name, str(loc.get("lat", "")), str(loc.get("lon", "")), *tail)
+        elif kind == "flags":
+            t.add_row(r.name, str(s.get("type", "")), json.dumps(s.get("default")), str(len(s.get("rules") or [])),
+                      "no" if s.get("enabled") is False else "yes", *tail)
         else:
             t.add_row(r.name, *tail)
     return t

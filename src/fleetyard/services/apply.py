@@ -27,6 +27,7 @@ from fleetyard.registry import Store
 from fleetyard.services import audit
 from fleetyard.services.db import Database, FleetStateRow, PlanRevisionRow, ResourceRow
 from fleetyard.services.errors import Conflict, NotFound, SpecInvalid, problems_out
+from fleetyard.services.flags import flag_events
 from fleetyard.services.identity import Principal
 from fleetyard.services.planning import (
     PlanSettings,
@@ -145,7 +146,9 @@ class FleetService:
                                cost_per_hour_before=cost_before, cost_per_hour_after=cost_before,
                                warnings=warnings)
         edited = {c.name for c in changes if c.kind == "Workload" and c.action != "unchanged"}
-        plan = make_plan(loaded.fleet, self.settings, current=snap.plan, changes=changes)
+        flags_only = snap.plan is not None and all(c.kind == "Flag" for c in changes if c.action != "unchanged")
+        plan = snap.plan if flags_only and snap.plan else make_plan(loaded.fleet, self.settings, current=snap.plan,
+                                                                   changes=changes)
         result = ApplyResult(dry_run=dry_run, revision=snap.revision if dry_run else snap.revision + 1,
                              changes=changes, plan_changes=plan_changes(snap.plan, plan, edited),
                              cost_per_hour_before=cost_before, cost_per_hour_after=plan.totals.cost_per_hour,
@@ -207,6 +210,7 @@ class FleetService:
                 if c.action != "unchanged":
                     audit.record(s, actor, action, target, before=old.document if old else None,
                                  after=document, at=now)
+            flag_events(s, changes, docs, actor, now)
             s.add(PlanRevisionRow(revision=new_revision, created_at=now, actor=actor.actor,
                                   plan=plan.model_dump(mode="json"), models=dict(models),
                                   cost_per_hour=plan.totals.cost_per_hour))

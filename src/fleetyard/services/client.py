@@ -47,7 +47,7 @@ from fleetyard.spec.loader import spec_files
 __all__ = ["KINDS", "ApiError", "Client", "InvalidServerUrl", "check_server_url", "read_spec_files"]
 
 M = TypeVar("M", bound=BaseModel)
-KINDS = ("regions", "sites", "workloads", "policies", "objectives")
+KINDS = ("regions", "sites", "workloads", "policies", "objectives", "flags")
 API = "/api/v1"
 LONG_READ = 900.0  # apply and delete re-plan the fleet: allow the planner its time
 

@@ -12,6 +12,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from fleetyard.services.storable import NUL_FREE
+from fleetyard.spec.flag import SiteFlag
 from fleetyard.spec.plan import Plan
 from fleetyard.spec.rollout import HealthSpec, ValidateSpec
 
@@ -146,6 +147,10 @@ class DesiredState(_Wire):
     sync_windows: list[str] = Field(default_factory=list)
     timezone: str = "UTC"
     problems: list[str] = Field(default_factory=list)  # e.g. a model missing from the registry
+    # Feature flags (issue 10; docs/flags.md): every Flag as this site serves it over OFREP,
+    # its site facts decided, and a digest of them (the agent's ETag and persistence key).
+    flags: list[SiteFlag] = Field(default_factory=list)
+    flags_revision: str = ""
 
 
 # --- status (agent -> server) -------------------------------------------------------------
