@@ -1,4 +1,4 @@
-"""The availability machine: grace, hold-off, a miss restarts the hold-off; flapping moves work at most once each way."""
+"""The availability machine: grace, hold-off, a miss restarts it; flapping moves work at most once each way."""
 
 from __future__ import annotations
 
@@ -126,7 +126,7 @@ def test_a_link_flapping_every_20_s_for_5_minutes_moves_work_out_once_and_back_o
     changes, _ = run(beats, until=600, policy=policy)
     assert [c.moves for c in changes].count("out") == 1
     assert [c.moves for c in changes].count("back") == 1
-    assert [c for c in changes if c.moves == "back"][0].at >= at(280 + 60)  # the last outage ended at 280 s
+    assert next(c for c in changes if c.moves == "back").at >= at(280 + 60)  # the last outage ended at 280 s
 
 
 # ---- properties ------------------------------------------------------------------------------------

@@ -127,8 +127,8 @@ def _clock(at: datetime) -> str:
     return at.strftime("%H:%M:%S")
 
 
-def decide(current: Availability | None, last_heartbeat: datetime | None, now: datetime,
-           policy: AvailabilityPolicy, *, watching_since: datetime | None = None) -> tuple[Availability, Transition | None]:
+def decide(current: Availability | None, last_heartbeat: datetime | None, now: datetime, policy: AvailabilityPolicy,
+           *, watching_since: datetime | None = None) -> tuple[Availability, Transition | None]:
     """The site's availability at `now`, given the last heartbeat received (None: never).
 
     `watching_since`: when the observer started looking (a server that was itself down

@@ -1,0 +1,144 @@
+"""The failover job against a real database, with a clock the test drives: down, re-plan, back after the hold-off."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from fleetyard.registry import open_store
+from fleetyard.services.apply import FleetService
+from fleetyard.services.db import Database, migrate
+from fleetyard.services.events import list_events
+from fleetyard.services.failover import FAILOVER_ACTOR, FailoverJob, FailoverSettings
+from fleetyard.services.planning import PlanSettings, current_plan, current_revision, parse_plan
+from fleetyard.services.status import fleet_status, record_report
+from fleetyard.services.wire import ApplyRequest, Replicas, SiteReport, SpecFile, WorkloadStatus
+from tests.failover.fleetyaml import SITES, fleet_yaml
+
+T0 = datetime(2026, 12, 2, 10, 0, 0, tzinfo=UTC)
+SETTINGS = FailoverSettings(grace=10, hold_off=60, heartbeat_interval=1, tick_interval=1)
+
+
+@pytest.fixture
+def service(tmp_path: Path) -> Iterator[tuple[Database, FleetService]]:
+    db = Database(f"sqlite:///{tmp_path / 'f.db'}")
+    migrate(db.engine)
+    fleet = FleetService(db, open_store(tmp_path / "registry", create=True),
+                         PlanSettings(time_limit=20, resilience=False))
+    fleet.apply(ApplyRequest(files=[SpecFile(name="fleet.yaml", content=fleet_yaml())]), FAILOVER_ACTOR)
+    yield db, fleet
+    db.dispose()
+
+
+def placed(db: Database) -> dict[str, int]:
+    with db.session() as s:
+        row = current_plan(s)
+        assert row is not None
+        out: dict[str, int] = {}
+        for a in parse_plan(row.plan).assignments:
+            out[a.site] = out.get(a.site, 0) + a.replicas
+        return out
+
+
+def beat(db: Database, sites: list[str], at: datetime, revision: int = 1) -> None:
+    with db.session() as s:
+        for site in sites:
+            record_report(s, site, SiteReport(site=site, agent_version="test", revision=revision, workloads=[
+                WorkloadStatus(name="chat", model="chat-llm:1", replicas=Replicas(desired=1, running=1, healthy=1))]),
+                now=at)
+        s.commit()
+
+
+def test_a_silent_site_fails_over_within_policy_and_comes_back_after_the_hold_off(
+        service: tuple[Database, FleetService]) -> None:
+    db, fleet = service
+    job = FailoverJob(db, fleet, SETTINGS, started=T0)
+    before = placed(db)
+    assert sum(before.values()) == 2 and "nyc-1" not in before
+    victim = max(before, key=lambda s: before[s])
+    alive = [s for s in SITES if s != victim]
+    t = T0
+    for _ in range(5):  # everyone heartbeats
+        beat(db, list(SITES), t)
+        job(t)
+        t += timedelta(seconds=1)
+    assert current_revision_of(db) == 1
+    for _ in range(12):  # the victim goes silent: unavailable after the 10 s grace
+        beat(db, alive, t)
+        job(t)
+        t += timedelta(seconds=1)
+    with db.session() as s:
+        st = {x.site: x for x in fleet_status(s, 1.0, now=t).sites}
+        kinds = [e.kind for e in list_events(s)]
+    assert not st[victim].available and "no heartbeat for 11 s (grace 10 s)" in (st[victim].unavailable_reason or "")
+    assert st[victim].unavailable_since is not None and all(st[x].available for x in alive)
+    assert kinds == ["site.down", "plan.replanned"]
+    after = placed(db)
+    assert victim not in after and sum(after.values()) == 2 and "nyc-1" not in after  # residency holds
+    assert current_revision_of(db) == 2
+    # back, but work stays out during the hold-off; a miss restarts it
+    for i in range(40):
+        beat(db, list(SITES) if i != 20 else alive, t)
+        if i == 20:
+            t += timedelta(seconds=4)  # a 4 s gap: more than 3 heartbeat intervals, a miss
+        job(t)
+        t += timedelta(seconds=1)
+    assert current_revision_of(db) == 2 and victim not in placed(db)
+    with db.session() as s:
+        assert not {x.site: x for x in fleet_status(s, 1.0, now=t).sites}[victim].available
+    for _ in range(70):
+        beat(db, list(SITES), t)
+        job(t)
+        t += timedelta(seconds=1)
+    with db.session() as s:
+        events = list_events(s)
+        st = {x.site: x for x in fleet_status(s, 1.0, now=t).sites}
+    kinds = [e.kind for e in events]
+    assert kinds.count("site.down") == 1 and kinds.count("site.up") == 1 and kinds[-2:] == ["site.up", "plan.replanned"]
+    up = next(e for e in events if e.kind == "site.up")
+    returning = [e for e in events if e.kind == "site.returning"]
+    assert (up.at - returning[-1].at).total_seconds() >= 60  # the hold-off from the last return
+    assert st[victim].available and current_revision_of(db) == 3
+    replanned = events[-1]
+    assert replanned.data is not None and replanned.data["back"] == [victim]
+
+
+def test_an_apply_while_a_site_is_down_keeps_it_down(service: tuple[Database, FleetService]) -> None:
+    db, fleet = service
+    job = FailoverJob(db, fleet, SETTINGS, started=T0)
+    victim = max(placed(db), key=lambda s: placed(db)[s])
+    beat(db, list(SITES), T0)
+    job(T0)
+    t = T0 + timedelta(seconds=15)
+    beat(db, [s for s in SITES if s != victim], t)
+    job(t)
+    assert victim not in placed(db)
+    fleet.apply(ApplyRequest(files=[SpecFile(name="fleet.yaml", content=fleet_yaml("chat-llm:2"))]), FAILOVER_ACTOR)
+    assert current_revision_of(db) == 3 and victim not in placed(db) and sum(placed(db).values()) == 2
+
+
+def test_two_servers_on_one_database_act_once(service: tuple[Database, FleetService], tmp_path: Path) -> None:
+    db, fleet = service
+    other = FleetService(db, fleet.store, fleet.settings)
+    jobs = [FailoverJob(db, fleet, SETTINGS, started=T0), FailoverJob(db, other, SETTINGS, started=T0)]
+    beat(db, list(SITES), T0)
+    for j in jobs:
+        j(T0)
+    victim = max(placed(db), key=lambda s: placed(db)[s])
+    t = T0 + timedelta(seconds=15)
+    beat(db, [s for s in SITES if s != victim], t)
+    for j in jobs:
+        j.look(t)  # both look before either re-plans
+    for j in jobs:
+        j(t)
+    with db.session() as s:
+        kinds = [e.kind for e in list_events(s)]
+    assert kinds == ["site.down", "plan.replanned"] and current_revision_of(db) == 2
+
+
+def current_revision_of(db: Database) -> int:
+    with db.session() as s:
+        return current_revision(s)
