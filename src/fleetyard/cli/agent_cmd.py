@@ -39,18 +39,25 @@ def register(app: typer.Typer) -> None:
     app.command("agent")(agent)
 
 
-def _connect(control: HttpControlPlane, config: AgentConfig) -> DesiredState:
-    """The first desired state, retried while the server is unreachable (bounded)."""
+def _connect(control: HttpControlPlane, config: AgentConfig) -> tuple[DesiredState, bool]:
+    """The first desired state, retried while the server is unreachable (bounded); then the
+    one kept on disk, if any (fail static: True), so a restart without the server runs it."""
+    from fleetyard.agent.failstatic import FailStatic
+    from fleetyard.agent.metrics import AgentMetrics
     from fleetyard.services.client import ApiError
 
     deadline = time.monotonic() + config.connect_timeout
     while True:
         try:
-            return control.desired(config.site)
+            return control.desired(config.site), False
         except ApiError as exc:
             if exc.status == 0 and time.monotonic() < deadline:
                 time.sleep(0.5)
                 continue
+            kept = FailStatic(config.data_dir / "state", AgentMetrics(), site=config.site).load() \
+                if exc.status == 0 else None
+            if kept is not None:
+                return kept, True
             if exc.status == 0:
                 fail(f"cannot reach the control plane at {config.server}: {exc.message}", EXIT_ERROR)
             if exc.status == 401:
@@ -121,7 +128,7 @@ def _serve(config: AgentConfig) -> None:
     clock: Clock = FileClock(os.environ[TEST_CLOCK_ENV]) if os.environ.get(TEST_CLOCK_ENV) else SystemClock()
     control = HttpControlPlane(config.server, config.token)
     try:
-        desired = _connect(control, config)
+        desired, kept = _connect(control, config)
         node = Agent(config, control, clock=clock)
     except OSError as exc:
         control.close()
@@ -137,7 +144,7 @@ def _serve(config: AgentConfig) -> None:
 
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
-    node.start(desired)
+    node.start(desired, kept=kept)
     relay = node.report().peer_url
     err.print(f"fleetyard agent {config.site}: control plane {config.server}, data {config.data_dir}, "
               f"runtime {config.runtime}" + (f", relay {relay}" if relay else ""), highlight=False)

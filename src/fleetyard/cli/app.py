@@ -17,6 +17,7 @@ from fleetyard.cli import (
     agent_cmd,
     backup_cmd,
     demo_cmd,
+    events_cmd,
     plan_cmd,
     server_cmd,
 )
@@ -36,6 +37,7 @@ server_cmd.register(app)
 agent_cmd.register(app)
 demo_cmd.register(app)
 backup_cmd.register(app)
+events_cmd.register(app)
 app.add_typer(registry_app, name="registry")
 
 

@@ -18,7 +18,7 @@ from fleetyard.server.body import BodyLimits
 from fleetyard.server.errors import install_error_handlers
 from fleetyard.server.metrics import Metrics, MetricsMiddleware
 from fleetyard.server.openapi import install_openapi
-from fleetyard.server.routes import admin, fleet, registry, sites, system
+from fleetyard.server.routes import admin, events, fleet, registry, sites, system
 from fleetyard.server.settings import Settings
 from fleetyard.server.state import AppState
 from fleetyard.services.apply import FleetService
@@ -71,14 +71,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app = FastAPI(
         title="fleetyard control plane",
         version=__version__,
-        description="API v1 of docs/api.md: resources, plan, desired state, status, registry, tokens, audit. "
+        description="API v1 of docs/api.md: resources, plan, desired state, status, registry, tokens, audit, "
+                    "events. "
                     "Every error answers `ErrorOut` (`detail`, `problems`).",
         lifespan=lifespan,
     )
     app.state.fleetyard = state
     install_error_handlers(app)
     install_openapi(app)
-    for module in (system, fleet, sites, registry, admin):
+    for module in (system, fleet, sites, registry, admin, events):
         app.include_router(module.router)
     app.add_middleware(MetricsMiddleware, metrics=state.metrics)
     return app
