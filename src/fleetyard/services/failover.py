@@ -61,8 +61,9 @@ class FailoverSettings:
         return AvailabilityPolicy(grace=self.grace, hold_off=self.hold_off, miss_after=min(miss, self.grace))
 
 
-def _event(session: Session, site: str, change: Transition, now: datetime) -> None:
-    data = {"site": site, "before": change.before, "after": change.after, "reason": change.reason}
+def _event(session: Session, site: str, change: Transition, new: Availability, now: datetime) -> None:
+    data = {"site": site, "before": change.before, "after": change.after, "reason": change.reason,
+            "since": new.since.isoformat()}
     if change.moves == "out":
         record_event(session, "site.down", site, f"{site} is unavailable: {change.reason}; its work moves to "
                      "other sites", data=data, at=now)
@@ -127,7 +128,7 @@ class FailoverJob:
                 if not write_record(s, SiteRecord(site, stored, drift, rec.updated_at, rec.extra), now):
                     continue  # another server decided first; look again next tick
                 if change is not None:
-                    _event(s, site, change, now)
+                    _event(s, site, change, new, now)
                     log.info("failover: %s %s -> %s: %s", site, change.before, change.after, change.reason)
                     moved = moved or change.moves is not None
             s.commit()
