@@ -21,8 +21,9 @@ def test_a_flapping_site_does_not_flap_the_fleet(tmp_path: Path) -> None:
         victim = max(chat_sites(st), key=lambda s: chat_sites(st)[s])
         for _ in range(FLAPS):
             fleet.kill_agent(victim, signal.SIGKILL)
-            # down long enough to be noticed: past the grace, by state
-            fleet.wait_for(lambda st: not by_site(st)[victim].available, f"{victim} unavailable", timeout=120)
+            # silent long enough to be a miss (stale: no heartbeat for 3 intervals), the first time past the grace
+            fleet.wait_for(lambda st: not by_site(st)[victim].available and by_site(st)[victim].stale,
+                           f"{victim} unavailable and silent", timeout=120)
             fleet.restart_agent(victim)
             fleet.wait_for(lambda st: not by_site(st)[victim].stale, f"{victim} heartbeating", timeout=120)
             time.sleep(min(GRACE, HOLD_OFF / 4))  # up for a while, less than the hold-off (a flap, not a return)
