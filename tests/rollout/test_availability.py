@@ -48,8 +48,8 @@ def every(start: float, stop: float, interval: float = 1.0) -> list[float]:
 
 
 def test_span_in_words() -> None:
-    assert [span(s) for s in (0, 34, 119.6, 300, 3600, 7500)] == ["0 s", "34 s", "2 min", "5 min", "60 min",
-                                                                    "2 h 5 min"]
+    assert [span(s) for s in (0, 1.44, 3, 34, 119.6, 300, 3600, 7500)] == [
+        "0 s", "1.4 s", "3 s", "34 s", "2 min", "5 min", "60 min", "2 h 5 min"]
 
 
 def test_silence_past_grace_makes_a_site_unavailable_with_the_reason() -> None:

@@ -36,7 +36,9 @@ MAX_HOLD_OFF = 86_400.0
 
 
 def span(seconds: float) -> str:
-    """A duration in words: "34 s", "5 min", "2 h 5 min"."""
+    """A duration in words: "1.4 s", "34 s", "5 min", "2 h 5 min"."""
+    if 0 < seconds < 10 and round(seconds, 1) != round(seconds):
+        return f"{seconds:.1f} s"
     s = max(0, round(seconds))
     if s < 120:
         return f"{s} s"
