@@ -17,7 +17,7 @@ from tests.server.conftest import ServerProcess
 
 
 def test_events_route_and_cli(server_factory: Callable[..., ServerProcess]) -> None:
-    server = server_factory(FLEETYARD_FAILOVER_GRACE="1", FLEETYARD_TICK_INTERVAL="0.2",
+    server = server_factory(FLEETYARD_FAILOVER="true", FLEETYARD_FAILOVER_GRACE="1", FLEETYARD_TICK_INTERVAL="0.2",
                             FLEETYARD_HEARTBEAT_INTERVAL="0.2")
     with server.client() as api:
         api.apply([SpecFile(name="fleet.yaml", content=fleet_yaml())])

@@ -142,3 +142,37 @@ def test_two_servers_on_one_database_act_once(service: tuple[Database, FleetServ
 def current_revision_of(db: Database) -> int:
     with db.session() as s:
         return current_revision(s)
+
+
+def test_status_flags_drift_only_after_the_threshold(service: tuple[Database, FleetService]) -> None:
+    db, fleet = service
+    job = FailoverJob(db, fleet, SETTINGS, started=T0)
+    site = max(placed(db), key=lambda s: placed(db)[s])
+    wanted = placed(db)[site]
+
+    def report(model: str, running: int, at: datetime) -> None:
+        with db.session() as s:
+            record_report(s, site, SiteReport(site=site, agent_version="test", revision=1, workloads=[
+                WorkloadStatus(name="chat", model=model, replicas=Replicas(desired=wanted, running=running,
+                                                                          healthy=running))]), now=at)
+            s.commit()
+
+    def drift(at: datetime) -> str | None:
+        with db.session() as s:
+            return {x.site: x for x in fleet_status(s, 1.0, now=at, drift_after=300).sites}[site].drift
+
+    t = T0
+    for _ in range(3):
+        report("chat-llm:0", wanted, t)
+        job(t)
+        t += timedelta(seconds=100)
+    assert drift(t - timedelta(seconds=100)) is None  # 200 s: not yet
+    report("chat-llm:0", wanted, t)
+    job(t)
+    assert drift(t) == "runs chat-llm:0, desired chat-llm:1 for 5 min"
+    report("chat-llm:1", wanted - 1, t + timedelta(seconds=1))  # still different: the drift goes on
+    job(t + timedelta(seconds=1))
+    assert drift(t + timedelta(seconds=1)) == f"{wanted - 1}/{wanted} replicas of chat running for 5 min"
+    report("chat-llm:1", wanted, t + timedelta(seconds=2))
+    job(t + timedelta(seconds=2))
+    assert drift(t + timedelta(seconds=2)) is None
