@@ -4,16 +4,20 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 import time
 from collections.abc import Callable
 
 import httpx
+import pytest
 
 from fleetyard.services.wire import Replicas, SiteReport, SpecFile
 from tests.failover.fleetyaml import fleet_yaml
 from tests.server.conftest import ServerProcess
+
+pytestmark = pytest.mark.timeout(300)  # bounds the blocking reads of the --watch output
 
 
 def test_events_route_and_cli(server_factory: Callable[..., ServerProcess]) -> None:
@@ -48,3 +52,23 @@ def test_events_route_and_cli(server_factory: Callable[..., ServerProcess]) -> N
     assert r.returncode == 0 and "site.down" in r.stdout and "fra-1 is unavailable" in r.stdout
     r = subprocess.run([*cli, "--limit", "0"], capture_output=True, text=True, timeout=60, check=False)
     assert r.returncode == 2
+
+
+def test_events_watch_prints_new_events_until_interrupted(server_factory: Callable[..., ServerProcess]) -> None:
+    server = server_factory(FLEETYARD_FAILOVER="true", FLEETYARD_FAILOVER_GRACE="1", FLEETYARD_TICK_INTERVAL="0.2",
+                            FLEETYARD_HEARTBEAT_INTERVAL="0.2")
+    with server.client() as api:
+        api.apply([SpecFile(name="fleet.yaml", content=fleet_yaml())])
+        watch = subprocess.Popen([sys.executable, "-m", "fleetyard", "events", "--server", server.url, "--token",
+                                  server.admin_token, "--watch", "--format", "json", "--kind", "site.", "--poll",
+                                  "0.2"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        try:
+            for site in ("fra-1", "par-1"):  # one heartbeat each, then silence: two site.down events, one by one
+                api.report(SiteReport(site=site, agent_version="test", revision=1))
+                assert watch.stdout is not None
+                line = watch.stdout.readline()  # bounded: the site goes down within the grace
+                assert json.loads(line)["subject"] == site and json.loads(line)["kind"] == "site.down"
+        finally:
+            watch.send_signal(signal.SIGINT)
+            _out, err = watch.communicate(timeout=30)
+        assert watch.returncode == 0, err

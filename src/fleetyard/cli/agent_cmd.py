@@ -6,7 +6,8 @@
 
 A mistake (a bad flag, a missing key file, an unreachable server, a refused token, a
 site the server does not know) is one line on stderr and exit 2 (1 for a server that
-cannot be reached). See docs/agent.md.
+cannot be reached, unless the agent kept a desired state from an earlier run: then it
+starts that one, fail static). See docs/agent.md and docs/failover.md.
 
 For tests only: FLEETYARD_TEST_CLOCK=FILE makes the agent read the wall-clock time
 for sync windows from FILE (an ISO 8601 timestamp the test rewrites).
