@@ -5,13 +5,16 @@ processes (`fleetyard.agent.localfleet`, process runtime), a small signed model.
 
     python benchmarks/failover_bench.py            # the issue's settings: grace 30 s, heartbeat 5 s, 5 min flapping
     python benchmarks/failover_bench.py --quick    # grace 5 s, heartbeat 1 s, hold-off 20 s, 60 s of flapping
+    python benchmarks/failover_bench.py --only flap --grace 10   # stops longer than the grace: the hold-off at work
 
 1. kill - SIGKILL the agent of the site running `chat`; seconds until `status` shows the
           site unavailable (target: grace + one heartbeat) and until `chat` runs healthy
           on other sites, within its residency policy (target: grace + 30 s).
 2. flap - the agent is stopped (SIGKILL) and started every 20 s (quick: every 5 s) for
           5 minutes (quick: 60 s); how often its work moved out and back (`site.down`,
-          `site.up` events; target: at most once each).
+          `site.up` events; target: at most once each). With the default grace (30 s) a 20 s
+          stop is never long enough to move work; `--grace 10` makes every stop a failure,
+          so the run shows the hold-off keeping the work out until the flapping stopped.
 """
 
 from __future__ import annotations
@@ -125,11 +128,19 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="short settings (minutes instead of ~15)")
     parser.add_argument("--only", default="kill,flap", help="comma-separated: kill, flap")
+    for name in ("grace", "hold-off", "heartbeat", "every", "duration"):
+        parser.add_argument(f"--{name}", type=float, default=None, help=f"override the {name} (seconds)")
     args = parser.parse_args()
     grace, hold_off, heartbeat, every, duration = (5.0, 20.0, 1.0, 5.0, 60.0) if args.quick else \
         (30.0, 300.0, 5.0, 20.0, 300.0)
+    grace = args.grace if args.grace is not None else grace
+    hold_off = args.hold_off if args.hold_off is not None else hold_off
+    heartbeat = args.heartbeat if args.heartbeat is not None else heartbeat
+    every = args.every if args.every is not None else every
+    duration = args.duration if args.duration is not None else duration
     out: dict[str, Any] = {"machine": machine(), "settings": {"grace_s": grace, "hold_off_s": hold_off,
-                                                             "heartbeat_s": heartbeat, "quick": args.quick}}
+                                                             "heartbeat_s": heartbeat, "flap_every_s": every,
+                                                             "flap_duration_s": duration, "quick": args.quick}}
     print(json.dumps(out, indent=2), flush=True)
     only = set(args.only.split(","))
     with tempfile.TemporaryDirectory(prefix="fleetyard-failover-bench-") as tmp:

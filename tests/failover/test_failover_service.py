@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -176,3 +180,33 @@ def test_status_flags_drift_only_after_the_threshold(service: tuple[Database, Fl
     report("chat-llm:1", wanted, t + timedelta(seconds=2))
     job(t + timedelta(seconds=2))
     assert drift(t + timedelta(seconds=2)) is None
+
+
+def test_failover_off_keeps_every_site_available_and_plans_with_all(service: tuple[Database, FleetService]) -> None:
+    db, fleet = service
+    victim = max(placed(db), key=lambda s: placed(db)[s])
+    beat(db, list(SITES), T0)
+    FailoverJob(db, fleet, SETTINGS, started=T0)(T0)
+    t = T0 + timedelta(seconds=15)
+    beat(db, [s for s in SITES if s != victim], t)
+    FailoverJob(db, fleet, SETTINGS, started=T0)(t)
+    assert victim not in placed(db)
+    fleet.failover = False  # FLEETYARD_FAILOVER=false
+    off = FailoverJob(db, fleet, replace(SETTINGS, enabled=False), started=T0)
+    off(t + timedelta(seconds=60))
+    with db.session() as s:
+        assert all(x.available for x in fleet_status(s, 1.0, now=t).sites)
+    fleet.apply(ApplyRequest(files=[SpecFile(name="fleet.yaml", content=fleet_yaml())]), FAILOVER_ACTOR)
+    assert current_revision_of(db) == 3  # the apply re-planned with every site again
+
+
+@pytest.mark.parametrize(("env", "words"), [
+    ({"FLEETYARD_FAILOVER_GRACE": "0"}, "failover-grace: Input should be greater than 0"),
+    ({"FLEETYARD_FAILOVER_HOLD_OFF": "1e9"}, "failover-hold-off: Input should be less than or equal to 86400"),
+    ({"FLEETYARD_EVENT_WEBHOOK": "ftp://x"}, "event-webhook: Value error, expected an http:// or https:// URL"),
+])
+def test_bad_settings_are_one_line_and_exit_2(env: dict[str, str], words: str, tmp_path: Path) -> None:
+    r = subprocess.run([sys.executable, "-m", "fleetyard", "server", "--data", str(tmp_path), "--listen",
+                        "127.0.0.1:0"], capture_output=True, text=True, timeout=60, check=False,
+                       env={**os.environ, **env})
+    assert r.returncode == 2 and words in r.stderr and "Traceback" not in r.stderr

@@ -26,7 +26,7 @@ from sqlalchemy.orm import Session
 
 from fleetyard.registry import Store
 from fleetyard.services import audit
-from fleetyard.services.availability import planned_down, read_records
+from fleetyard.services.availability import down_sites, planned_down
 from fleetyard.services.db import Database, FleetStateRow, PlanRevisionRow, ResourceRow, SiteAvailabilityRow
 from fleetyard.services.errors import Conflict, NotFound, SpecInvalid, problems_out
 from fleetyard.services.events import record_event
@@ -117,7 +117,7 @@ class FleetService:
         if not self.failover:
             return None
         with self.db.session() as s:
-            if current_revision(s) == 0 or _down(s) == planned_down(s):
+            if current_revision(s) == 0 or down_sites(s) == planned_down(s):
                 return None
         return self._run(edit, actor, False, "replan")
 
@@ -128,7 +128,7 @@ class FleetService:
             rows = list(s.scalars(select(ResourceRow).order_by(ResourceRow.id)))
             revision = current_revision(s)
             row = current_plan(s)
-            down = _down(s) if self.failover else frozenset()
+            down = down_sites(s) if self.failover else frozenset()
             return _Snapshot(rows, revision, parse_plan(row.plan) if row else None, dict(row.models) if row else {},
                              down, planned_down(s))
 
@@ -248,11 +248,6 @@ class FleetService:
             if snap.down or snap.planned:
                 _mark_planned(s, snap, result, plan, actor, now)
             s.commit()
-
-
-def _down(session: Session) -> frozenset[str]:
-    return frozenset(name for name, r in read_records(session).items()
-                     if r.availability is not None and r.availability.down)
 
 
 def _mark_planned(session: Session, snap: _Snapshot, result: ApplyResult, plan: Plan, actor: Principal,

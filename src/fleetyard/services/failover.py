@@ -113,7 +113,7 @@ class FailoverJob:
                 received, report = last.get(site, (None, None))
                 if self.settings.enabled:
                     new, change = decide(rec.availability, received, now, self.policy, watching_since=self.started)
-                else:
+                else:  # off: every site counts as available (the next plan uses them all)
                     new, change = Availability("available", since=now), None
                     if rec.availability is not None and not rec.availability.down:
                         new = rec.availability
