@@ -39,7 +39,8 @@ def test_events_route_and_cli(server_factory: Callable[..., ServerProcess]) -> N
         st = {s.site: s for s in api.status().sites}
         assert not st["fra-1"].available and st["fra-2"].available and st["fra-1"].replicas == Replicas()
     auth = {"Authorization": f"Bearer {server.admin_token}"}
-    for query in ("after=-1", "limit=0", "limit=10001", "after=x", "kind=" + "a" * 41):
+    for query in ("after=-1", "after=2147483648", "limit=0", "limit=10001", "after=x", "kind=" + "a" * 41,
+                  "subject=a&subject=b"):
         r = httpx.get(f"{server.url}/api/v1/events?{query}", headers=auth)
         assert r.status_code == 422 and r.json()["detail"], query
     assert httpx.get(f"{server.url}/api/v1/events").status_code == 401

@@ -66,7 +66,8 @@ def events(
     kind: Annotated[str | None, typer.Option("--kind", help="A kind (site.down) or a prefix ending in '.' "
                                              "(rollout.).")] = None,
     subject: Annotated[str | None, typer.Option("--subject", help="Only events about this site or workload.")] = None,
-    after: Annotated[int | None, typer.Option("--after", min=0, help="Only events after this id.")] = None,
+    after: Annotated[int | None, typer.Option("--after", min=0, max=2**31 - 1,
+                                              help="Only events after this id.")] = None,
     limit: Annotated[int, typer.Option(min=1, max=10_000, help="How many to list.")] = 50,
     watch: Annotated[bool, typer.Option("--watch", "-w", help="Keep printing new events until Ctrl-C.")] = False,
     poll: Annotated[float, typer.Option("--poll", min=0.1, max=POLL_MAX_S, help="Seconds between polls "
