@@ -12,7 +12,7 @@ SITES = {"fra-1": ("DE", 50.11, 8.68), "fra-2": ("DE", 50.05, 8.57), "par-1": ("
          "nyc-1": ("US", 40.71, -74.0)}
 
 
-def fleet_yaml(model: str = "chat-llm:1", python: str = sys.executable) -> str:
+def fleet_yaml(model: str = "chat-llm:1", python: str = sys.executable, *, replicas: int = 2, spread: int = 1) -> str:
     docs: list[dict[str, object]] = [
         {"apiVersion": "fleetyard/v1", "kind": "Region", "metadata": {"name": "eu-central"},
          "spec": {"location": {"lat": 50.11, "lon": 8.68}}},
@@ -30,6 +30,6 @@ def fleet_yaml(model: str = "chat-llm:1", python: str = sys.executable) -> str:
     docs.append({"apiVersion": "fleetyard/v1", "kind": "Workload",
                  "metadata": {"name": "chat", "labels": {"residency": "eu"}},
                  "spec": {"type": "batch", "model": model, "replica": {"gpus": 1},
-                          "replicas": {"min": 2, "max": 2}, "spread": {"min_sites": 1},
+                          "replicas": {"min": replicas, "max": replicas}, "spread": {"min_sites": spread},
                           "command": [python, "-c", SLEEPER]}})
     return yaml.safe_dump_all(docs, sort_keys=False)

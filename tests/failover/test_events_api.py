@@ -53,6 +53,11 @@ def test_events_route_and_cli(server_factory: Callable[..., ServerProcess]) -> N
     assert r.returncode == 0 and "site.down" in r.stdout and "fra-1 is unavailable" in r.stdout
     r = subprocess.run([*cli, "--limit", "0"], capture_output=True, text=True, timeout=60, check=False)
     assert r.returncode == 2
+    r = subprocess.run([sys.executable, "-m", "fleetyard", "status", "--server", server.url, "--token",
+                        server.admin_token], capture_output=True, text=True, timeout=60, check=False,
+                       env={**os.environ, "COLUMNS": "250"})
+    row = next(line for line in r.stdout.splitlines() if "fra-1" in line)
+    assert r.returncode == 0 and "UNAVAILABLE since" in row and "no heartbeat for" in row, r.stdout
 
 
 def test_events_watch_prints_new_events_until_interrupted(server_factory: Callable[..., ServerProcess]) -> None:

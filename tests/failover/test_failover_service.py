@@ -210,3 +210,38 @@ def test_bad_settings_are_one_line_and_exit_2(env: dict[str, str], words: str, t
                         "127.0.0.1:0"], capture_output=True, text=True, timeout=60, check=False,
                        env={**os.environ, **env})
     assert r.returncode == 2 and words in r.stderr and "Traceback" not in r.stderr
+
+
+def test_work_moves_back_after_the_hold_off_when_the_spread_needs_the_site(tmp_path: Path) -> None:
+    db = Database(f"sqlite:///{tmp_path / 's.db'}")
+    migrate(db.engine)
+    fleet = FleetService(db, open_store(tmp_path / "registry", create=True),
+                         PlanSettings(time_limit=20, resilience=False))
+    try:
+        fleet.apply(ApplyRequest(files=[SpecFile(name="fleet.yaml", content=fleet_yaml(replicas=3, spread=3))]),
+                    FAILOVER_ACTOR)
+        assert placed(db) == {"fra-1": 1, "fra-2": 1, "par-1": 1}  # one replica on each EU site
+        job = FailoverJob(db, fleet, SETTINGS, started=T0)
+        t = T0
+        for i in range(15):
+            beat(db, [s for s in SITES if s != "fra-1" or i == 0], t)
+            job(t)
+            t += timedelta(seconds=1)
+        assert "fra-1" not in placed(db) and sum(placed(db).values()) == 3 and "nyc-1" not in placed(db)
+        with db.session() as s:
+            replanned = list_events(s, kind="plan.replanned")[-1]
+        assert "fra-1 down" in replanned.message
+        assert "spread: placed on 2 of 3 required sites" in replanned.message  # what cannot move, in words
+        for _ in range(50):
+            beat(db, list(SITES), t)
+            job(t)
+            t += timedelta(seconds=1)
+            if t - T0 < timedelta(seconds=15 + 55):  # within the hold-off (60 s from the first heartbeat back)
+                assert "fra-1" not in placed(db)
+        for _ in range(20):
+            beat(db, list(SITES), t)
+            job(t)
+            t += timedelta(seconds=1)
+        assert placed(db) == {"fra-1": 1, "fra-2": 1, "par-1": 1}  # back on fra-1: the spread needs it
+    finally:
+        db.dispose()
