@@ -39,6 +39,9 @@ def test_events_route_and_cli(server_factory: Callable[..., ServerProcess]) -> N
         st = {s.site: s for s in api.status().sites}
         assert not st["fra-1"].available and st["fra-2"].available and st["fra-1"].replicas == Replicas()
     auth = {"Authorization": f"Bearer {server.admin_token}"}
+    metrics = httpx.get(f"{server.url}/metrics", headers=auth).text
+    assert 'fleetyard_site_available{site="fra-1"} 0.0' in metrics
+    assert 'fleetyard_site_available{site="fra-2"} 1.0' in metrics
     for query in ("after=-1", "after=2147483648", "limit=0", "limit=10001", "after=x", "kind=" + "a" * 41,
                   "subject=a&subject=b"):
         r = httpx.get(f"{server.url}/api/v1/events?{query}", headers=auth)
