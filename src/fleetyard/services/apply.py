@@ -255,7 +255,8 @@ def _mark_planned(session: Session, snap: _Snapshot, result: ApplyResult, plan: 
     """In the plan's transaction: which sites this plan was made without (the rows' `planned_down`;
     touching `updated_at` makes a failover decision read before this plan try again), and,
     when that changed, the `plan.replanned` event with what moved and what could not."""
-    for row in session.scalars(select(SiteAvailabilityRow).with_for_update()):
+    # Rows in site order, as the failover job writes them: the two never wait on each other in a cycle.
+    for row in session.scalars(select(SiteAvailabilityRow).order_by(SiteAvailabilityRow.site).with_for_update()):
         flag = row.site in snap.down
         if bool((row.document or {}).get("planned_down")) != flag:
             row.document = {**(row.document or {}), "planned_down": flag}

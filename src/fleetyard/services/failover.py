@@ -103,8 +103,8 @@ class FailoverJob:
         """Decide every site's availability and drift at `now`; True if work must move."""
         moved = False
         with self.db.session() as s:
-            names = list(s.scalars(select(ResourceRow.name).where(ResourceRow.kind == "Site")
-                                   .order_by(ResourceRow.id)))
+            # in site order, as a plan commit locks the rows (services/apply.py): no lock cycles
+            names = sorted(s.scalars(select(ResourceRow.name).where(ResourceRow.kind == "Site")))
             last = reports(s)
             records = read_records(s)
             needs = self._site_needs(s)
