@@ -69,7 +69,8 @@ def test_agent_keeps_running_its_last_desired_state_without_the_server(tmp_path:
         wait(lambda: len(replica_pids(agent.data_dir)) == wanted and sorted(replica_pids(agent.data_dir)) != before,
              "replicas started again from the kept desired state")
         assert agent.proc.poll() is None
-        # (its /metrics needs the server to vouch for a token it has not seen since the restart)
+        # its /metrics still answers the token the server vouched for before the restart
+        wait(lambda: gauge("fleetyard_agent_control_plane_up") == 0.0, "control_plane_up 0 after the restart")
 
         fleet.start_server()
         wait(lambda: "control plane reachable again after" in agent.log.read_text(), "the agent saying it is back")

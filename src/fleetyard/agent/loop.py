@@ -86,7 +86,7 @@ class Agent:
                                  relay_wait=config.relay_wait)
         self.relay: Relay | None = None
         if config.listen is not None:
-            tokens = TokenCache(control.check_token)
+            tokens = TokenCache(control.check_token, kept=d / "state" / "vouched-tokens.json")
             self.relay = Relay(d / "registry", config.listen[0], config.listen[1], tokens, self.metrics)
         self.telemetry = GpuTelemetry()
         self.desired: DesiredState | None = None
