@@ -30,6 +30,7 @@ from pathlib import Path
 from fleetyard import __version__
 from fleetyard.agent.config import AgentConfig
 from fleetyard.agent.controlplane import ControlPlane
+from fleetyard.agent.failstatic import FailStatic, unreachable
 from fleetyard.agent.health import HealthSummary, Prober
 from fleetyard.agent.known_good import KnownGood
 from fleetyard.agent.metrics import AgentMetrics
@@ -94,21 +95,27 @@ class Agent:
                                  relay_wait=config.relay_wait)
         self.relay: Relay | None = None
         if config.listen is not None:
-            tokens = TokenCache(control.check_token)
+            tokens = TokenCache(control.check_token, kept=d / "state" / "vouched-tokens.json")
             self.relay = Relay(d / "registry", config.listen[0], config.listen[1], tokens, self.metrics)
         self.telemetry = GpuTelemetry()
         self.desired: DesiredState | None = None
         self.desired_error: str | None = None
+        self.failstatic = FailStatic(d / "state", self.metrics, site=config.site)
         self._applied: list[WorkloadRun] | None = None
         self._last_report = 0.0
 
     # ---- lifecycle -----------------------------------------------------------------------
 
-    def start(self, desired: DesiredState | None = None) -> None:
-        """Clean crash leftovers, start the relay and the sync worker."""
+    def start(self, desired: DesiredState | None = None, *, kept: bool = False) -> None:
+        """Clean crash leftovers, start the relay and the sync worker (`kept`: `desired` is the
+        one kept on disk, the server being unreachable; agent/failstatic.py)."""
         self.dirs.clean_leftovers()
         if desired is not None:
             self._use(desired)
+            if kept:
+                self.failstatic.failed("unreachable at start-up", desired)
+            else:
+                self.failstatic.polled(desired)
         if self.relay is not None:
             self.relay.start()
         self.prober.start()
@@ -159,10 +166,14 @@ class Agent:
 
     def _poll_desired(self) -> None:
         try:
-            self._use(self.control.desired(self.config.site))
+            desired = self.control.desired(self.config.site)
+            self._use(desired)
             self.desired_error = None
+            self.failstatic.polled(desired)
         except ApiError as exc:
             self.desired_error = exc.message
+            if unreachable(exc.status):
+                self.failstatic.failed(exc.message, self.desired)
 
     def _watch(self) -> None:
         """Give the prober the replicas to probe."""

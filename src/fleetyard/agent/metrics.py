@@ -3,7 +3,8 @@
 Counters: bytes fetched per source, chunks fetched and rejected, heartbeat failures,
 bytes served to peers (relay). Gauges: one series per model ref and state (1 for the
 current state, 0 otherwise), replicas per workload and state, whether the site is in
-a sync window, and when the last heartbeat was accepted. Rollouts (issue 10): the
+a sync window, when the last heartbeat was accepted, whether the control plane answers
+and how old the desired state is (agent/failstatic.py). Rollouts (issue 10): the
 validation state of each workload's desired version (1 for the current state) and
 the replicas of that version ready by the probe.
 """
@@ -42,6 +43,11 @@ class AgentMetrics:
                               ["workload", "state"], registry=r)
         self.in_sync_window = Gauge("fleetyard_agent_in_sync_window", "1 when the site may download now.",
                                     registry=r)
+        self.control_plane_up = Gauge("fleetyard_agent_control_plane_up",
+                                      "1 while the control plane answers, 0 while the agent runs its last desired "
+                                      "state without it (fail static).", registry=r)
+        self.desired_state_age = Gauge("fleetyard_agent_desired_state_age_seconds",
+                                       "Seconds since the last successful desired-state poll.", registry=r)
         self.last_heartbeat = Gauge("fleetyard_agent_last_heartbeat_timestamp_seconds",
                                     "When the server last accepted a status report.", registry=r)
         self.rollout_validation = Gauge("fleetyard_agent_rollout_validation",

@@ -7,7 +7,8 @@
 
 A mistake (a bad flag, a missing key file, an unreachable server, a refused token, a
 site the server does not know) is one line on stderr and exit 2 (1 for a server that
-cannot be reached). See docs/agent.md.
+cannot be reached, unless the agent kept a desired state from an earlier run: then it
+starts that one, fail static). See docs/agent.md and docs/failover.md.
 
 For tests only: FLEETYARD_TEST_CLOCK=FILE makes the agent read the wall-clock time
 for sync windows from FILE (an ISO 8601 timestamp the test rewrites).
@@ -40,24 +41,31 @@ def register(app: typer.Typer) -> None:
     app.command("agent")(agent)
 
 
-def _connect(control: HttpControlPlane, config: AgentConfig) -> DesiredState | None:
-    """The first desired state, retried while the server is unreachable (bounded); None when
-    it stays unreachable but flags saved by an earlier run can be served meanwhile (issue 10)."""
+def _connect(control: HttpControlPlane, config: AgentConfig) -> tuple[DesiredState | None, bool]:
+    """The first desired state, retried while the server is unreachable (bounded); then the
+    one kept on disk, if any (fail static: True), so a restart without the server runs it;
+    else (None, False) when flags saved by an earlier run can be served meanwhile."""
+    from fleetyard.agent.failstatic import FailStatic
+    from fleetyard.agent.metrics import AgentMetrics
     from fleetyard.agent.ofrep import saved_flags
     from fleetyard.services.client import ApiError
 
     deadline = time.monotonic() + config.connect_timeout
     while True:
         try:
-            return control.desired(config.site)
+            return control.desired(config.site), False
         except ApiError as exc:
             if exc.status == 0 and time.monotonic() < deadline:
                 time.sleep(0.5)
                 continue
+            kept = FailStatic(config.data_dir / "state", AgentMetrics(), site=config.site).load() \
+                if exc.status == 0 else None
+            if kept is not None:
+                return kept, True
             if exc.status == 0 and config.flags_listen is not None and saved_flags(config.flags_file):
                 err.print(f"fleetyard agent {config.site}: cannot reach the control plane at {config.server} "
                           f"({exc.message}); serving the flags saved by the last run and retrying", highlight=False)
-                return None
+                return None, False
             if exc.status == 0:
                 fail(f"cannot reach the control plane at {config.server}: {exc.message}", EXIT_ERROR)
             if exc.status == 401:
@@ -141,7 +149,7 @@ def _serve(config: AgentConfig) -> None:
     clock: Clock = FileClock(os.environ[TEST_CLOCK_ENV]) if os.environ.get(TEST_CLOCK_ENV) else SystemClock()
     control = HttpControlPlane(config.server, config.token)
     try:
-        desired = _connect(control, config)
+        desired, kept = _connect(control, config)
         node = Agent(config, control, clock=clock)
     except OSError as exc:
         control.close()
@@ -157,7 +165,7 @@ def _serve(config: AgentConfig) -> None:
 
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
-    node.start(desired)
+    node.start(desired, kept=kept)
     relay = node.report().peer_url
     err.print(f"fleetyard agent {config.site}: control plane {config.server}, data {config.data_dir}, "
               f"runtime {config.runtime}" + (f", relay {relay}" if relay else "")

@@ -1,1 +1,1 @@
-"""Rollout engines (issue 10): pure logic driven by reports and a clock - flag evaluation here."""
+"""Rollouts, failover and feature flags as pure logic, driven by reports and a clock (no I/O)."""

@@ -18,13 +18,15 @@ from fleetyard.server.body import BodyLimits
 from fleetyard.server.errors import install_error_handlers
 from fleetyard.server.metrics import Metrics, MetricsMiddleware
 from fleetyard.server.openapi import install_openapi
-from fleetyard.server.routes import admin, fleet, registry, sites, system
+from fleetyard.server.routes import admin, events, fleet, registry, sites, system
 from fleetyard.server.settings import Settings
 from fleetyard.server.state import AppState
 from fleetyard.services.apply import FleetService
 from fleetyard.services.db import Database
+from fleetyard.services.failover import FailoverJob, FailoverSettings
 from fleetyard.services.objects import ObjectService
 from fleetyard.services.planning import PlanSettings
+from fleetyard.services.webhook import WebhookJob
 
 __all__ = ["background_jobs", "create_app", "make_state"]
 
@@ -33,7 +35,8 @@ def make_state(settings: Settings) -> AppState:
     db = Database(settings.db_url)
     store = open_store(settings.registry_path, create=True)
     plan = PlanSettings(time_limit=settings.plan_time_limit, resilience=settings.plan_resilience)
-    state = AppState(settings=settings, db=db, store=store, fleet=FleetService(db, store, plan),
+    state = AppState(settings=settings, db=db, store=store,
+                     fleet=FleetService(db, store, plan, failover=settings.failover),
                      objects=ObjectService(store, db), metrics=Metrics(db, settings.heartbeat_interval),
                      limits=BodyLimits.of(settings))
     state.background = Background(background_jobs(state), settings.tick_interval)
@@ -42,7 +45,12 @@ def make_state(settings: Settings) -> AppState:
 
 def background_jobs(state: AppState) -> list[tuple[str, Job]]:
     """The control plane's own jobs, in the order they run each tick (server/background.py)."""
+    s = state.settings
     jobs: list[tuple[str, Job]] = []
+    jobs.append(("failover", FailoverJob(state.db, state.fleet, FailoverSettings(
+        enabled=s.failover, grace=s.failover_grace, hold_off=s.failover_hold_off,
+        heartbeat_interval=s.heartbeat_interval, tick_interval=s.tick_interval))))
+    jobs.append(("webhook", WebhookJob(state.db, s.event_webhook)))
     return jobs
 
 
@@ -63,14 +71,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app = FastAPI(
         title="fleetyard control plane",
         version=__version__,
-        description="API v1 of docs/api.md: resources, plan, desired state, status, registry, tokens, audit. "
+        description="API v1 of docs/api.md: resources, plan, desired state, status, registry, tokens, audit, "
+                    "events. "
                     "Every error answers `ErrorOut` (`detail`, `problems`).",
         lifespan=lifespan,
     )
     app.state.fleetyard = state
     install_error_handlers(app)
     install_openapi(app)
-    for module in (system, fleet, sites, registry, admin):
+    for module in (system, fleet, sites, registry, admin, events):
         app.include_router(module.router)
     app.add_middleware(MetricsMiddleware, metrics=state.metrics)
     return app

@@ -27,6 +27,7 @@ from fleetyard.services.wire import (
     ApplyResult,
     AuditEntry,
     DesiredState,
+    EventOut,
     FleetStatus,
     HealthOut,
     ModelOut,
@@ -204,6 +205,12 @@ class Client:
     def audit(self, limit: int = 100) -> list[AuditEntry]:
         """The newest audit entries first."""
         return self._get_list(f"{API}/audit", AuditEntry, limit=limit)
+
+    def events(self, *, after: int | None = None, limit: int = 100, kind: str | None = None,
+               subject: str | None = None) -> list[EventOut]:
+        """Events in id order: the newest `limit`, or (with `after`) the first `limit` after that id."""
+        params = {"after": after, "limit": limit, "kind": kind, "subject": subject}
+        return self._get_list(f"{API}/events", EventOut, **{k: v for k, v in params.items() if v is not None})
 
     def metrics(self) -> str:
         """The server's Prometheus metrics (text format)."""

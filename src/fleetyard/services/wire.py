@@ -231,6 +231,13 @@ class SiteStatus(_Wire):
     peer_url: str | None = None
     workloads: list[WorkloadStatus] = Field(default_factory=list)
     telemetry: Telemetry = Field(default_factory=Telemetry)
+    # failover (docs/failover.md): false while its work is elsewhere (unavailable, or returning
+    # within the hold-off), with since when and why; drift: what differs from the desired state
+    # for longer than FLEETYARD_DRIFT_AFTER
+    available: bool = True
+    unavailable_since: datetime | None = None
+    unavailable_reason: str | None = None
+    drift: str | None = None
 
 
 class FleetStatus(_Wire):

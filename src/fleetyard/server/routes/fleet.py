@@ -82,7 +82,7 @@ def get_plan(session: SessionDep, _principal: ReaderDep) -> PlanOut:
 
 @router.get("/status", response_model=FleetStatus, responses=errors())
 def get_status(state: StateDep, session: SessionDep, _principal: ReaderDep) -> FleetStatus:
-    return status.fleet_status(session, state.settings.heartbeat_interval)
+    return status.fleet_status(session, state.settings.heartbeat_interval, drift_after=state.settings.drift_after)
 
 
 @router.get("/models", response_model=list[ModelOut], responses=errors())
