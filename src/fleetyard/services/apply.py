@@ -175,7 +175,8 @@ class FleetService:
                                cost_per_hour_before=cost_before, cost_per_hour_after=cost_before,
                                warnings=warnings)
         edited = {c.name for c in changes if c.kind == "Workload" and c.action != "unchanged"}
-        flags_only = snap.plan is not None and all(c.kind == "Flag" for c in changes if c.action != "unchanged")
+        edited = [c for c in changes if c.action != "unchanged"]
+        flags_only = snap.plan is not None and bool(edited) and all(c.kind == "Flag" for c in edited)
         plan = (snap.plan if flags_only and snap.plan else
                 make_plan(loaded.fleet, self.settings, current=snap.plan, changes=changes, down=snap.down,
                           back=snap.planned - snap.down))
