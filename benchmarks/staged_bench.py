@@ -31,7 +31,7 @@ def _table(plan):  # type: ignore[no-untyped-def]
     return {(a.workload, a.site, a.gpu_sku): a.replicas for a in plan.assignments}
 
 
-def run(size: str, tightness: float, replan: bool) -> None:
+def run(size: str, tightness: float, replan: bool, resilience: bool = False) -> None:
     a, b = map(int, size.split("x"))
     fleet = generate(a, b, seed=0, tightness=tightness)
     t0 = time.perf_counter()
@@ -53,6 +53,17 @@ def run(size: str, tightness: float, replan: bool) -> None:
     print(f"  cost ${co.value:,.2f}/h, bound ${co.bound:,.2f}/h, gap {100 * co.gap:.2f}% [{co.status}]")
     print(f"  greedy: {greedy_s:.1f} s, short {short_g:,.0f}, ${base_plan.totals.cost_per_hour:,.2f}/h; "
           f"optimizer serves {short_g - short:+,.0f} weighted GPUs more")
+    if resilience:
+        from collections import Counter
+
+        from fleetyard.placement.resilience import resilience_report
+
+        t3 = time.perf_counter()
+        report = resilience_report(planner, placement)
+        methods = Counter(e.method for e in report)
+        print(f"  resilience report: {time.perf_counter() - t3:.1f} s, "
+              f"{sum(e.absorbable for e in report)} of {len(report)} sites absorbable; "
+              + ", ".join(f"{n} {m}" for m, n in sorted(methods.items())))
     if replan:
         name = sorted(fleet.workloads)[len(fleet.workloads) // 2]
         w = fleet.workloads[name]
@@ -87,10 +98,11 @@ def main() -> int:
     ap.add_argument("--sizes", default="20x200,50x500,200x3000")
     ap.add_argument("--tightness", type=float, default=0.75)
     ap.add_argument("--no-replan", action="store_true")
+    ap.add_argument("--resilience", action="store_true", help="also time the per-site resilience report")
     args = ap.parse_args()
     print(machine("highspy", "numpy"))
     for size in args.sizes.split(","):
-        run(size, args.tightness, not args.no_replan)
+        run(size, args.tightness, not args.no_replan, args.resilience)
     return 0
 
 

@@ -232,7 +232,7 @@ def test_validate_prints_the_counts(runs, fleet):
     assert run.code == 0, run.stderr
     assert run.stdout.strip() == (
         f"ok: {len(fleet.regions)} regions, {len(fleet.sites)} sites, "
-        f"{len(fleet.workloads)} workloads, {len(fleet.policies)} policies")
+        f"{len(fleet.workloads)} workloads, {len(fleet.policies)} policies, {len(fleet.flags)} flags")
     assert (len(fleet.regions), len(fleet.sites), len(fleet.workloads)) == (10, 16, 29)
     assert "error" not in run.stderr
 

@@ -18,7 +18,7 @@ from fleetyard.placement import neighbourhood as nb
 from fleetyard.placement.check import check_plan
 from fleetyard.placement.movecost import running_from_assignments
 from fleetyard.placement.objective import weighted_demand
-from fleetyard.placement.resilience import resilience_report
+from fleetyard.placement.resilience import LP_PROOF, resilience_report
 from fleetyard.spec import load_fleet
 from tests.property.test_plan_properties import SETTINGS, fleets
 
@@ -128,7 +128,7 @@ def test_the_resilience_report_counts_work_not_seconds():
     two = resilience_report(planner, placement, workers=2)
     assert [e.model_dump() for e in one] == [e.model_dump() for e in two]
     assert not any("safety net" in e.method for e in one)
-    assert any(e.method.startswith("exact failover") for e in one)  # the exact path ran
+    assert any(e.method.startswith("exact failover") or e.method == LP_PROOF for e in one)  # the exact path ran
 
 
 def test_a_failover_neighbourhood_does_not_grow_with_the_fleet():
@@ -144,3 +144,19 @@ def test_a_failover_neighbourhood_does_not_grow_with_the_fleet():
     movable = nb.movable_workloads(planner, placement, displaced, {busiest})
     assert len(movable) <= nb.MAX_MOVABLE
     assert not set(movable) & set(displaced)
+
+
+def test_the_lp_proof_of_a_loss_never_changes_a_verdict(monkeypatch):
+    """A site whose loss the LP relaxation proves unabsorbable skips the exact MIP; every
+    verdict must be the one the exact failover reaches, and the proof must be used."""
+    from fleetyard.placement import resilience
+
+    fleet = fleetgen.generate(12, 80, seed=5, tightness=1.1)
+    planner = Planner(fleet)
+    placement = planner.place(QUICK)
+    fast = resilience_report(planner, placement, workers=1)
+    monkeypatch.setattr(resilience, "_cannot_absorb", lambda built, before: False)
+    exact = resilience_report(planner, placement, workers=1)
+    assert [(e.failed_site, e.absorbable) for e in fast] == [(e.failed_site, e.absorbable) for e in exact]
+    proven = [e for e in fast if e.method == resilience.LP_PROOF]
+    assert proven and all(not e.absorbable and e.unplaced for e in proven)

@@ -22,7 +22,8 @@ def test_segment_helpers_handle_empty_segments():
     starts = np.array([0, 3, 3, 5])  # [3,1,2], [], [5,4]
     mins = _segment_min(values, starts)
     assert mins.tolist() == [1.0, np.inf, 4.0]
-    assert _segment_argmin(values, starts, mins).tolist() == [1, -1, 4]
+    seg = np.repeat(np.arange(len(starts) - 1), np.diff(starts))
+    assert _segment_argmin(values, starts, mins, seg).tolist() == [1, -1, 4]
 
 
 def _capacities(planner):

@@ -66,7 +66,9 @@ class ServerProcess:
                "--data", str(self.data), "--admin-token-file", str(self.data / "admin.token")]
         if self.db:
             cmd += ["--db", self.db]
-        env = {**os.environ, "FLEETYARD_HEARTBEAT_INTERVAL": "2", **self.extra_env}
+        # API tests send heartbeats by hand and then fall silent: failover (on by default in a real
+        # server) would re-plan under them; the failover tests turn it on (FLEETYARD_FAILOVER=true).
+        env = {**os.environ, "FLEETYARD_HEARTBEAT_INTERVAL": "2", "FLEETYARD_FAILOVER": "false", **self.extra_env}
         with open(self.log, "wb") as log:
             self.proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=env)
         deadline = time.monotonic() + START_TIMEOUT

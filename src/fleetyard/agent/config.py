@@ -71,6 +71,12 @@ class AgentConfig:
     connect_timeout: float = 15.0
     relay_wait: float = 10.0
     extra: dict[str, str] = field(default_factory=dict)
+    flags_listen: tuple[str, int] | None = None  # issue 10: where the OFREP listener serves flags (agent/ofrep.py)
+
+    @property
+    def flags_file(self) -> Path:
+        """The last flags received, for a restart without the server."""
+        return self.data_dir / "state" / "flags.json"
 
     def check(self) -> None:
         """Raise ConfigError naming the first wrong setting."""

@@ -120,6 +120,8 @@ class LocalFleet:
         self.signing_key, self.public_key = _key_pair(root / "keys")
         self.status_errors = 0
         self._client: Client | None = None
+        self._server_env: dict[str, str] = {}
+        self._server_db: str | None = None
 
     # ---- processes ------------------------------------------------------------------------
 
@@ -129,14 +131,22 @@ class LocalFleet:
                                     stdin=subprocess.DEVNULL, env={**os.environ, **(env or {})},
                                     start_new_session=True)
 
-    def start_server(self, timeout: float = 60.0) -> None:
-        """Start `fleetyard server` and wait until it answers and its admin token exists."""
-        port = free_port()
+    def start_server(self, timeout: float = 60.0, *, env: Mapping[str, str] | None = None,
+                     db: str | None = None) -> None:
+        """Start `fleetyard server` and wait until it answers and its admin token exists
+        (`env`: extra FLEETYARD_* settings; `db`: a database URL instead of the SQLite file).
+        Called again after `stop_server`, it starts the same server on the same port."""
+        if env is not None or not self.url:
+            self._server_env, self._server_db = dict(env or {}), db
+        port = int(self.url.rsplit(":", 1)[1]) if self.url else free_port()
         self.url = f"http://127.0.0.1:{port}"
         token_file = self.root / "admin.token"
-        self.server = self._spawn(["server", "--listen", f"127.0.0.1:{port}", "--data", str(self.root / "server"),
-                                   "--admin-token-file", str(token_file), "--heartbeat-interval",
-                                   str(self.heartbeat), "--plan-time-limit", "20"], self.logs / "server.log")
+        args = ["server", "--listen", f"127.0.0.1:{port}", "--data", str(self.root / "server"),
+                "--admin-token-file", str(token_file), "--heartbeat-interval", str(self.heartbeat),
+                "--plan-time-limit", "20"]
+        if self._server_db:
+            args += ["--db", self._server_db]
+        self.server = self._spawn(args, self.logs / "server.log", self._server_env)
         deadline = time.monotonic() + timeout
         while True:
             if self.server.poll() is not None:
@@ -150,7 +160,18 @@ class LocalFleet:
                 raise FleetError(f"the server did not answer within {timeout:.0f} s")
             time.sleep(0.1)
         self.admin = token_file.read_text().strip()
-        self._client = Client(self.url, self.admin, timeout=60.0)
+        if self._client is None:
+            self._client = Client(self.url, self.admin, timeout=60.0)
+
+    def stop_server(self) -> None:
+        """SIGTERM the server and wait for it (agents keep running: fail static)."""
+        if self.server is not None and self.server.poll() is None:
+            self.server.send_signal(signal.SIGTERM)
+            try:
+                self.server.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.server.pid, signal.SIGKILL)
+                self.server.wait()
 
     @property
     def client(self) -> Client:

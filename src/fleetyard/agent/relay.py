@@ -12,8 +12,11 @@ objects (agent tokens of every site, viewers and up). The relay asks the server
 once - a HEAD of the store marker with that token - and caches the answer (accepted
 for 5 minutes, refused for 10 seconds), so no second secret has to be distributed
 and a revoked token stops working here within minutes. If the server cannot be
-reached, tokens seen before keep working and new ones get 503. Peers never have to
-trust a relay either: every chunk is checked against its BLAKE3 name.
+reached, tokens seen before keep working and new ones get 503. With a `kept` file the
+tokens the server vouched for (their SHA-256 only) survive an agent restart, so an
+agent restarted while the server is down still serves its peers and `/metrics` (fail
+static, docs/failover.md); a token the server refuses is dropped from it. Peers never
+have to trust a relay either: every chunk is checked against its BLAKE3 name.
 """
 
 from __future__ import annotations
@@ -48,11 +51,33 @@ class TokenCache:
     """Asks `check(token)` (True: accepted) at most once per TTL per token."""
 
     def __init__(self, check: Callable[[str], bool], *, ok_ttl: float = 300.0, bad_ttl: float = 10.0,
-                 monotonic: Callable[[], float] = time.monotonic) -> None:
+                 monotonic: Callable[[], float] = time.monotonic, kept: Path | None = None) -> None:
         self._check, self.ok_ttl, self.bad_ttl, self._now = check, ok_ttl, bad_ttl, monotonic
         self._seen: dict[str, tuple[bool, float]] = {}
         self._lock = threading.Lock()
         self.asked = 0
+        self._kept_path = kept
+        self._vouched: set[str] = set()  # digests the server accepted, kept across restarts
+        if kept is not None:
+            try:
+                doc = json.loads(kept.read_text(encoding="utf-8"))
+                self._vouched = {d for d in doc if isinstance(d, str)} if isinstance(doc, list) else set()
+            except (OSError, ValueError):
+                pass
+
+    def _keep(self, key: str, ok: bool) -> None:
+        if self._kept_path is None or (key in self._vouched) == ok:
+            return
+        with self._lock:
+            (self._vouched.add if ok else self._vouched.discard)(key)
+            doc = json.dumps(sorted(self._vouched))
+        tmp = self._kept_path.with_name(f".{self._kept_path.name}.{threading.get_ident()}.tmp")
+        try:
+            self._kept_path.parent.mkdir(parents=True, exist_ok=True)
+            tmp.write_text(doc, encoding="utf-8")
+            os.replace(tmp, self._kept_path)
+        except OSError:
+            pass
 
     def allowed(self, token: str) -> bool:
         """Whether the token may read; raises TokenCheckUnavailable if it cannot be told."""
@@ -66,11 +91,12 @@ class TokenCache:
             self.asked += 1
             ok = self._check(token)
         except TokenCheckUnavailable:
-            if hit is not None and hit[0]:
+            if (hit is not None and hit[0]) or key in self._vouched:
                 return True  # the server is away: keep serving peers it vouched for
             raise
         with self._lock:
             self._seen[key] = (ok, now + (self.ok_ttl if ok else self.bad_ttl))
+        self._keep(key, ok)
         return ok
 
 

@@ -127,7 +127,7 @@ class SyncWorker:
         if desired.models == self._collected_for and now - self._collected_at < COLLECT_EVERY:
             return
         self._collected_for, self._collected_at = list(desired.models), now
-        keep = {m.ref for m in desired.models}
+        keep = {m.ref for m in desired.models} | {k for w in desired.workloads for k in w.keep}  # rollback targets
         for name in {m.name for m in desired.models} | set(self.dirs.actives()):
             keep |= {f"{name}:{v}" for v in (self.dirs.active(name), self.dirs.previous(name)) if v}
         stale = [m for m in self.local.versions() if m.ref not in keep]

@@ -2,11 +2,13 @@
 
     fleetyard agent --site fra-1 --server http://cp:8080 --token fy_... --data-dir /var/lib/fleetyard \\
         --trust-key release.pub [--trust-key ...] [--max-mbps 200] [--listen 0.0.0.0:9400] \\
-        [--runtime process|kubernetes] [--kubeconfig PATH] [--heartbeat 5] [--relay-wait 10]
+        [--runtime process|kubernetes] [--kubeconfig PATH] [--heartbeat 5] [--relay-wait 10] \\
+        [--flags-listen 127.0.0.1:8016]
 
 A mistake (a bad flag, a missing key file, an unreachable server, a refused token, a
 site the server does not know) is one line on stderr and exit 2 (1 for a server that
-cannot be reached). See docs/agent.md.
+cannot be reached, unless the agent kept a desired state from an earlier run: then it
+starts that one, fail static). See docs/agent.md and docs/failover.md.
 
 For tests only: FLEETYARD_TEST_CLOCK=FILE makes the agent read the wall-clock time
 for sync windows from FILE (an ISO 8601 timestamp the test rewrites).
@@ -39,18 +41,31 @@ def register(app: typer.Typer) -> None:
     app.command("agent")(agent)
 
 
-def _connect(control: HttpControlPlane, config: AgentConfig) -> DesiredState:
-    """The first desired state, retried while the server is unreachable (bounded)."""
+def _connect(control: HttpControlPlane, config: AgentConfig) -> tuple[DesiredState | None, bool]:
+    """The first desired state, retried while the server is unreachable (bounded); then the
+    one kept on disk, if any (fail static: True), so a restart without the server runs it;
+    else (None, False) when flags saved by an earlier run can be served meanwhile."""
+    from fleetyard.agent.failstatic import FailStatic
+    from fleetyard.agent.metrics import AgentMetrics
+    from fleetyard.agent.ofrep import saved_flags
     from fleetyard.services.client import ApiError
 
     deadline = time.monotonic() + config.connect_timeout
     while True:
         try:
-            return control.desired(config.site)
+            return control.desired(config.site), False
         except ApiError as exc:
             if exc.status == 0 and time.monotonic() < deadline:
                 time.sleep(0.5)
                 continue
+            kept = FailStatic(config.data_dir / "state", AgentMetrics(), site=config.site).load() \
+                if exc.status == 0 else None
+            if kept is not None:
+                return kept, True
+            if exc.status == 0 and config.flags_listen is not None and saved_flags(config.flags_file):
+                err.print(f"fleetyard agent {config.site}: cannot reach the control plane at {config.server} "
+                          f"({exc.message}); serving the flags saved by the last run and retrying", highlight=False)
+                return None, False
             if exc.status == 0:
                 fail(f"cannot reach the control plane at {config.server}: {exc.message}", EXIT_ERROR)
             if exc.status == 401:
@@ -87,6 +102,9 @@ def agent(
                                                    "plane at start-up.")] = 15.0,
     relay_wait: Annotated[float, typer.Option("--relay-wait", help="Seconds a version new everywhere may wait "
                                               "for a peer before it is fetched from the center (0: never).")] = 10.0,
+    flags_listen: Annotated[str | None, typer.Option("--flags-listen", envvar="FLEETYARD_FLAGS_LISTEN",
+                                                     help="HOST:PORT to serve feature flags over OFREP "
+                                                     "(docs/flags.md).")] = None,
 ) -> None:
     """Run this site's agent: sync models, verify, activate, run workloads, report."""
     from fleetyard.agent.config import AgentConfig, ConfigError, RuntimeName, lock_data_dir, parse_listen
@@ -99,7 +117,8 @@ def agent(
                              trust_keys=tuple(trust_key), max_mbps=max_mbps,
                              listen=parse_listen(listen) if listen else None, advertise_url=advertise_url,
                              runtime=rt, kubeconfig=kubeconfig, namespace=namespace, image=image,
-                             heartbeat=heartbeat, connect_timeout=connect_timeout, relay_wait=relay_wait)
+                             heartbeat=heartbeat, connect_timeout=connect_timeout, relay_wait=relay_wait,
+                             flags_listen=_listen("--flags-listen", flags_listen))
         config.check()
         lock = lock_data_dir(config.data_dir)
     except ConfigError as exc:
@@ -109,6 +128,15 @@ def agent(
     finally:
         lock.close()
     sys.stderr.flush()
+
+
+def _listen(option: str, text: str | None) -> tuple[str, int] | None:
+    from fleetyard.agent.config import ConfigError, parse_listen
+
+    try:
+        return parse_listen(text) if text else None
+    except ConfigError as exc:
+        raise ConfigError(str(exc).replace("--listen", option, 1)) from None
 
 
 def _serve(config: AgentConfig) -> None:
@@ -121,11 +149,11 @@ def _serve(config: AgentConfig) -> None:
     clock: Clock = FileClock(os.environ[TEST_CLOCK_ENV]) if os.environ.get(TEST_CLOCK_ENV) else SystemClock()
     control = HttpControlPlane(config.server, config.token)
     try:
-        desired = _connect(control, config)
+        desired, kept = _connect(control, config)
         node = Agent(config, control, clock=clock)
     except OSError as exc:
         control.close()
-        where = f"{config.listen[0]}:{config.listen[1]}" if config.listen else str(config.data_dir)
+        where = ", ".join(f"{a[0]}:{a[1]}" for a in (config.listen, config.flags_listen) if a) or str(config.data_dir)
         fail(f"cannot start the agent ({where}): {exc.strerror or exc}", EXIT_ERROR)
     except BaseException:
         control.close()
@@ -137,10 +165,11 @@ def _serve(config: AgentConfig) -> None:
 
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
-    node.start(desired)
+    node.start(desired, kept=kept)
     relay = node.report().peer_url
     err.print(f"fleetyard agent {config.site}: control plane {config.server}, data {config.data_dir}, "
-              f"runtime {config.runtime}" + (f", relay {relay}" if relay else ""), highlight=False)
+              f"runtime {config.runtime}" + (f", relay {relay}" if relay else "")
+              + (f", flags {node.ofrep.url}" if node.ofrep else ""), highlight=False)
     try:
         node.run(stop)
     finally:

@@ -17,6 +17,8 @@ from fleetyard.cli import (
     agent_cmd,
     backup_cmd,
     demo_cmd,
+    events_cmd,
+    flags_cmd,
     plan_cmd,
     rollout_cmd,
     server_cmd,
@@ -38,6 +40,8 @@ agent_cmd.register(app)
 demo_cmd.register(app)
 backup_cmd.register(app)
 rollout_cmd.register(app)
+flags_cmd.register(app)
+events_cmd.register(app)
 app.add_typer(registry_app, name="registry")
 
 

@@ -66,7 +66,7 @@ def validate(paths: Paths) -> None:
     fleet = load_or_exit(paths)
     console.print(
         f"[green]ok[/]: {len(fleet.regions)} regions, {len(fleet.sites)} sites, {len(fleet.workloads)} workloads, "
-        f"{len(fleet.policies)} policies", highlight=False)
+        f"{len(fleet.policies)} policies" + (f", {len(fleet.flags)} flags" if fleet.flags else ""), highlight=False)
 
 
 def plan(

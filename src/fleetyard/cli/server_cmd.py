@@ -149,7 +149,7 @@ def get(
 ) -> None:
     """Show stored resources, the current plan or the registry's models."""
     kind = {"site": "sites", "workload": "workloads", "region": "regions", "policy": "policies",
-            "objective": "objectives", "model": "models"}.get(what, what)
+            "objective": "objectives", "flag": "flags", "model": "models"}.get(what, what)
     if kind not in (*KINDS, "plan", "models"):
         fail(f"cannot get {what!r}: expected one of {', '.join(KINDS)}, plan, models")
     with _api(server, token) as api:
@@ -172,7 +172,7 @@ def get(
 
 
 def delete(
-    kind: Annotated[str, typer.Argument(help="site, workload, region, policy or objective.", show_default=False)],
+    kind: Annotated[str, typer.Argument(help="site, workload, region, policy, objective or flag.", show_default=False)],
     name: Annotated[str, typer.Argument(help="Resource name.", show_default=False)],
     server: ServerOpt = DEFAULT_SERVER,
     token: TokenOpt = None,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
@@ -14,15 +15,17 @@ from fleetyard.cli.render import money, resilience_text, totals_text, unplaced_t
 from fleetyard.services.wire import (
     ApplyResult,
     AuditEntry,
+    EventOut,
     FleetStatus,
     ModelOut,
     PlanOut,
     ResourceOut,
+    SiteStatus,
     TokenOut,
 )
 
-__all__ = ["apply_view", "audit_table", "models_table", "plan_view", "resources_table", "status_table",
-           "tokens_table"]
+__all__ = ["apply_view", "audit_table", "events_table", "models_table", "plan_view", "resources_table",
+           "status_table", "tokens_table"]
 
 
 def size(n: float) -> str:
@@ -88,6 +91,7 @@ def resources_table(kind: str, rows: Sequence[ResourceOut]) -> Table:
         "sites": ("Name", "Type", "CC", "GPUs", "Windows", "Source", "Updated"),
         "workloads": ("Name", "Type", "Model", "Replicas", "Priority", "Source", "Updated"),
         "regions": ("Name", "Lat", "Lon", "Source", "Updated"),
+        "flags": ("Name", "Type", "Default", "Rules", "Enabled", "Source", "Updated"),
     }
     cols = columns.get(kind, ("Name", "Source", "Updated"))
     t = Table(*cols, box=None)
@@ -105,6 +109,9 @@ def resources_table(kind: str, rows: Sequence[ResourceOut]) -> Table:
         elif kind == "regions":
             loc = s.get("location") or {}
             t.add_row(r.name, str(loc.get("lat", "")), str(loc.get("lon", "")), *tail)
+        elif kind == "flags":
+            t.add_row(r.name, str(s.get("type", "")), json.dumps(s.get("default")), str(len(s.get("rules") or [])),
+                      "no" if s.get("enabled") is False else "yes", *tail)
         else:
             t.add_row(r.name, *tail)
     return t
@@ -133,7 +140,7 @@ def models_table(rows: Sequence[ModelOut]) -> Table:
 
 def status_table(st: FleetStatus) -> Table:
     t = Table(title=f"Fleet status, plan revision {st.revision}", title_justify="left")
-    for col in ("Site", "Heartbeat", "Revision", "Models", "Fetched", "Replicas run/ok/want", "Sync"):
+    for col in ("Site", "Heartbeat", "Revision", "Models", "Fetched", "Replicas run/ok/want", "Sync", "Health"):
         t.add_column(col)
     now = datetime.now(UTC)
     state_style = {"active": "green", "synced": "cyan", "syncing": "yellow", "failed": "red", "pending": "dim"}
@@ -155,14 +162,33 @@ def status_table(st: FleetStatus) -> Table:
         reps = Text(f"{r.running}/{r.healthy}/{r.desired}", style="green" if ok else "yellow")
         sync = "-" if s.sync_progress is None else f"{100 * s.sync_progress:.0f}%"
         t.add_row(s.site, beat, "-" if s.revision is None else str(s.revision), models, size(s.bytes_fetched),
-                  reps, sync)
+                  reps, sync, _health(s, now))
     return t
+
+
+def _health(s: SiteStatus, now: datetime) -> Text:
+    """Availability (failover) and drift, in words."""
+    if not s.available:
+        since = f" since {ago(s.unavailable_since, now)}" if s.unavailable_since else ""
+        return Text(f"UNAVAILABLE{since}: {s.unavailable_reason or 'no reason recorded'}", style="bold red")
+    if s.drift:
+        return Text(f"drift: {s.drift}", style="yellow")
+    return Text("ok", style="green")
 
 
 def audit_table(rows: Sequence[AuditEntry]) -> Table:
     t = Table("ID", "At (UTC)", "Actor", "Action", "Target", box=None)
     for e in rows:
         t.add_row(str(e.id), e.at.strftime("%Y-%m-%d %H:%M:%S"), e.actor, e.action, e.target)
+    return t
+
+
+def events_table(rows: Sequence[EventOut]) -> Table:
+    t = Table("ID", "At (UTC)", "Kind", "Subject", "Message", box=None)
+    style = {"site.down": "bold red", "site.up": "green", "rollout.wave_failed": "red", "rollout.rolled_back": "red"}
+    for e in rows:
+        t.add_row(str(e.id), e.at.strftime("%Y-%m-%d %H:%M:%S"), Text(e.kind, style=style.get(e.kind, "")),
+                  e.subject, e.message)
     return t
 
 

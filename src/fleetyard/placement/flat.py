@@ -43,6 +43,7 @@ class Flat:
     reg_demand: FloatArray
     reg_starts: IntArray  # len K + 1, into reg_idx
     reg_idx: IntArray  # entries within the SLO of the segment's region
+    reg_seg: IntArray  # per reg_idx entry: its region segment
 
     @property
     def n_workloads(self) -> int:
@@ -103,6 +104,7 @@ def build_flat(cands: Sequence[Candidates], unit: float) -> Flat:
         reg_demand=np.array(reg_demand, dtype=np.float64),
         reg_starts=reg_starts,
         reg_idx=_cat_int(reg_parts),
+        reg_seg=np.repeat(np.arange(len(reg_parts), dtype=np.int64), reg_sizes),
     )
 
 

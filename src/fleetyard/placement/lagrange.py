@@ -36,12 +36,11 @@ def _segment_min(values: FloatArray, starts: IntArray) -> FloatArray:
     return out
 
 
-def _segment_argmin(values: FloatArray, starts: IntArray, mins: FloatArray) -> IntArray:
-    """Index of the first minimum of each segment; -1 for empty ones."""
-    sizes = starts[1:] - starts[:-1]
-    seg = np.repeat(np.arange(len(sizes)), sizes)
+def _segment_argmin(values: FloatArray, starts: IntArray, mins: FloatArray, seg: IntArray) -> IntArray:
+    """Index of the first minimum of each segment; -1 for empty ones (`seg`: each entry's
+    segment, precomputed once per `Flat`)."""
     hits = np.flatnonzero(values <= mins[seg])
-    out = np.full(len(sizes), -1, dtype=np.int64)
+    out = np.full(len(starts) - 1, -1, dtype=np.int64)
     segs, first = np.unique(seg[hits], return_index=True)
     out[segs] = hits[first]
     return out
@@ -64,7 +63,7 @@ def evaluate(flat: Flat, cap_gpus: FloatArray, cap_kw: FloatArray, pi: FloatArra
     kw_used = np.zeros(len(cap_kw))
     jobs = np.flatnonzero(((flat.kind == GANG) | (flat.kind == JOB)) & (wmin < flat.value))
     if len(jobs):
-        arg = _segment_argmin(priced, flat.starts, wmin)[jobs]
+        arg = _segment_argmin(priced, flat.starts, wmin, flat.seg)[jobs]
         np.add.at(gpus_used, flat.pool[arg], flat.need[jobs] * flat.gpus[arg])
         np.add.at(kw_used, flat.site[arg], flat.need[jobs] * flat.power[arg])
     if len(flat.reg_w):
@@ -87,7 +86,7 @@ def evaluate(flat: Flat, cap_gpus: FloatArray, cap_kw: FloatArray, pi: FloatArra
         lb = np.where(inference, np.maximum.reduce([lb, fractional, widest, disjoint, total, capped]), lb)
         served = np.flatnonzero(rmin < flat.value[flat.reg_w])
         if len(served):
-            arg = flat.reg_idx[_segment_argmin(rvals, flat.reg_starts, rmin)[served]]
+            arg = flat.reg_idx[_segment_argmin(rvals, flat.reg_starts, rmin, flat.reg_seg)[served]]
             replicas = flat.reg_demand[served] / rpr[served]
             np.add.at(gpus_used, flat.pool[arg], replicas * flat.gpus[arg])
             np.add.at(kw_used, flat.site[arg], replicas * flat.power[arg])

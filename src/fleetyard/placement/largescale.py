@@ -23,7 +23,7 @@ The bound reported is the Lagrangian bound minus the plan's shortfall penalty (s
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 
 import numpy as np
@@ -51,7 +51,8 @@ POLISH_MAX_PAIRS = 100_000
 SERVICE_DUAL_STEPS = 120  # subgradient steps per stage bound on big fleets (half above 500k pairs)
 # Weights of the shortfall penalty tried for the cost stage's bound (a Lagrangian dual of
 # "serve at least as much"): at 200 x 3,000 the best was near 0.001 (docs/planning.md).
-SERVICE_WEIGHTS = (0.03, 0.01, 0.003, 0.001, 0.0003)
+SERVICE_WEIGHTS = (0.03, 0.01, 0.003, 0.001, 0.0003, 0.0001)
+FIRST_WEIGHT = 3  # index of the weight tried first; the search walks out from it while the bound rises
 DUAL_SHARE = 0.5  # of the time limit, a safety stop for the subgradient: its step count (200)
 # normally ends it, so that the prices, and the plan, do not depend on the clock
 
@@ -141,6 +142,21 @@ def optimize_large(ctx: Context, runner: Runner, ledger: Ledger, cands: Sequence
     return placement
 
 
+def _search_weights(bound_at: Callable[[float], float]) -> list[tuple[float, float]]:
+    """The weights tried for the cost stage's bound and their bounds: SERVICE_WEIGHTS[FIRST_WEIGHT]
+    and its neighbours, then further out in the direction where the bound rose (it is
+    unimodal in the weight on every fleet measured), so 3-4 duals instead of all six."""
+    tried = {FIRST_WEIGHT: bound_at(SERVICE_WEIGHTS[FIRST_WEIGHT])}
+    for step in (-1, 1):
+        i = FIRST_WEIGHT + step
+        while 0 <= i < len(SERVICE_WEIGHTS):
+            tried[i] = bound_at(SERVICE_WEIGHTS[i])
+            if tried[i] <= tried[i - step]:
+                break
+            i += step
+    return [(SERVICE_WEIGHTS[i], tried[i]) for i in sorted(tried)]
+
+
 def _stages(flat: Flat, cap_gpus: FloatArray, cap_kw: FloatArray, cands: Sequence[Candidates],
             placement: Placement, unit: float) -> list[StageResult]:
     """Stage reports valid for the *whole* candidate set (the polish saw only part of it):
@@ -159,12 +175,15 @@ def _stages(flat: Flat, cap_gpus: FloatArray, cap_kw: FloatArray, cands: Sequenc
     steps = SERVICE_DUAL_STEPS if len(flat.pool) <= 500_000 else SERVICE_DUAL_STEPS // 2
     penalty = short * unit
     best_bound, best_weight = max(0.0, placement.bound or 0.0), 1.0
-    for weight in SERVICE_WEIGHTS:  # cost >= L(cost + weight x penalty) - weight x penalty(plan)
+    def bound_at(weight: float) -> float:  # cost >= L(cost + weight x penalty) - weight x penalty(plan)
         scaled = replace(flat, value=flat.value * weight)
         dual_w = subgradient(scaled, cap_gpus, cap_kw, upper=cost + weight * penalty, iterations=steps,
                              time_limit=60.0)
-        if dual_w.bound - weight * penalty > best_bound:
-            best_bound, best_weight = dual_w.bound - weight * penalty, weight
+        return dual_w.bound - weight * penalty
+
+    for weight, value in _search_weights(bound_at):
+        if value > best_bound:
+            best_bound, best_weight = value, weight
     method = (f"Lagrangian bound over all candidates on cost + {best_weight:g} x the shortfall penalty, minus "
               "that share of this plan's penalty: no plan serving at least as much costs less")
     placement.bound = min(cost, best_bound)

@@ -39,11 +39,13 @@ from fleetyard.placement.context import Ledger
 from fleetyard.placement.costmodel import plan_costs
 from fleetyard.placement.explain import replicas_for, unplaced_reasons, unserved_by_region
 from fleetyard.placement.greedy import greedy
-from fleetyard.placement.milp import WorkLimits
-from fleetyard.placement.model import add_failure_scenario, build_model
+from fleetyard.placement.milp import WorkLimits, solve_highs
+from fleetyard.placement.model import BuiltModel, add_failure_scenario, build_model
 from fleetyard.placement.neighbourhood import merge, movable_workloads, neighbourhood
+from fleetyard.placement.objective import service_short
 from fleetyard.placement.optimizer import OptimizerOptions, optimize, solve_model
 from fleetyard.placement.result import Placement
+from fleetyard.placement.stages import with_objective
 from fleetyard.placement.usage import UsageIndex
 from fleetyard.spec.plan import ResilienceEntry, Unplaced
 
@@ -54,6 +56,7 @@ N1_ROUNDS = 3
 FAILOVER_LIMITS = WorkLimits(max_nodes=200)
 FAILOVER_TIME_LIMIT = 60.0  # safety net per exact failover (reported when it stops one)
 REPORT_BUDGET = 600.0  # safety net for the whole report, seconds
+LP_PROOF = "LP bound: no failover serves the affected work as well (what is left: greedy failover)"
 
 
 @dataclass
@@ -66,6 +69,7 @@ class Failover:
     unplaced: list[Unplaced]  # what is served worse than before, and why
     moved_replicas: int
     cost_delta_per_hour: float
+    method: str | None = None  # how the verdict was reached, when not by the failover itself
 
 
 def affected_workloads(planner: Planner, placement: Placement, failed_sites: set[int],
@@ -77,11 +81,15 @@ def affected_workloads(planner: Planner, placement: Placement, failed_sites: set
 
 
 def failover(planner: Planner, placement: Placement, failed: Iterable[str], *, exact: bool = True,
-             options: OptimizerOptions | None = None, index: UsageIndex | None = None) -> Failover:
+             options: OptimizerOptions | None = None, index: UsageIndex | None = None,
+             verdict_only: bool = False) -> Failover:
     """Re-place what `failed` sites hosted. Greedy (`exact=False`) uses free capacity only;
     the exact failover may also move other work or preempt lower-priority work to make
     room, at a disruption penalty (see `model.build_model`). `index` (of `placement`)
-    saves rescanning the placement when many failovers are asked of it."""
+    saves rescanning the placement when many failovers are asked of it. With
+    `verdict_only` (the resilience report) a loss the LP relaxation proves unabsorbable
+    skips the exact MIP and keeps the greedy failover's plan: right verdict, not the
+    failover that would run."""
     c = planner.compiled
     index = index if index is not None and index.placement is placement else UsageIndex(c, placement)
     names = list(dict.fromkeys(failed))
@@ -104,13 +112,34 @@ def failover(planner: Planner, placement: Placement, failed: Iterable[str], *, e
         sticky = {w: dict(placement.replicas.get(w, {})) for w in movable}
         start = merge(placement, quick, displaced)  # everything stays, displaced work as greedy put it
         near = neighbourhood(planner, affected, set(displaced), start, failed_sites)
-        partial = optimize(planner.ctx, planner.runner, [], ledger=ledger, floors=floors, options=opts,
-                           candidates=near, sticky=sticky, start=start)
+        if floors or sticky:
+            built = build_model(c, ledger, near, floors, sticky=sticky)
+            if verdict_only and _cannot_absorb(built, service_short(near, placement)):
+                # proven by the LP relaxation: no failover of this neighbourhood serves
+                # the affected work as well as the plan did; the greedy failover says what is left
+                after = merge(placement, quick, displaced)
+                result = _judge(planner, names, failed_sites, placement, after, displaced, index)
+                return replace(result, method=LP_PROOF)
+            partial = solve_model(built, opts, None, start)
+        else:
+            partial = optimize(planner.ctx, planner.runner, [], ledger=ledger, floors=floors, options=opts,
+                               candidates=near, sticky=sticky, start=start)
     else:
         affected = displaced
         partial = quick
     after = merge(placement, partial, affected)
     return _judge(planner, names, failed_sites, placement, after, affected, index)
+
+
+def _cannot_absorb(built: BuiltModel, before_short: float) -> bool:
+    """True when even the LP relaxation of the failover leaves more priority-weighted GPUs
+    short than the plan did: then some affected workload is served worse by every
+    failover of this neighbourhood, and no MIP is needed to say the loss is not absorbable."""
+    weights = built.service_weights()
+    relaxed = solve_highs(with_objective(built.lp, weights), integral=False, time_limit=FAILOVER_TIME_LIMIT)
+    if relaxed.status != "optimal":
+        return False
+    return relaxed.objective > before_short + 1e-6 * max(1.0, before_short) + 1e-6
 
 
 def _holders_after(index: UsageIndex, now: UsageIndex, affected: list[str]) -> dict[int, list[str]]:
@@ -191,9 +220,10 @@ def resilience_report(planner: Planner, placement: Placement, options: Optimizer
         if left < 1.0:
             return quick[name], "greedy failover (exact skipped: the clock's safety net)"
         opts = replace(per_site, time_limit=min(per_site.time_limit, left))
-        result = failover(planner, placement, [name], exact=True, options=opts, index=index)
-        method = {"time-limit": "exact failover (stopped by the clock's safety net)",
-                  "node-limit": "exact failover (node limit)"}.get(result.after.status, "exact failover")
+        result = failover(planner, placement, [name], exact=True, options=opts, index=index, verdict_only=True)
+        method = result.method or {"time-limit": "exact failover (stopped by the clock's safety net)",
+                                   "node-limit": "exact failover (node limit)"}.get(result.after.status,
+                                                                                    "exact failover")
         return result, method
 
     n = max(1, min(workers or os.cpu_count() or 1, len(hard)))

@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from fleetyard.placement.context import FloatArray
-from fleetyard.placement.lns import LnsOptions, improve
+from fleetyard.placement.lns import LnsOptions, improve, rins
 from fleetyard.placement.milp import INF, LinearModel, Solution, WorkLimits, relative_gap, solve_highs
 from fleetyard.placement.model import BuiltModel, extract, model_cost
 from fleetyard.placement.result import Placement, StageResult
@@ -121,11 +121,15 @@ def _run_stage(built: BuiltModel, lp: LinearModel, x0: FloatArray | None, abs_ga
     relaxed = solve_highs(lp, integral=False, time_limit=left, seed=opts.seed)
     bound = relaxed.objective if relaxed.status == "optimal" else -INF
     found = improve(built, lp, x0, built.compiled, opts.lns, deadline, abs_gap=abs_gap)
+    x, rinsed = found.x, False
+    if relaxed.x is not None and relaxed.status == "optimal" and not found.clock_cut:
+        # after the region search, so a stage is never worse than the search alone
+        x, rinsed = rins(built, lp, found.x, relaxed.x, opts.lns, deadline, abs_gap)
     status = "time-limit" if found.clock_cut or relaxed.status == "time-limit" else "lns"
     cost = np.frombuffer(lp.cost, dtype=np.float64)
-    if cost @ found.x - bound <= abs_gap:
+    if cost @ x - bound <= abs_gap:
         status = "optimal"
-    return _Stage(found.x, bound, status, time.perf_counter() - t0, found.sub_mips)
+    return _Stage(x, bound, status, time.perf_counter() - t0, found.sub_mips + int(rinsed))
 
 
 def solve_staged(built: BuiltModel, opts: StageOptions, hint: Hint, move_cost: FloatArray | None = None,

@@ -1,6 +1,9 @@
-"""Rollouts: the state machine of waves and gates (machine.py), which sites form each wave
-(waves.py) and how one site's health is judged (gates.py). Pure logic: the services layer
-feeds it the plan, the agents' reports and a clock, and stores its documents."""
+"""Rollouts, failover and feature flags as pure logic, driven by reports and a clock (no I/O).
+
+The rollout state machine of waves and gates (machine.py), which sites form each wave
+(waves.py) and how one site's health is judged (gates.py); site availability for
+failover (availability.py); flag evaluation (flags.py). The services layer feeds them
+the plan, the agents' reports and a clock, and stores their documents."""
 
 from __future__ import annotations
 

@@ -18,14 +18,16 @@ from fleetyard.server.body import BodyLimits
 from fleetyard.server.errors import install_error_handlers
 from fleetyard.server.metrics import Metrics, MetricsMiddleware
 from fleetyard.server.openapi import install_openapi
-from fleetyard.server.routes import admin, fleet, registry, rollouts, sites, system
+from fleetyard.server.routes import admin, events, fleet, registry, rollouts, sites, system
 from fleetyard.server.settings import Settings
 from fleetyard.server.state import AppState
 from fleetyard.services.apply import FleetService
 from fleetyard.services.db import Database
+from fleetyard.services.failover import FailoverJob, FailoverSettings
 from fleetyard.services.objects import ObjectService
 from fleetyard.services.planning import PlanSettings
 from fleetyard.services.rollouts import RolloutService
+from fleetyard.services.webhook import WebhookJob
 
 __all__ = ["background_jobs", "create_app", "make_state"]
 
@@ -34,7 +36,8 @@ def make_state(settings: Settings) -> AppState:
     db = Database(settings.db_url)
     store = open_store(settings.registry_path, create=True)
     plan = PlanSettings(time_limit=settings.plan_time_limit, resilience=settings.plan_resilience)
-    state = AppState(settings=settings, db=db, store=store, fleet=FleetService(db, store, plan),
+    state = AppState(settings=settings, db=db, store=store,
+                     fleet=FleetService(db, store, plan, failover=settings.failover),
                      objects=ObjectService(store, db), metrics=Metrics(db, settings.heartbeat_interval),
                      limits=BodyLimits.of(settings))
     state.rollouts = RolloutService(db, store, settings.heartbeat_interval)
@@ -44,9 +47,14 @@ def make_state(settings: Settings) -> AppState:
 
 def background_jobs(state: AppState) -> list[tuple[str, Job]]:
     """The control plane's own jobs, in the order they run each tick (server/background.py)."""
+    s = state.settings
     jobs: list[tuple[str, Job]] = []
-    if state.rollouts is not None:
+    jobs.append(("failover", FailoverJob(state.db, state.fleet, FailoverSettings(
+        enabled=s.failover, grace=s.failover_grace, hold_off=s.failover_hold_off,
+        heartbeat_interval=s.heartbeat_interval, tick_interval=s.tick_interval))))
+    if state.rollouts is not None:  # after failover: a re-plan's sites are the rollout's candidates
         jobs.append(("rollouts", state.rollouts.tick))
+    jobs.append(("webhook", WebhookJob(state.db, s.event_webhook)))
     return jobs
 
 
@@ -67,14 +75,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app = FastAPI(
         title="fleetyard control plane",
         version=__version__,
-        description="API v1 of docs/api.md: resources, plan, desired state, status, registry, tokens, audit. "
+        description="API v1 of docs/api.md: resources, plan, desired state, status, registry, tokens, audit, "
+                    "events. "
                     "Every error answers `ErrorOut` (`detail`, `problems`).",
         lifespan=lifespan,
     )
     app.state.fleetyard = state
     install_error_handlers(app)
     install_openapi(app)
-    for module in (system, fleet, sites, registry, admin, rollouts):
+    for module in (system, fleet, sites, registry, admin, events, rollouts):
         app.include_router(module.router)
     app.add_middleware(MetricsMiddleware, metrics=state.metrics)
     return app

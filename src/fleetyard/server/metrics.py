@@ -54,8 +54,11 @@ class FleetCollector(Collector):
                                 "Seconds since the plan changed while the site does not run all it must.",
                                 labels=["site"])
         replicas = GaugeMetricFamily("fleetyard_replicas", "Replicas per site by state.", labels=["site", "state"])
+        available = GaugeMetricFamily("fleetyard_site_available", "1 if the site is available, 0 while its work is "
+                                      "elsewhere (failover: unavailable or within the hold-off).", labels=["site"])
         for v in views:
             st = v.status
+            available.add_metric([st.site], 1.0 if st.available else 0.0)
             if st.last_heartbeat is not None:
                 last.add_metric([st.site], st.last_heartbeat.timestamp())
             behind = any(st.active.get(ref.split(":", 1)[0]) != ref for ref in v.desired_refs)
@@ -63,7 +66,7 @@ class FleetCollector(Collector):
             lag.add_metric([st.site], max(0.0, since))
             for state in ("desired", "running", "healthy"):
                 replicas.add_metric([st.site, state], getattr(st.replicas, state))
-        yield from (sites, rev, last, lag, replicas)
+        yield from (sites, rev, last, lag, replicas, available)
 
 
 class Metrics:

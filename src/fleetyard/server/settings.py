@@ -10,6 +10,13 @@
     FLEETYARD_PLAN_RESILIENCE     report N-1 resilience in each plan (true/false)
     FLEETYARD_TICK_INTERVAL       seconds between runs of the background jobs (rollouts,
                                   failover, event webhook; default 1)
+    FLEETYARD_FAILOVER            move a silent site's work elsewhere (true/false; default true)
+    FLEETYARD_FAILOVER_GRACE      seconds without a heartbeat before a site is unavailable (30)
+    FLEETYARD_FAILOVER_HOLD_OFF   seconds a returning site must heartbeat without a miss before
+                                  work moves back (300)
+    FLEETYARD_DRIFT_AFTER         seconds a site may differ from its desired state before
+                                  `status` flags drift (300)
+    FLEETYARD_EVENT_WEBHOOK       URL every event is POSTed to as JSON (optional; docs/failover.md)
 
 Request body limits, in bytes, one per endpoint class (a larger body answers 413 naming
 the limit; checked on Content-Length and counted while the body streams in):
@@ -56,6 +63,11 @@ class Settings(BaseSettings):
     plan_resilience: bool = True
     tick_interval: float = Field(default=1.0, gt=0, le=60)
     log_level: str = "info"
+    failover: bool = True
+    failover_grace: float = Field(default=30.0, gt=0, le=86_400)
+    failover_hold_off: float = Field(default=300.0, ge=0, le=86_400)
+    drift_after: float = Field(default=300.0, ge=0, le=86_400 * 7)
+    event_webhook: str | None = None
     max_apply_bytes: int = Field(default=16 * MIB, gt=0)
     max_object_bytes: int = Field(default=256 * MIB, gt=0)
     max_heartbeat_bytes: int = Field(default=1 * MIB, gt=0)
@@ -67,6 +79,15 @@ class Settings(BaseSettings):
         host, sep, port = value.rpartition(":")
         if not sep or not host or not port.isdigit() or not 0 <= int(port) <= 65535:
             raise ValueError(f"expected HOST:PORT, e.g. 127.0.0.1:8080, got {value!r}")
+        return value
+
+    @field_validator("event_webhook")
+    @classmethod
+    def _webhook(cls, value: str | None) -> str | None:
+        if value is not None and value.strip() == "":
+            return None
+        if value is not None and not value.startswith(("http://", "https://")):
+            raise ValueError(f"expected an http:// or https:// URL, got {value!r}")
         return value
 
     @property

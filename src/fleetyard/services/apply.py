@@ -22,11 +22,15 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import delete, select, update
+from sqlalchemy.orm import Session
 
 from fleetyard.registry import Store
 from fleetyard.services import audit
-from fleetyard.services.db import Database, FleetStateRow, PlanRevisionRow, ResourceRow
+from fleetyard.services.availability import down_sites, planned_down
+from fleetyard.services.db import Database, FleetStateRow, PlanRevisionRow, ResourceRow, SiteAvailabilityRow
 from fleetyard.services.errors import Conflict, NotFound, SpecInvalid, problems_out
+from fleetyard.services.events import record_event
+from fleetyard.services.flags import flag_events
 from fleetyard.services.identity import Principal
 from fleetyard.services.planning import (
     PlanSettings,
@@ -59,6 +63,8 @@ class _Snapshot:
     revision: int
     plan: Plan | None
     models: dict[str, Any]
+    down: frozenset[str] = frozenset()  # sites unavailable now (services/failover.py)
+    planned: frozenset[str] = frozenset()  # sites the current plan was made without
 
 
 @dataclass
@@ -69,14 +75,16 @@ class _Edit:
     touched: set[Key] = field(default_factory=set)
     deleted: set[Key] = field(default_factory=set)
     what: str = "nothing was applied"
+    replan: bool = False  # plan again even if no resource changed (failover)
 
 
 class FleetService:
     """Apply and delete for one server; one change at a time per process (a lock), and
     across processes by the conditional revision bump."""
 
-    def __init__(self, db: Database, store: Store, settings: PlanSettings) -> None:
+    def __init__(self, db: Database, store: Store, settings: PlanSettings, *, failover: bool = True) -> None:
         self.db, self.store, self.settings = db, store, settings
+        self.failover = failover  # plan without the sites failover marked unavailable
         self._lock = threading.Lock()
 
     def apply(self, request: ApplyRequest, actor: Principal) -> ApplyResult:
@@ -99,6 +107,21 @@ class FleetService:
 
         return self._run(edit, actor, dry_run, "delete")
 
+    def replan(self, actor: Principal) -> ApplyResult | None:
+        """Plan again if the sites down differ from those the current plan was made without
+        (None: they do not, or there is no plan yet). Conditional like every apply, so of
+        several servers noticing the same change only one stores a plan for it."""
+
+        def edit(rows: list[ResourceRow]) -> _Edit:
+            return _Edit(stored_sources(rows, skip=set()), what="nothing was re-planned", replan=True)
+
+        if not self.failover:
+            return None
+        with self.db.session() as s:
+            if current_revision(s) == 0 or down_sites(s) == planned_down(s):
+                return None
+        return self._run(edit, actor, False, "replan")
+
     # ---- the common path -------------------------------------------------------------
 
     def _snapshot(self) -> _Snapshot:
@@ -106,7 +129,9 @@ class FleetService:
             rows = list(s.scalars(select(ResourceRow).order_by(ResourceRow.id)))
             revision = current_revision(s)
             row = current_plan(s)
-            return _Snapshot(rows, revision, parse_plan(row.plan) if row else None, dict(row.models) if row else {})
+            down = down_sites(s) if self.failover else frozenset()
+            return _Snapshot(rows, revision, parse_plan(row.plan) if row else None, dict(row.models) if row else {},
+                             down, planned_down(s))
 
     def _run(self, edit: Callable[[list[ResourceRow]], _Edit], actor: Principal, dry_run: bool,
              action: str) -> ApplyResult:
@@ -136,6 +161,11 @@ class FleetService:
         changes += [ResourceChange(kind=k[0], name=k[1], action="deleted") for k in sorted(e.deleted)]
         models = resolve_models(loaded.fleet, self.store)
         changed = any(c.action != "unchanged" for c in changes) or models != snap.models or snap.plan is None
+        changed = changed or snap.down != snap.planned
+        if e.replan and not changed:
+            return ApplyResult(dry_run=dry_run, revision=snap.revision, changes=[], plan_changes=[],
+                               cost_per_hour_before=snap.plan.totals.cost_per_hour if snap.plan else 0.0,
+                               cost_per_hour_after=snap.plan.totals.cost_per_hour if snap.plan else 0.0)
         cost_before = snap.plan.totals.cost_per_hour if snap.plan else 0.0
         warnings = problems_out(loaded.warnings)
         if not changed:
@@ -145,13 +175,17 @@ class FleetService:
                                cost_per_hour_before=cost_before, cost_per_hour_after=cost_before,
                                warnings=warnings)
         edited = {c.name for c in changes if c.kind == "Workload" and c.action != "unchanged"}
-        plan = make_plan(loaded.fleet, self.settings, current=snap.plan, changes=changes)
+        touched_changes = [c for c in changes if c.action != "unchanged"]
+        flags_only = snap.plan is not None and bool(touched_changes) and all(c.kind == "Flag" for c in touched_changes)
+        plan = (snap.plan if flags_only and snap.plan else
+                make_plan(loaded.fleet, self.settings, current=snap.plan, changes=changes, down=snap.down,
+                          back=snap.planned - snap.down))
         result = ApplyResult(dry_run=dry_run, revision=snap.revision if dry_run else snap.revision + 1,
                              changes=changes, plan_changes=plan_changes(snap.plan, plan, edited),
                              cost_per_hour_before=cost_before, cost_per_hour_after=plan.totals.cost_per_hour,
                              warnings=warnings)
         if not dry_run:
-            self._commit(snap, docs, changes, plan, models, actor, action)
+            self._commit(snap, docs, changes, plan, models, actor, action, result)
         return result
 
     @staticmethod
@@ -175,7 +209,7 @@ class FleetService:
 
     def _commit(self, snap: _Snapshot, docs: dict[Key, tuple[dict[str, Any], str]],
                 changes: list[ResourceChange], plan: Plan, models: dict[str, str | None], actor: Principal,
-                action: str) -> None:
+                action: str, result: ApplyResult) -> None:
         now = datetime.now(UTC)
         new_revision = snap.revision + 1
         stored = {(r.kind, r.name): r for r in snap.rows}
@@ -207,6 +241,7 @@ class FleetService:
                 if c.action != "unchanged":
                     audit.record(s, actor, action, target, before=old.document if old else None,
                                  after=document, at=now)
+            flag_events(s, changes, docs, actor, now)
             s.add(PlanRevisionRow(revision=new_revision, created_at=now, actor=actor.actor,
                                   plan=plan.model_dump(mode="json"), models=dict(models),
                                   cost_per_hour=plan.totals.cost_per_hour))
@@ -215,7 +250,35 @@ class FleetService:
             after = {"revision": new_revision, "cost_per_hour": plan.totals.cost_per_hour,
                      "replicas_placed": plan.totals.replicas_placed, "unplaced": len(plan.unplaced)}
             audit.record(s, actor, "plan", "plan", before=before, after=after, at=now)
+            if snap.down or snap.planned:
+                _mark_planned(s, snap, result, plan, actor, now)
             s.commit()
+
+
+def _mark_planned(session: Session, snap: _Snapshot, result: ApplyResult, plan: Plan, actor: Principal,
+                  now: datetime) -> None:
+    """In the plan's transaction: which sites this plan was made without (the rows' `planned_down`;
+    touching `updated_at` makes a failover decision read before this plan try again), and,
+    when that changed, the `plan.replanned` event with what moved and what could not."""
+    # Rows in site order, as the failover job writes them: the two never wait on each other in a cycle.
+    for row in session.scalars(select(SiteAvailabilityRow).order_by(SiteAvailabilityRow.site).with_for_update()):
+        flag = row.site in snap.down
+        if bool((row.document or {}).get("planned_down")) != flag:
+            row.document = {**(row.document or {}), "planned_down": flag}
+            row.updated_at = now
+    if snap.down == snap.planned:
+        return
+    out, back = sorted(snap.down - snap.planned), sorted(snap.planned - snap.down)
+    moved = [f"{c.workload} {c.site} {c.before}->{c.after}" for c in result.plan_changes]
+    short = [f"{u.workload} ({u.replicas} replica(s)): {'; '.join(u.reasons[:2])}" for u in plan.unplaced]
+    what = [f"{', '.join(out)} down" if out else "", f"{', '.join(back)} back" if back else ""]
+    message = (f"re-planned revision {result.revision} with {' and '.join(w for w in what if w)}: "
+               + (", ".join(moved) if moved else "nothing moved")
+               + (f"; cannot be placed or served: {' | '.join(short)}" if short else ""))
+    record_event(session, "plan.replanned", "plan", message, at=now, data={
+        "revision": result.revision, "down": sorted(snap.down), "out": out, "back": back, "actor": actor.actor,
+        "changes": [c.model_dump(mode="json") for c in result.plan_changes],
+        "unplaced": [u.model_dump(mode="json") for u in plan.unplaced]})
 
 
 def _check_storable(fleet: Fleet, docs: dict[Key, tuple[dict[str, Any], str]], what: str) -> None:

@@ -27,6 +27,7 @@ from fleetyard.services.wire import (
     ApplyResult,
     AuditEntry,
     DesiredState,
+    EventOut,
     FleetStatus,
     HealthOut,
     ModelOut,
@@ -49,7 +50,7 @@ from fleetyard.spec.loader import spec_files
 __all__ = ["KINDS", "ApiError", "Client", "InvalidServerUrl", "check_server_url", "read_spec_files"]
 
 M = TypeVar("M", bound=BaseModel)
-KINDS = ("regions", "sites", "workloads", "policies", "objectives")
+KINDS = ("regions", "sites", "workloads", "policies", "objectives", "flags")
 API = "/api/v1"
 LONG_READ = 900.0  # apply and delete re-plan the fleet: allow the planner its time
 
@@ -220,6 +221,12 @@ class Client:
         body = RolloutAction(to=to).model_dump(mode="json") if to is not None else None
         return _parse(self._request("POST", f"{API}/rollouts/{_seg(workload)}/{_seg(action)}", json=body),
                       RolloutOut)
+
+    def events(self, *, after: int | None = None, limit: int = 100, kind: str | None = None,
+               subject: str | None = None) -> list[EventOut]:
+        """Events in id order: the newest `limit`, or (with `after`) the first `limit` after that id."""
+        params = {"after": after, "limit": limit, "kind": kind, "subject": subject}
+        return self._get_list(f"{API}/events", EventOut, **{k: v for k, v in params.items() if v is not None})
 
     def metrics(self) -> str:
         """The server's Prometheus metrics (text format)."""

@@ -30,6 +30,7 @@ from sqlalchemy.orm import Session
 from fleetyard.registry import Store, parse_ref
 from fleetyard.services.db import ResourceRow, SiteReportRow
 from fleetyard.services.errors import NotFound
+from fleetyard.services.flags import desired_flags
 from fleetyard.services.planning import current_plan, parse_plan
 from fleetyard.services.rollout_state import assignment, gated, latest_rollouts, resolved_ref
 from fleetyard.services.wire import ChunkSource, DesiredModel, DesiredState, DesiredWorkload, SiteReport
@@ -144,11 +145,12 @@ def desired_state(session: Session, store: Store, site: str, center_url: str, in
     spec = sites.get(site)
     if spec is None:
         raise NotFound(f"no Site named {site!r} in the fleet")
+    flags = desired_flags(session, spec)  # issue 10: served at the site over OFREP (services/flags.py)
     row = current_plan(session)
     if row is None:
         return DesiredState(site=site, revision=0, generated_at=at, models=[], workloads=[],
                             sync_windows=list(spec.spec.sync_windows), timezone=spec.spec.timezone,
-                            problems=["no plan yet: apply a fleet first"])
+                            problems=["no plan yet: apply a fleet first"], **flags)
     need = site_needs(session, parse_plan(row.plan), row.models, store).get(site, SiteNeed())
     last = {r.site: (r.received_at, SiteReport.model_validate(r.report))
             for r in session.scalars(select(SiteReportRow).where(SiteReportRow.peer_url.is_not(None)))}
@@ -166,4 +168,4 @@ def desired_state(session: Session, store: Store, site: str, center_url: str, in
                                                          interval=interval)))
     return DesiredState(site=site, revision=row.revision, generated_at=at, models=models,
                         workloads=need.workloads, sync_windows=list(spec.spec.sync_windows),
-                        timezone=spec.spec.timezone, problems=problems)
+                        timezone=spec.spec.timezone, problems=problems, **flags)

@@ -7,7 +7,7 @@ time of planning (`name@alias` → `name:version`; None when the registry lacks 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -43,25 +43,35 @@ class PlanSettings:
     mip_gap: float = 0.002
     resilience: bool = True
 
-    def options(self, current: Plan | None = None, changes: Sequence[ResourceChange] = ()) -> PlanOptions:
+    def options(self, current: Plan | None = None, changes: Sequence[ResourceChange] = (),
+                down: Collection[str] = (), back: Collection[str] = ()) -> PlanOptions:
         running = running_from_assignments(current.assignments) if current is not None else None
         edited = [c for c in changes if c.action != "unchanged"]
         # An Objective or Region edit changes prices or latencies fleet-wide: re-plan all of it.
         # Workload and Site edits re-plan their neighbourhood (placement/incremental.py).
         full = any(c.kind in ("Objective", "Region") for c in edited)
+        # Work that ran on a site now down must be placed again; a site back is a changed site.
+        displaced = {a.workload for a in current.assignments if a.site in down} if current is not None else set()
         return PlanOptions(optimizer=OptimizerOptions(time_limit=self.time_limit, mip_gap=self.mip_gap),
                            resilience=self.resilience, current=running,
-                           changed=frozenset(c.name for c in edited if c.kind == "Workload"),
-                           changed_sites=frozenset(c.name for c in edited if c.kind == "Site"),
+                           changed=frozenset(c.name for c in edited if c.kind == "Workload") | displaced,
+                           changed_sites=frozenset(c.name for c in edited if c.kind == "Site") | frozenset(back),
                            replan="full" if full else "auto")
 
 
 def make_plan(fleet: Fleet, settings: PlanSettings, current: Plan | None = None,
-              changes: Sequence[ResourceChange] = ()) -> Plan:
+              changes: Sequence[ResourceChange] = (), *, down: Collection[str] = (),
+              back: Collection[str] = ()) -> Plan:
     """Plan the fleet; with the `current` (running) plan, a re-plan that moves work only
     when the move pays for itself (placement/movecost.py), re-solving only the
-    neighbourhood of the `changes` when they are small (placement/incremental.py)."""
-    return Planner(fleet).plan(settings.options(current, changes))
+    neighbourhood of the `changes` when they are small (placement/incremental.py).
+
+    `down`: sites that are unavailable (services/failover.py): they offer no capacity,
+    and the work that ran there is placed again elsewhere under every policy; `back`:
+    sites available again, whose neighbourhood is re-solved (work may move back)."""
+    gone = [s for s in down if s in fleet.sites]
+    planned = fleet.without_sites(gone) if gone else fleet
+    return Planner(planned).plan(settings.options(current, changes, gone, [s for s in back if s in fleet.sites]))
 
 
 def resolve_model(store: Store, requested: str) -> str | None:

@@ -36,7 +36,7 @@ __all__ = [
 
 Key = tuple[str, str]  # (kind, name)
 KIND_OF_PATH = {"regions": "Region", "sites": "Site", "workloads": "Workload", "policies": "Policy",
-                "objectives": "Objective"}
+                "objectives": "Objective", "flags": "Flag"}
 PATH_OF_KIND = {v: k for k, v in KIND_OF_PATH.items()}
 STORED_PREFIX = "stored:"
 

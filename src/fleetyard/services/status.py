@@ -21,8 +21,10 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
+from fleetyard.services.availability import read_records
 from fleetyard.services.db import ResourceRow, SiteReportRow
 from fleetyard.services.desired import site_needs
+from fleetyard.services.drift import drift_text
 from fleetyard.services.errors import InvalidRequest
 from fleetyard.services.planning import current_plan, current_revision, parse_plan
 from fleetyard.services.wire import FleetStatus, ModelStatus, Replicas, SiteReport, SiteStatus, Telemetry
@@ -100,8 +102,10 @@ def _progress(refs: tuple[str, ...], models: list[ModelStatus]) -> float | None:
     return round(total / len(refs), 4)
 
 
-def site_views(session: Session, interval: float, *, now: datetime | None = None) -> tuple[int, list[SiteView]]:
-    """The revision and every site's view: sites of the fleet first, then unknown reporters."""
+def site_views(session: Session, interval: float, *, now: datetime | None = None,
+               drift_after: float = 300.0) -> tuple[int, list[SiteView]]:
+    """The revision and every site's view: sites of the fleet first, then unknown reporters;
+    availability and drift as the failover job last decided them (services/failover.py)."""
     at = now or datetime.now(UTC)
     revision = current_revision(session)
     plan_row = current_plan(session)
@@ -110,10 +114,14 @@ def site_views(session: Session, interval: float, *, now: datetime | None = None
     names = [r for r in session.scalars(select(ResourceRow.name).where(ResourceRow.kind == "Site")
                                         .order_by(ResourceRow.id))]
     last = reports(session)
+    records = read_records(session)
     names += sorted(s for s in last if s not in names)
     views: list[SiteView] = []
     for name in names:
         received, report = last.get(name, (None, None))
+        rec = records.get(name)
+        down = rec.availability if rec is not None and rec.availability is not None and rec.availability.down \
+            else None
         need = needs.get(name)
         desired = sum(w.replicas for w in need.workloads) if need else 0
         models = report.models if report else []
@@ -128,11 +136,15 @@ def site_views(session: Session, interval: float, *, now: datetime | None = None
             stale=is_stale(received, at, interval), active=dict(report.active) if report else {},
             peer_url=report.peer_url if report else None, workloads=report.workloads if report else [],
             telemetry=report.telemetry if report else Telemetry(),
+            available=down is None, unavailable_since=(down.down_since or down.since) if down else None,
+            unavailable_reason=down.reason if down else None,
+            drift=drift_text(rec.drift, at, drift_after) if rec is not None and down is None else None,
         )
         views.append(SiteView(status, refs, plan_row.created_at if plan_row else None))
     return revision, views
 
 
-def fleet_status(session: Session, interval: float, *, now: datetime | None = None) -> FleetStatus:
-    revision, views = site_views(session, interval, now=now)
+def fleet_status(session: Session, interval: float, *, now: datetime | None = None,
+                 drift_after: float = 300.0) -> FleetStatus:
+    revision, views = site_views(session, interval, now=now, drift_after=drift_after)
     return FleetStatus(revision=revision, sites=[v.status for v in views], heartbeat_interval_s=interval)

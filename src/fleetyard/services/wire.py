@@ -12,6 +12,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from fleetyard.services.storable import NUL_FREE
+from fleetyard.spec.flag import SiteFlag
 from fleetyard.spec.plan import Plan
 from fleetyard.spec.rollout import HealthSpec, ValidateSpec
 
@@ -146,6 +147,10 @@ class DesiredState(_Wire):
     sync_windows: list[str] = Field(default_factory=list)
     timezone: str = "UTC"
     problems: list[str] = Field(default_factory=list)  # e.g. a model missing from the registry
+    # Feature flags (issue 10; docs/flags.md): every Flag as this site serves it over OFREP,
+    # its site facts decided, and a digest of them (the agent's ETag and persistence key).
+    flags: list[SiteFlag] = Field(default_factory=list)
+    flags_revision: str = ""
 
 
 # --- status (agent -> server) -------------------------------------------------------------
@@ -226,6 +231,13 @@ class SiteStatus(_Wire):
     peer_url: str | None = None
     workloads: list[WorkloadStatus] = Field(default_factory=list)
     telemetry: Telemetry = Field(default_factory=Telemetry)
+    # failover (docs/failover.md): false while its work is elsewhere (unavailable, or returning
+    # within the hold-off), with since when and why; drift: what differs from the desired state
+    # for longer than FLEETYARD_DRIFT_AFTER
+    available: bool = True
+    unavailable_since: datetime | None = None
+    unavailable_reason: str | None = None
+    drift: str | None = None
 
 
 class FleetStatus(_Wire):

@@ -14,6 +14,7 @@ from fleetyard.spec.catalog import (
     Link,
 )
 from fleetyard.spec.models import (
+    Flag,
     GpuPool,
     Metadata,
     Objective,
@@ -54,17 +55,19 @@ class Fleet:
     policies: Mapping[str, Policy] = field(default_factory=dict)
     objective: Objective = DEFAULT_OBJECTIVE
     origins: Mapping[tuple[str, str], Origin] = field(default_factory=dict, compare=False)
+    flags: Mapping[str, Flag] = field(default_factory=dict)  # issue 10: served at the sites, never planned
 
     @classmethod
     def of(
         cls,
-        resources: Iterable[Region | Site | Workload | Policy | Objective],
+        resources: Iterable[Region | Site | Workload | Policy | Objective | Flag],
     ) -> Fleet:
         """Build a fleet from resources (used by tests and the benchmark generator)."""
         regions: dict[str, Region] = {}
         sites: dict[str, Site] = {}
         workloads: dict[str, Workload] = {}
         policies: dict[str, Policy] = {}
+        flags: dict[str, Flag] = {}
         objective = DEFAULT_OBJECTIVE
         for r in resources:
             if isinstance(r, Region):
@@ -75,9 +78,11 @@ class Fleet:
                 workloads[r.name] = r
             elif isinstance(r, Policy):
                 policies[r.name] = r
+            elif isinstance(r, Flag):
+                flags[r.name] = r
             else:
                 objective = r
-        return cls(regions, sites, workloads, policies, objective)
+        return cls(regions, sites, workloads, policies, objective, flags=flags)
 
     def origin(self, kind: str, name: str) -> Origin | None:
         return self.origins.get((kind, name))

@@ -170,4 +170,4 @@ def _assemble(resources: list[tuple[Any, Document]]) -> tuple[Fleet, list[Proble
     workloads: dict[str, Workload] = tables["Workload"]
     policies: dict[str, Policy] = tables["Policy"]
     objective = next(iter(objectives.values()), DEFAULT_OBJECTIVE)
-    return Fleet(regions, sites, workloads, policies, objective, origins), problems
+    return Fleet(regions, sites, workloads, policies, objective, origins, flags=tables["Flag"]), problems

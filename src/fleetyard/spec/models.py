@@ -13,6 +13,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
+from fleetyard.spec.flag import FlagSpec
 from fleetyard.spec.quantities import (
     MAX_GPUS,
     MAX_GPUS_PER_SERVER,
@@ -332,11 +333,19 @@ class Objective(_Resource):
     spec: ObjectiveSpec = Field(default_factory=ObjectiveSpec)
 
 
-Resource = Region | Site | Workload | Policy | Objective
+class Flag(_Resource):
+    """A feature flag served at every site over OFREP (issue 10; spec/flag.py, docs/flags.md)."""
+
+    kind: Literal["Flag"]
+    spec: FlagSpec
+
+
+Resource = Region | Site | Workload | Policy | Objective | Flag
 KINDS: dict[str, type[_Resource]] = {
     "Region": Region,
     "Site": Site,
     "Workload": Workload,
     "Policy": Policy,
     "Objective": Objective,
+    "Flag": Flag,
 }

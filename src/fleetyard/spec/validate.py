@@ -12,6 +12,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from fleetyard.spec.catalog import CATALOG, suggest
 from fleetyard.spec.errors import Problem, Severity, format_path
+from fleetyard.spec.flag import flag_problems
 from fleetyard.spec.fleet import Fleet
 from fleetyard.spec.models import Policy, Site, Workload
 from fleetyard.spec.yamlsource import Loc
@@ -73,6 +74,11 @@ def check_fleet(fleet: Fleet, also_known: Mapping[str, set[str]] | None = None,
     for policy in fleet.policies.values():
         _check_policy(report, policy)
     _check_burst(report)
+    for flag in fleet.flags.values():
+        for loc, message, severity in flag_problems(flag.spec, lambda n: not report.unknown_site(n),
+                                                    lambda n: not report.unknown_region(n),
+                                                    report.sites, report.regions):
+            report.add("Flag", flag.name, loc, message, severity)
     return report.problems
 
 

@@ -4,6 +4,11 @@ The agent decides *what* runs (which workloads, how many replicas, on which veri
 model folder); a runtime makes it so and says how it is going. `apply` is called
 again and again with the whole desired set - it must be idempotent and converge -
 and `poll` supervises in between (restarts, rollouts).
+
+A new version (issue 10) starts beside the old one: at most `max_unavailable`
+replicas of a workload switch at once, and an old replica stops only when its
+successor is ready - by the HTTP `probe` when the run has one (the agent's prober
+probes `endpoints()`), else once up for a second.
 """
 
 from __future__ import annotations
@@ -13,7 +18,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
-__all__ = ["ReplicaCounts", "Runtime", "WorkloadRun"]
+from fleetyard.spec.rollout import ProbeSpec
+
+__all__ = ["Endpoint", "ReplicaCounts", "Runtime", "WorkloadRun"]
 
 
 @dataclass(frozen=True)
@@ -28,6 +35,8 @@ class WorkloadRun:
     env: tuple[tuple[str, str], ...] = ()
     gpu_sku: str = ""
     gpus_per_replica: int = 0
+    probe: ProbeSpec | None = None  # readiness: HTTP GET on the replica's FLEETYARD_PORT
+    max_unavailable: int = 1  # replicas switching to a new version at once
 
     @property
     def env_dict(self) -> dict[str, str]:
@@ -46,6 +55,21 @@ class ReplicaCounts:
     error: str | None = None
     model_ref: str | None = None
     extra: dict[str, str] = field(default_factory=dict)
+    model_running: int = 0  # replicas running `model_ref` (the others still run the version before)
+    model_ready: int = 0  # of those, ready (by the probe, or up for a second without one)
+    switching: int = 0  # old replicas still serving while their successor gets ready
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    """One replica process a prober can reach (on 127.0.0.1:port)."""
+
+    workload: str
+    index: int
+    port: int
+    model_ref: str
+    started: float  # when the process started (monotonic): tells incarnations apart
+    probe: ProbeSpec | None = None
 
 
 class Runtime(Protocol):
@@ -63,6 +87,10 @@ class Runtime(Protocol):
 
     def status(self) -> dict[str, ReplicaCounts]:
         """Replica counts per workload name."""
+        ...
+
+    def endpoints(self) -> list[Endpoint]:
+        """Replica processes the agent can probe (none where the platform probes itself)."""
         ...
 
     def stop(self) -> None:

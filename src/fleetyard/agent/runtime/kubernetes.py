@@ -9,6 +9,11 @@ from the workload's env `FLEETYARD_IMAGE` (taken out of the container's env), el
 the agent's `--image`. A new model version changes the pod template, so Kubernetes
 rolls the pods. With `--kubeconfig`, changed manifests are applied with
 `kubectl apply -f` and removed workloads deleted; without it they are only rendered.
+A rollout's `health.probe` becomes the container's readinessProbe (HTTP GET on the
+port 8000, given as FLEETYARD_PORT) and `max_unavailable` the Deployment's rolling update
+(`maxSurge` as many, `maxUnavailable: 0`): Kubernetes keeps old pods until new ones
+are ready, as the process runtime does. Validation and metrics gates are not run
+against pods (the agent has no route to them).
 The agent stopping leaves Deployments running: Kubernetes supervises them.
 """
 
@@ -24,13 +29,14 @@ from typing import Any
 
 import yaml
 
-from fleetyard.agent.runtime.base import ReplicaCounts, WorkloadRun
+from fleetyard.agent.runtime.base import Endpoint, ReplicaCounts, WorkloadRun
 
 __all__ = ["DEFAULT_IMAGE", "KubernetesRuntime", "render_deployment"]
 
 DEFAULT_IMAGE = "python:3.11-slim"
 MODEL_MOUNT = "/models"
 MANAGED = {"app.kubernetes.io/managed-by": "fleetyard"}
+POD_PORT = 8000  # FLEETYARD_PORT in the pod
 
 
 def _label(value: str) -> str:
@@ -63,13 +69,19 @@ def render_deployment(run: WorkloadRun, *, site: str, namespace: str = "default"
     }
     if run.command:
         container["command"] = list(run.command)
+    if run.probe is not None:
+        container["env"].append({"name": "FLEETYARD_PORT", "value": str(POD_PORT)})
+        container["readinessProbe"] = {
+            "httpGet": {"path": run.probe.http, "port": POD_PORT},
+            "periodSeconds": max(1, round(run.probe.period_s)), "timeoutSeconds": max(1, round(run.probe.timeout_s)),
+        }
     if run.gpus_per_replica > 0:
         container["resources"] = {"limits": {"nvidia.com/gpu": run.gpus_per_replica}}
     pod_spec: dict[str, Any] = {
         "containers": [container],
         "volumes": [{"name": "model", "hostPath": {"path": str(run.model_dir), "type": "Directory"}}],
     }
-    return {
+    doc: dict[str, Any] = {
         "apiVersion": "apps/v1",
         "kind": "Deployment",
         "metadata": {"name": run.name, "namespace": namespace, "labels": labels,
@@ -81,6 +93,10 @@ def render_deployment(run: WorkloadRun, *, site: str, namespace: str = "default"
                          "spec": pod_spec},
         },
     }
+    if run.probe is not None:  # old pods stay until new ones are ready, max_unavailable at a time
+        doc["spec"]["strategy"] = {"type": "RollingUpdate",
+                                   "rollingUpdate": {"maxSurge": max(run.max_unavailable, 1), "maxUnavailable": 0}}
+    return doc
 
 
 class KubernetesRuntime:
@@ -97,7 +113,7 @@ class KubernetesRuntime:
         self.kubectl, self.status_every, self._now = kubectl, status_every, monotonic
         self._runs: dict[str, WorkloadRun] = {}
         self._errors: dict[str, str] = {}
-        self._ready: dict[str, tuple[int, int]] = {}
+        self._ready: dict[str, tuple[int, int, int]] = {}  # pods, ready pods, pods of the current template
         self._last_status = -1e9
 
     def _kubectl(self, *args: str) -> tuple[bool, str]:
@@ -153,19 +169,27 @@ class KubernetesRuntime:
             return
         self._ready = {
             i["metadata"]["name"]: (int(i.get("status", {}).get("replicas", 0) or 0),
-                                    int(i.get("status", {}).get("readyReplicas", 0) or 0))
+                                    int(i.get("status", {}).get("readyReplicas", 0) or 0),
+                                    int(i.get("status", {}).get("updatedReplicas", 0) or 0))
             for i in items
         }
 
     def status(self) -> dict[str, ReplicaCounts]:
         out = {}
         for name, run in self._runs.items():
-            running, ready = self._ready.get(name, (0, 0))
+            running, ready, updated = self._ready.get(name, (0, 0, 0))
             error = self._errors.get(name)
             if self.kubeconfig is None:
                 error = f"rendered to {self.dir / (name + '.yaml')}; not applied (no --kubeconfig)"
-            out[name] = ReplicaCounts(run.replicas, running, ready, 0, error, run.model_ref)
+            old = max(running - updated, 0)  # pods of the template before; ready, with maxUnavailable 0
+            out[name] = ReplicaCounts(run.replicas, running, ready, 0, error, run.model_ref,
+                                      model_running=updated, model_ready=max(0, min(updated, ready - old)),
+                                      switching=old)
         return out
+
+    def endpoints(self) -> list[Endpoint]:
+        """None: the kubelet probes the pods (readinessProbe)."""
+        return []
 
     def stop(self) -> None:
         """Deployments stay: Kubernetes keeps running them without the agent."""

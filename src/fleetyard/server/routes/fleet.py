@@ -57,7 +57,8 @@ def _apply(state: AppState, principal: Principal, body: bytes) -> ApplyResult:
 
 @router.get("/resources/{kind}", response_model=list[ResourceOut], responses=errors(404, 422))
 def list_resources(kind: PathText, session: SessionDep, _principal: ReaderDep) -> list[ResourceOut]:
-    """Every stored resource of a kind: `regions`, `sites`, `workloads`, `policies`, `objectives` (else 404)."""
+    """Every stored resource of a kind: `regions`, `sites`, `workloads`, `policies`, `objectives`, `flags`
+    (else 404)."""
     return resources.list_resources(session, kind)
 
 
@@ -81,7 +82,7 @@ def get_plan(session: SessionDep, _principal: ReaderDep) -> PlanOut:
 
 @router.get("/status", response_model=FleetStatus, responses=errors())
 def get_status(state: StateDep, session: SessionDep, _principal: ReaderDep) -> FleetStatus:
-    return status.fleet_status(session, state.settings.heartbeat_interval)
+    return status.fleet_status(session, state.settings.heartbeat_interval, drift_after=state.settings.drift_after)
 
 
 @router.get("/models", response_model=list[ModelOut], responses=errors())
