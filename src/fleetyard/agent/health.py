@@ -9,7 +9,7 @@ probe: it reads the last verdicts (`ready`, `summary`).
 
 With `health.metrics`, the same round scrapes `url_path` (Prometheus text format;
 without a probe, every 5 s with a 2 s timeout) and reads, by convention
-(docs/rollouts-agent.md):
+(docs/rollouts.md, At the site):
 
 - requests: every counter sample named `*_requests_total` with a `code` or `status`
   label; errors are those whose label starts with "5" (500, 503, "5xx");

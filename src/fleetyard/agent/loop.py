@@ -9,7 +9,7 @@ version it runs (or the model's `active` one after a restart); one with no verif
 version at all waits. The control plane being away is tolerated: the agent keeps
 running what it has and retries.
 
-Rollouts (issue 10, docs/rollouts-agent.md): a desired version with `validate` runs
+Rollouts (issue 10, docs/rollouts.md, At the site): a desired version with `validate` runs
 only once its validation passed at this site (agent/validate.py); until then the
 workload keeps the version it runs. The runtime switches replicas with the new one
 started beside the old and the old stopped once the new is ready by `health.probe`
