@@ -10,7 +10,8 @@ Where the schema cannot say a rule, the check is told (`SEMANTIC`): a fleet file
 schema-valid text that may not be a valid fleet; an agent token needs a site and other
 roles refuse one; a heartbeat's body names its own site, which must be the path's; a
 registry object's bytes must fit its key (a manifest, an index), and a version
-manifest is written create-only (`If-None-Match: *`, else 428; 412 if it exists).
+manifest is written create-only (`If-None-Match: *`, else 428; 412 if it exists); a
+rollout action's `to` is only for `undo`.
 Those operations may answer 422 (and 412/428) to schema-valid data.
 
 The admin and viewer tokens under test are never revoked by a generated case (that
@@ -44,7 +45,7 @@ CHECKS = ("not_a_server_error", "status_code_conformance", "content_type_conform
           "allow_header_conformance", "use_after_free", "ensure_resource_availability")
 ACCEPTED = ["2xx", "3xx", "401", "403", "404", "409", "429", "422"]
 SEMANTIC = {"/api/v1/apply": ACCEPTED, "/api/v1/tokens": ACCEPTED, "/api/v1/sites/{site}/status": ACCEPTED,
-            "/api/v1/resources/{kind}/{name}": ACCEPTED,
+            "/api/v1/resources/{kind}/{name}": ACCEPTED, "/api/v1/rollouts/{workload}/{action}": ACCEPTED,
             "/api/v1/registry/objects/{key}": [*ACCEPTED, "412", "428"]}
 COUNTS: dict[str, Counter[str]] = {}
 
