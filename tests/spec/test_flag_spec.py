@@ -79,7 +79,7 @@ CASES = [
          "expected the name of a variant", name="unknown-rule-variant"),
     case(NAMED, "unigram: unigram-v2", "unigram: 2", "spec.variants.unigram",
          "expected text (the flag's type is string), got 2", name="variant-value-of-wrong-type"),
-    case(NAMED, "default: bpe", "default: 2020-01-01", "spec.default", "(a date)", name="a-date"),
+    case(NAMED, "default: bpe", "default: 2020-01-01", "spec.default", "'2020-01-01'", name="a-date"),
 ]
 
 

@@ -60,6 +60,9 @@ class PlanOptions:
 
 class Planner:
     def __init__(self, fleet: Fleet, runner: Runner | None = None) -> None:
+        # Deferrable work (a `schedule`, issue 11) is placed in time by energy/, not here.
+        self.deferred = [w.name for w in fleet.deferred()]
+        fleet = fleet.always_on()
         self.fleet = fleet
         self.compiled = compile_fleet(fleet)
         self.ctx = Context(self.compiled, CostModel(self.compiled), self.compiled.full_ledger())
@@ -111,8 +114,9 @@ class Planner:
         if opts.resilience:
             report = resilience_report(self, placement, opts.optimizer)
         failed = [self.compiled.site_index[s] for s in down]
-        return assemble(self.ctx, self.runner, self.candidates, placement, report, explain=opts.explain,
+        plan = assemble(self.ctx, self.runner, self.candidates, placement, report, explain=opts.explain,
                         down=failed)
+        return plan.model_copy(update={"deferred": self.deferred}) if self.deferred else plan
 
 
 def _move_note(opts: PlanOptions) -> str:

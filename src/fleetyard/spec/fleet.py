@@ -24,6 +24,7 @@ from fleetyard.spec.models import (
     Site,
     Workload,
 )
+from fleetyard.spec.trace import Trace
 from fleetyard.spec.yamlsource import Document, Loc
 
 DEFAULT_OBJECTIVE = Objective(
@@ -56,6 +57,8 @@ class Fleet:
     objective: Objective = DEFAULT_OBJECTIVE
     origins: Mapping[tuple[str, str], Origin] = field(default_factory=dict, compare=False)
     flags: Mapping[str, Flag] = field(default_factory=dict)  # issue 10: served at the sites, never planned
+    # issue 11: each Site's energy trace (spec/trace.py), by site name; sites without one are absent
+    traces: Mapping[str, Trace] = field(default_factory=dict, compare=False)
 
     @classmethod
     def of(
@@ -107,6 +110,16 @@ class Fleet:
 
     def known_skus(self) -> set[str]:
         return set(CATALOG) | {p.sku for s in self.sites.values() for p in s.spec.gpus}
+
+    def always_on(self) -> Fleet:
+        """The fleet without its deferrable workloads (those with a `schedule`): what `plan` places."""
+        if not any(w.spec.is_deferrable for w in self.workloads.values()):
+            return self
+        return replace(self, workloads={n: w for n, w in self.workloads.items() if not w.spec.is_deferrable})
+
+    def deferred(self) -> list[Workload]:
+        """The deferrable workloads, in input order: what `fleetyard schedule` places in time."""
+        return [w for w in self.workloads.values() if w.spec.is_deferrable]
 
     def without_sites(self, names: Iterable[str]) -> Fleet:
         gone = set(names)

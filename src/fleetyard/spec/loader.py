@@ -10,8 +10,9 @@ nesting, text and integers that each file or text is read within.
 from __future__ import annotations
 
 import difflib
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+import posixpath
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -22,10 +23,56 @@ from fleetyard.spec.fleet import DEFAULT_OBJECTIVE, Fleet, Origin
 from fleetyard.spec.limits import DEFAULT_LIMITS, InputLimits
 from fleetyard.spec.messages import found, problems_from
 from fleetyard.spec.models import API_VERSION, KINDS, Objective, Policy, Region, Site, Workload
+from fleetyard.spec.trace import Trace, parse_trace
 from fleetyard.spec.validate import check_fleet
 from fleetyard.spec.yamlsource import Document, parse_documents, read_documents
 
 YAML_SUFFIXES = (".yaml", ".yml")  # compared case-insensitively
+
+
+TraceReader = Callable[[str, str], tuple[str, str | None]]
+"""(spec file, trace reference) -> (where it was looked for, its text or None when absent)."""
+
+
+def trace_path(spec_file: str, ref: str) -> str:
+    """Where a Site's `energy.trace` points: relative to the spec file's folder (POSIX)."""
+    ref = ref.replace("\\", "/")
+    if posixpath.isabs(ref):
+        return posixpath.normpath(ref)
+    return posixpath.normpath(posixpath.join(posixpath.dirname(spec_file.replace("\\", "/")), ref))
+
+
+def file_trace_reader(limits: InputLimits = DEFAULT_LIMITS) -> TraceReader:
+    """Read traces from the file system, at most `limits.max_bytes` each."""
+    def read(spec_file: str, ref: str) -> tuple[str, str | None]:
+        where = trace_path(spec_file, ref)
+        try:
+            with open(where, "rb") as fh:
+                raw = fh.read(limits.max_bytes + 1)
+        except OSError as exc:
+            raise TraceUnreadable(where, exc.strerror or str(exc)) from None
+        if len(raw) > limits.max_bytes:
+            raise TraceUnreadable(where, f"input limit: larger than {limits.max_bytes:,} bytes (max_bytes)")
+        try:
+            return where, raw.decode("utf-8").replace("\r\n", "\n")
+        except UnicodeDecodeError as exc:
+            raise TraceUnreadable(where, f"not UTF-8 text: {exc.reason} at byte {exc.start}") from None
+    return read
+
+
+def mapping_trace_reader(traces: Mapping[str, str]) -> TraceReader:
+    """Traces given as texts keyed by `trace_path(spec file, reference)` (e.g. uploaded files)."""
+    def read(spec_file: str, ref: str) -> tuple[str, str | None]:
+        where = trace_path(spec_file, ref)
+        return where, traces.get(where)
+    return read
+
+
+class TraceUnreadable(Exception):
+    def __init__(self, where: str, why: str) -> None:
+        super().__init__(f"{where}: {why}")
+        self.where = where
+        self.why = why
 
 
 @dataclass(frozen=True)
@@ -59,7 +106,7 @@ def load_fleet(paths: Sequence[Path | str], limits: InputLimits = DEFAULT_LIMITS
         docs, parse_problems = read_documents(file, limits=limits)
         documents.extend(docs)
         problems.extend(parse_problems)
-    return _finish(documents, problems)
+    return _finish(documents, problems, file_trace_reader(limits))
 
 
 def load_fleet_text(text: str, name: str = "<input>", limits: InputLimits = DEFAULT_LIMITS) -> Loaded:
@@ -68,19 +115,23 @@ def load_fleet_text(text: str, name: str = "<input>", limits: InputLimits = DEFA
     return _finish(documents, problems)
 
 
-def load_fleet_sources(sources: Iterable[tuple[str, str]], limits: InputLimits = DEFAULT_LIMITS) -> Loaded:
+def load_fleet_sources(sources: Iterable[tuple[str, str]], limits: InputLimits = DEFAULT_LIMITS,
+                       traces: Mapping[str, str] | TraceReader | None = None) -> Loaded:
     """Load a fleet from (file name, YAML text) pairs - e.g. files uploaded to the server -
-    with the same checks and messages as `load_fleet`; `limits` apply to each text."""
+    with the same checks and messages as `load_fleet`; `limits` apply to each text.
+    `traces` gives the energy traces the Sites reference: texts keyed by
+    `trace_path(file name, reference)`, or a reader."""
     documents: list[Document] = []
     problems: list[Problem] = []
     for name, text in sources:
         docs, parse_problems = parse_documents(text, name, limits)
         documents.extend(docs)
         problems.extend(parse_problems)
-    return _finish(documents, problems)
+    reader = traces if callable(traces) else mapping_trace_reader(traces or {})
+    return _finish(documents, problems, reader)
 
 
-def _finish(documents: list[Document], problems: list[Problem]) -> Loaded:
+def _finish(documents: list[Document], problems: list[Problem], read_trace: TraceReader | None = None) -> Loaded:
     resources: list[tuple[Any, Document]] = []
     unparsed: dict[str, set[str]] = {kind: set() for kind in KINDS}
     for doc in documents:
@@ -94,12 +145,47 @@ def _finish(documents: list[Document], problems: list[Problem]) -> Loaded:
                 unparsed[kind].add(name or "")  # "" = unnamed (see validate.UNNAMED)
     fleet, build_problems = _assemble(resources)
     problems.extend(build_problems)
+    traces, trace_problems = _read_traces(fleet, read_trace or mapping_trace_reader({}))
+    problems.extend(trace_problems)
+    if traces:
+        fleet = replace(fleet, traces=traces)
     # Cross-resource rules run even when some documents failed, so that every
     # problem is reported at once; names of failed documents still count as known.
     problems.extend(check_fleet(fleet, also_known=unparsed, complete=not has_errors(problems)))
     if has_errors(problems):
         raise SpecError(sorted(problems, key=_order))
     return Loaded(fleet, tuple(p for p in problems if p.severity == "warning"))
+
+
+def _read_traces(fleet: Fleet, read: TraceReader) -> tuple[dict[str, Trace], list[Problem]]:
+    """Read and check every Site's trace; a trace two sites share is read once."""
+    traces: dict[str, Trace] = {}
+    problems: list[Problem] = []
+    cache: dict[str, Trace | None] = {}
+    for name, site in fleet.sites.items():
+        ref = site.spec.energy.trace
+        origin = fleet.origin("Site", name)
+        if ref is None or origin is None:
+            continue
+        line = origin.line_of(("spec", "energy", "trace"))
+        try:
+            where, text = read(origin.file, ref)
+        except TraceUnreadable as exc:
+            problems.append(Problem(origin.file, line, "spec.energy.trace",
+                                    f"cannot read trace {found(ref)} ({exc.where}): {exc.why}"))
+            continue
+        if text is None:
+            problems.append(Problem(origin.file, line, "spec.energy.trace",
+                                    f"trace {found(ref)} not found: expected a CSV file at {where}"))
+            continue
+        if where not in cache:
+            trace, trace_problems = parse_trace(text, where)
+            problems.extend(trace_problems)
+            cache[where] = trace
+        got = cache[where]
+        if got is not None:
+            traces[name] = got
+    return traces, problems
 
 
 def _declared(doc: Document) -> tuple[str | None, str | None]:

@@ -37,6 +37,7 @@ from fleetyard.spec.quantities import (
     TdpW,
 )
 from fleetyard.spec.rollout import RolloutSpec
+from fleetyard.spec.schedule import ScheduleSpec
 
 API_VERSION = "fleetyard/v1"
 
@@ -122,9 +123,17 @@ class Power(_Frozen):
     pue: float = Field(default=DEFAULT_PUE, ge=1.0, le=MAX_PUE)
 
 
+TracePath = Annotated[str, StringConstraints(pattern=r"^[^\x00]+$", max_length=1024)]
+
+
 class Energy(_Frozen):
+    """The constants are the site's typical values, used by `plan`; a `trace` (extension,
+    issue 11; spec/trace.py) gives their values over time to `schedule`, `plan --at` and
+    `cost`. A column the trace lacks keeps the constant."""
+
     price_per_kwh: EnergyPrice
     carbon_g_per_kwh: CarbonIntensity
+    trace: TracePath | None = None  # CSV path, relative to the spec file
 
 
 class Network(_Frozen):
@@ -215,6 +224,13 @@ class WorkloadSpec(_Frozen):
     # Extension (issue 10): how a new version reaches the sites (spec/rollout.py);
     # omitted, all at once as before.
     rollout: RolloutSpec = Field(default_factory=RolloutSpec)
+    # Extension (issue 11): deferrable work with a time window (spec/schedule.py); such a
+    # workload is scheduled in time slots by `fleetyard schedule`, not placed by `plan`.
+    schedule: ScheduleSpec | None = None
+
+    @property
+    def is_deferrable(self) -> bool:
+        return self.schedule is not None
 
     @property
     def is_job(self) -> bool:

@@ -159,3 +159,5 @@ class Plan(_Out):
     workloads: list[WorkloadSummary] = Field(default_factory=list)
     solver: SolverInfo = Field(default_factory=lambda: SolverInfo(strategy="optimizer"))
     burst: BurstReport | None = None
+    # Extension (issue 11): workloads with a `schedule`, left to `fleetyard schedule`
+    deferred: list[str] = Field(default_factory=list)

@@ -145,6 +145,9 @@ def _check_workload(report: _Report, w: Workload) -> None:
             report.add("Workload", name, ("spec", "spread", "min_sites"),
                        f"must be <= replicas.max ({spec.replicas.max}) since each site runs a replica, "
                        f"got {spec.spread.min_sites}")
+    if spec.schedule is not None and spec.type == "inference":
+        report.add("Workload", name, ("spec", "schedule"),
+                   "a schedule is only for batch, fine-tune and training work; inference is always on")
     if spec.demand and spec.type != "inference":
         report.add("Workload", name, ("spec", "demand"),
                    f"demand (requests/s) is only for inference workloads, this one is {spec.type}")

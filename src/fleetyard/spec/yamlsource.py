@@ -50,6 +50,7 @@ class Document:
 MERGE_TAG = "tag:yaml.org,2002:merge"
 LIBYAML_DEPTH = "exceeded maximum nesting depth"  # libyaml's scanner, at 1,000 levels of flow
 NULL_TAG = "tag:yaml.org,2002:null"
+TIMESTAMP_TAG = "tag:yaml.org,2002:timestamp"  # kept as its text: JSON-storable, parsed by the model
 
 
 class _Builder:
@@ -113,6 +114,8 @@ class _Builder:
             return out
         if isinstance(node, yaml.SequenceNode):
             return [self.build(item, (*loc, i), lines) for i, item in enumerate(node.value)]
+        if node.tag == TIMESTAMP_TAG:
+            return str(node.value)
         value = self.constructor.construct_object(node, deep=True)
         if isinstance(value, str) and "\0" in value:
             # a YAML escape (\0, \x00) can write one; no database column or argv can hold it

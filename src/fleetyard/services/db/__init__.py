@@ -25,9 +25,12 @@ from fleetyard.services.db.tables import (
     PlanRevisionRow,
     ResourceRow,
     RolloutRow,
+    ScheduleRow,
     SiteAvailabilityRow,
     SiteReportRow,
     TokenRow,
+    TraceRow,
+    UsageHourRow,
 )
 
 __all__ = [
@@ -41,9 +44,12 @@ __all__ = [
     "PlanRevisionRow",
     "ResourceRow",
     "RolloutRow",
+    "ScheduleRow",
     "SiteAvailabilityRow",
     "SiteReportRow",
     "TokenRow",
+    "TraceRow",
+    "UsageHourRow",
     "current_revision",
     "head_revision",
     "make_engine",

@@ -1,5 +1,5 @@
 """The tables: resources, the fleet's revision, plan revisions, site reports, tokens, audit,
-rollouts, events and site availability.
+rollouts, events, site availability, and (issue 11) traces, schedules and hourly usage.
 
 Times are timezone-aware UTC on both databases (`UtcDateTime`); documents are JSON
 (JSONB on PostgreSQL). Every schema change is an Alembic migration in `migrations/`;
@@ -178,3 +178,40 @@ class SiteAvailabilityRow(Base):
     reason: Mapped[str | None] = mapped_column(Text)
     document: Mapped[dict[str, Any]]
     updated_at: Mapped[datetime]
+
+
+class TraceRow(Base):
+    """An uploaded energy trace (issue 11), keyed by its path as the loader resolves it
+    (`spec.loader.trace_path(spec file, reference)`), with its CSV text."""
+
+    __tablename__ = "traces"
+
+    path: Mapped[str] = mapped_column(String(1024), primary_key=True)
+    content: Mapped[str] = mapped_column(Text)
+    sha256: Mapped[str] = mapped_column(String(64))
+    updated_at: Mapped[datetime]
+
+
+class ScheduleRow(Base):
+    """The schedule of the deferrable work (issue 11) made with plan revision `revision`."""
+
+    __tablename__ = "schedules"
+
+    revision: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    document: Mapped[dict[str, Any]]
+    created_at: Mapped[datetime]
+
+
+class UsageHourRow(Base):
+    """What ran (issue 11, showback): per site, workload, SKU and UTC hour, the replica-seconds
+    and GPU-seconds the site reported running, and the energy where it reports it."""
+
+    __tablename__ = "usage_hours"
+
+    site: Mapped[str] = mapped_column(String(63), primary_key=True)
+    workload: Mapped[str] = mapped_column(String(63), primary_key=True)
+    gpu_sku: Mapped[str] = mapped_column(String(63), primary_key=True)
+    hour: Mapped[datetime] = mapped_column(primary_key=True, index=True)
+    replica_seconds: Mapped[float]
+    gpu_seconds: Mapped[float]
+    energy_kwh: Mapped[float | None]
