@@ -49,6 +49,8 @@ def file_trace_reader(limits: InputLimits = DEFAULT_LIMITS) -> TraceReader:
         try:
             with open(where, "rb") as fh:
                 raw = fh.read(limits.max_bytes + 1)
+        except FileNotFoundError:
+            return where, None
         except OSError as exc:
             raise TraceUnreadable(where, exc.strerror or str(exc)) from None
         if len(raw) > limits.max_bytes:
