@@ -233,7 +233,7 @@ def test_validate_prints_the_counts(runs, fleet):
     assert run.stdout.strip() == (
         f"ok: {len(fleet.regions)} regions, {len(fleet.sites)} sites, "
         f"{len(fleet.workloads)} workloads, {len(fleet.policies)} policies, {len(fleet.flags)} flags")
-    assert (len(fleet.regions), len(fleet.sites), len(fleet.workloads)) == (10, 16, 29)
+    assert (len(fleet.regions), len(fleet.sites), len(fleet.workloads), len(fleet.deferred())) == (10, 16, 32, 3)
     assert "error" not in run.stderr
 
 
@@ -251,9 +251,9 @@ def test_plan_prints_tables_totals_and_the_bound(runs, fleet, plan_json):
     run = runs(*PLAN)
     assert run.code == 0, run.stderr
     out = run.stdout
-    assert out.startswith(f"Plan {EXAMPLE}: 16 sites, 29 workloads - optimizer (")
+    assert out.startswith(f"Plan {EXAMPLE}: 16 sites, 29 workloads, 3 deferred - optimizer (")
     assert [r[0] for r in table(out, "Workloads")] == [w["workload"] for w in plan_json["workloads"]]
-    assert {r[0] for r in table(out, "Workloads")} == set(fleet.workloads)
+    assert {r[0] for r in table(out, "Workloads")} == set(fleet.always_on().workloads)
     assert [r[0] for r in table(out, "Sites")] == [s["site"] for s in plan_json["sites"]]
     assert {r[0] for r in table(out, "Unplaced and unserved")} == {
         u["workload"] for u in plan_json["unplaced"]}
@@ -397,7 +397,7 @@ def test_plan_with_the_greedy_strategy(runs, fleet):
     assert run.code == 0, run.stderr
     assert "greedy baseline" in run.stdout.splitlines()[0]
     assert re.search(r"^Bound +none \(the greedy baseline proves no bound\)", run.stdout, re.M)
-    assert {r[0] for r in table(run.stdout, "Workloads")} == set(fleet.workloads)
+    assert {r[0] for r in table(run.stdout, "Workloads")} == set(fleet.always_on().workloads)
     as_json = runs("plan", EXAMPLE, "--strategy", "greedy", "--no-resilience", "--format", "json")
     assert as_json.code == 0
     plan = as_json.json()
@@ -653,7 +653,7 @@ def test_a_warning_goes_to_stderr_and_json_stays_clean(broken_copy):
                 "spec:\n  selector: {team: nobody}\n  denied: {site_types: [edge]}\n")
     warn_line = len(policies.read_text().splitlines()) - 1
     validate = fleetyard("validate", broken_copy)
-    assert validate.code == 0 and validate.stdout.startswith("ok: 10 regions, 16 sites, 29 workloads, 6 policies")
+    assert validate.code == 0 and validate.stdout.startswith("ok: 10 regions, 16 sites, 32 workloads, 6 policies")
     warning = f"{policies}:{warn_line} spec.selector: warning: matches no workload (selector team=nobody)"
     assert warning in validate.stderr
     plan = fleetyard("plan", broken_copy, "--strategy", "greedy", "--no-resilience", "--format", "json")

@@ -26,7 +26,8 @@ def plan_header(plan: Plan, fleet: Fleet, source: str) -> Text:
     engine = "greedy baseline" if s.strategy == "greedy" else f"optimizer ({s.solver}, {s.status})"
     return Text.assemble(
         ("Plan ", "bold"), (source, "bold cyan"),
-        f": {len(fleet.sites)} sites, {len(fleet.workloads)} workloads - {engine}, {s.seconds:.2f} s",
+        f": {len(fleet.sites)} sites, {len(fleet.workloads) - len(plan.deferred)} workloads"
+        + (f", {len(plan.deferred)} deferred" if plan.deferred else "") + f" - {engine}, {s.seconds:.2f} s",
     )
 
 
@@ -150,6 +151,8 @@ def render_plan(console: Console, plan: Plan, fleet: Fleet, source: str) -> None
     if plan.unplaced:
         parts.append(unplaced_table(plan.unplaced))
     parts.extend([sites_table(plan, fleet), totals_text(plan), burst_text(plan), resilience_text(plan.resilience)])
+    if plan.deferred:
+        parts.append(Text(f"Deferred (a schedule; see `fleetyard schedule`): {', '.join(plan.deferred)}"))
     for note in plan.solver.notes:
         parts.append(Text(f"note: {note}", style="yellow"))
     console.print(Group(*parts))  # type: ignore[arg-type]

@@ -68,6 +68,7 @@ def _fabric(fleet: Fleet, w: Workload, placed: dict[tuple[str, str], int]) -> li
 
 
 def check_plan(fleet: Fleet, plan: Plan) -> list[str]:
+    fleet = fleet.always_on()  # deferrable work is scheduled in time, not placed (issue 11)
     bad: list[str] = []
     gpus_used: dict[tuple[str, str], int] = defaultdict(int)
     kw_used: dict[str, float] = defaultdict(float)
