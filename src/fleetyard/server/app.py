@@ -27,6 +27,7 @@ from fleetyard.services.failover import FailoverJob, FailoverSettings
 from fleetyard.services.objects import ObjectService
 from fleetyard.services.planning import PlanSettings
 from fleetyard.services.rollouts import RolloutService
+from fleetyard.services.schedules import ScheduleSettings
 from fleetyard.services.webhook import WebhookJob
 
 __all__ = ["background_jobs", "create_app", "make_state"]
@@ -37,7 +38,9 @@ def make_state(settings: Settings) -> AppState:
     store = open_store(settings.registry_path, create=True)
     plan = PlanSettings(time_limit=settings.plan_time_limit, resilience=settings.plan_resilience)
     state = AppState(settings=settings, db=db, store=store,
-                     fleet=FleetService(db, store, plan, failover=settings.failover),
+                     fleet=FleetService(db, store, plan, failover=settings.failover, schedule=ScheduleSettings(
+                         slot_s=settings.schedule_slot_s, objective=settings.schedule_objective,
+                         extend=settings.schedule_extend)),
                      objects=ObjectService(store, db), metrics=Metrics(db, settings.heartbeat_interval),
                      limits=BodyLimits.of(settings))
     state.rollouts = RolloutService(db, store, settings.heartbeat_interval)

@@ -23,10 +23,11 @@ from sqlalchemy.orm import Session
 
 from fleetyard.services.availability import read_records
 from fleetyard.services.db import ResourceRow, SiteReportRow
-from fleetyard.services.desired import site_needs
+from fleetyard.services.desired import site_needs, workload_specs
 from fleetyard.services.drift import drift_text
 from fleetyard.services.errors import InvalidRequest
 from fleetyard.services.planning import current_plan, current_revision, parse_plan
+from fleetyard.services.schedules import current_schedule, deferred_status, parse_schedule
 from fleetyard.services.wire import FleetStatus, ModelStatus, Replicas, SiteReport, SiteStatus, Telemetry
 
 __all__ = ["STALE_AFTER", "SiteView", "fleet_status", "record_report", "reports", "site_views"]
@@ -110,7 +111,8 @@ def site_views(session: Session, interval: float, *, now: datetime | None = None
     revision = current_revision(session)
     plan_row = current_plan(session)
     plan = parse_plan(plan_row.plan) if plan_row else None
-    needs = site_needs(session, plan, plan_row.models if plan_row else {})
+    schedule = parse_schedule(current_schedule(session))
+    needs = site_needs(session, plan, plan_row.models if plan_row else {}, schedule=schedule, now=at)
     names = [r for r in session.scalars(select(ResourceRow.name).where(ResourceRow.kind == "Site")
                                         .order_by(ResourceRow.id))]
     last = reports(session)
@@ -146,5 +148,8 @@ def site_views(session: Session, interval: float, *, now: datetime | None = None
 
 def fleet_status(session: Session, interval: float, *, now: datetime | None = None,
                  drift_after: float = 300.0) -> FleetStatus:
-    revision, views = site_views(session, interval, now=now, drift_after=drift_after)
-    return FleetStatus(revision=revision, sites=[v.status for v in views], heartbeat_interval_s=interval)
+    at = now or datetime.now(UTC)
+    revision, views = site_views(session, interval, now=at, drift_after=drift_after)
+    deferred = {n: w for n, w in workload_specs(session).items() if w.spec.is_deferrable}
+    return FleetStatus(revision=revision, sites=[v.status for v in views], heartbeat_interval_s=interval,
+                       deferred=deferred_status(parse_schedule(current_schedule(session)), deferred, at))
