@@ -18,7 +18,7 @@ from fleetyard.server.body import BodyLimits
 from fleetyard.server.errors import install_error_handlers
 from fleetyard.server.metrics import Metrics, MetricsMiddleware
 from fleetyard.server.openapi import install_openapi
-from fleetyard.server.routes import admin, events, fleet, registry, rollouts, sites, system
+from fleetyard.server.routes import admin, energy, events, fleet, registry, rollouts, sites, system
 from fleetyard.server.settings import Settings
 from fleetyard.server.state import AppState
 from fleetyard.services.apply import FleetService
@@ -86,7 +86,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.fleetyard = state
     install_error_handlers(app)
     install_openapi(app)
-    for module in (system, fleet, sites, registry, admin, events, rollouts):
+    for module in (system, fleet, sites, registry, admin, events, rollouts, energy):
         app.include_router(module.router)
     app.add_middleware(MetricsMiddleware, metrics=state.metrics)
     return app

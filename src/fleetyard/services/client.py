@@ -14,6 +14,7 @@ The registry's objects are reached through `open_remote_store` (http_backend).
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from datetime import datetime
 from pathlib import Path
 from types import TracebackType
 from typing import Any, TypeVar
@@ -44,6 +45,7 @@ from fleetyard.services.wire import (
     TokenCreate,
     TokenCreated,
     TokenOut,
+    UsageOut,
 )
 from fleetyard.spec import Problem
 from fleetyard.spec.loader import TraceUnreadable, file_trace_reader, spec_files, trace_path
@@ -220,6 +222,13 @@ class Client:
     def schedule(self) -> ScheduleOut:
         """The deferred-work schedule of the current plan revision; 404 → ApiError before the first apply."""
         return self._get(f"{API}/schedule", ScheduleOut)
+
+    def usage(self, *, since: datetime | None = None, until: datetime | None = None, limit: int = 1000,
+              offset: int = 0) -> list[UsageOut]:
+        """Hourly usage rows the sites reported, oldest first (default: the last 30 days)."""
+        params: dict[str, Any] = {"limit": limit, "offset": offset}
+        params |= {k: v.isoformat() for k, v in (("since", since), ("until", until)) if v is not None}
+        return self._get_list(f"{API}/usage", UsageOut, **params)
 
     def status(self) -> FleetStatus:
         """Every site's last report, replicas and sync progress."""

@@ -13,19 +13,11 @@ from fleetyard.server.body import parse_json, read_body
 from fleetyard.server.deps import PathText, ReaderDep, SessionDep, StateDep, WriterDep
 from fleetyard.server.openapi import errors, json_body
 from fleetyard.server.state import AppState
-from fleetyard.services import planning, resources, schedules, status
+from fleetyard.services import planning, resources, status
 from fleetyard.services.errors import ServiceError
 from fleetyard.services.identity import Principal
 from fleetyard.services.models import list_models
-from fleetyard.services.wire import (
-    ApplyRequest,
-    ApplyResult,
-    FleetStatus,
-    ModelOut,
-    PlanOut,
-    ResourceOut,
-    ScheduleOut,
-)
+from fleetyard.services.wire import ApplyRequest, ApplyResult, FleetStatus, ModelOut, PlanOut, ResourceOut
 
 router = APIRouter(prefix="/api/v1", tags=["fleet"])
 APPLY_THREADS = 4  # applies parse and plan on at most this many threads, apart from the pool reads and heartbeats use
@@ -86,12 +78,6 @@ def delete_resource(kind: PathText, name: PathText, state: StateDep, principal: 
 def get_plan(session: SessionDep, _principal: ReaderDep) -> PlanOut:
     """The current plan; 404 before the first apply."""
     return planning.plan_out(session)
-
-
-@router.get("/schedule", response_model=ScheduleOut, responses=errors(404))
-def get_schedule(session: SessionDep, _principal: ReaderDep) -> ScheduleOut:
-    """The deferred-work schedule made with the current plan (issue 11); 404 before the first apply."""
-    return schedules.schedule_out(session)
 
 
 @router.get("/status", response_model=FleetStatus, responses=errors())
