@@ -35,7 +35,7 @@ from fleetyard.services.errors import NotFound
 from fleetyard.services.flags import desired_flags
 from fleetyard.services.planning import current_plan, parse_plan
 from fleetyard.services.rollout_state import assignment, gated, latest_rollouts, resolved_ref
-from fleetyard.services.schedules import active_jobs, current_schedule, parse_schedule
+from fleetyard.services.schedules import active_jobs, current_schedule, parse_schedule, upcoming_jobs
 from fleetyard.services.wire import ChunkSource, DesiredModel, DesiredState, DesiredWorkload, SiteReport
 from fleetyard.spec import Site, Workload
 from fleetyard.spec.geo import estimated_rtt_ms
@@ -84,12 +84,14 @@ def site_needs(session: Session, plan: Plan | None, models: Mapping[str, Any],
                store: Store | None = None, *, schedule: Schedule | None = None,
                now: datetime | None = None) -> dict[str, SiteNeed]:
     """Per site, the desired workloads and models of `plan` (`store`: re-resolve misses),
-    and the deferred jobs of `schedule` whose slot holds `now` (issue 11: held back until then)."""
+    and the deferred jobs of `schedule` whose slot holds `now` (issue 11: held back until then;
+    the models of those with a slot still to come are held already)."""
     if plan is None:
         return {}
     specs = workload_specs(session)
     per: dict[tuple[str, str], dict[str, int]] = {}
-    running = active_jobs(schedule, now or datetime.now(UTC))
+    at = now or datetime.now(UTC)
+    running = active_jobs(schedule, at)
     placed = [(a.site, a.workload, a.gpu_sku, a.replicas) for a in plan.assignments]
     for site, name, sku, replicas in placed + [(j.site, j.workload, j.gpu_sku, j.replicas) for j in running]:
         per.setdefault((site, name), {}).setdefault(sku, 0)
@@ -118,6 +120,14 @@ def site_needs(session: Session, plan: Plan | None, models: Mapping[str, Any],
         need.requested.setdefault(v.model, requested if v.model == (ref or requested) else v.model)
         for kept in (*given.keep, *given.prefetch):
             need.requested.setdefault(kept, kept)
+    for j in upcoming_jobs(schedule, at):  # their models are synced ahead, so they start on time
+        w = specs.get(j.workload)
+        if w is None:
+            continue
+        requested = w.spec.model
+        ref = refs[requested] if requested in refs else refs.setdefault(requested,
+                                                                         resolved_ref(models, requested, store))
+        out.setdefault(j.site, SiteNeed()).requested.setdefault(ref or requested, requested)
     return out
 
 

@@ -34,6 +34,7 @@ from typing import Literal
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from fleetyard.energy.schedule import schedule_fleet
 from fleetyard.energy.timeline import Extend, check_coverage
 from fleetyard.services.db import ScheduleRow
 from fleetyard.services.errors import NotFound, SpecInvalid
@@ -47,7 +48,7 @@ from fleetyard.spec.timeplan import Baseline, Schedule, ScheduledJob, ScheduleTo
 from fleetyard.spec.trace import format_time, parse_time
 
 __all__ = ["MAX_HORIZON_H", "ScheduleSettings", "active_jobs", "current_schedule", "deferred_status",
-           "make_schedule", "schedule_out"]
+           "make_schedule", "schedule_out", "upcoming_jobs"]
 
 MAX_HORIZON_H = 14 * 24.0
 Objective = Literal["cost", "carbon"]
@@ -125,8 +126,6 @@ def make_schedule(fleet: Fleet, plan: Plan, now: datetime, settings: ScheduleSet
     horizon_h = slots * settings.slot_s / 3600.0
     if settings.extend == "none":
         _check_traces(fleet, start, start + timedelta(hours=horizon_h), what)
-    from fleetyard.energy.schedule import schedule_fleet  # the sched branch's engine
-
     names = {w.name for w in todo}
     subset = replace(fleet, workloads={n: w for n, w in fleet.workloads.items()
                                        if not w.spec.is_deferrable or n in names})
@@ -178,6 +177,13 @@ def active_jobs(schedule: Schedule | None, now: datetime) -> list[ScheduledJob]:
     if schedule is None:
         return []
     return [j for j in schedule.jobs if any(_t(s.start) <= now < _t(s.end) for s in j.slots)]
+
+
+def upcoming_jobs(schedule: Schedule | None, now: datetime) -> list[ScheduledJob]:
+    """The jobs with a slot that starts after `now`."""
+    if schedule is None:
+        return []
+    return [j for j in schedule.jobs if any(_t(s.start) > now for s in j.slots)]
 
 
 def deferred_status(schedule: Schedule | None, deferred: Mapping[str, object], now: datetime) -> list[DeferredStatus]:
