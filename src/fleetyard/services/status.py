@@ -54,7 +54,7 @@ def _upsert(dialect: str) -> Insert:
               "agent_version": stmt.excluded.agent_version, "heartbeats": t.c.heartbeats + 1},
         # only over the heartbeat read just before: the usage it books counts from that one
         where=t.c.received_at == bindparam("previous", type_=t.c.received_at.type),
-    )
+    ).returning(t.c.site)  # a row back: stored (rowcount is not reliable for upserts on psycopg)
 
 
 def record_report(session: Session, site: str, report: SiteReport, *, now: datetime | None = None,
@@ -74,7 +74,7 @@ def record_report(session: Session, site: str, report: SiteReport, *, now: datet
               "agent_version": report.agent_version[:64], "first_seen": at}
     for _ in range(ATTEMPTS):
         previous = conn.execute(select(t.c.received_at).where(t.c.site == site)).scalar()
-        if conn.execute(_upsert(conn.dialect.name), {**values, "previous": previous}).rowcount == 1:
+        if conn.execute(_upsert(conn.dialect.name), {**values, "previous": previous}).first() is not None:
             break
     else:
         raise Conflict(f"heartbeats of site {site!r} keep racing each other; try again")
