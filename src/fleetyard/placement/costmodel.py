@@ -28,13 +28,11 @@ GRAMS_PER_TONNE = 1e6
 
 def per_it_kwh(pue: FloatArray, price_per_kwh: FloatArray, carbon_g_per_kwh: FloatArray,
                carbon_price_per_tonne: float) -> tuple[FloatArray, FloatArray, FloatArray]:
-    """Energy $, kg CO2 and carbon $ per IT kWh (PUE included), element-wise: per site for
-    the constant plan, per site and time slot for the scheduler (`energy/jobs.py`)."""
-    facility_g = pue * carbon_g_per_kwh
-    energy: FloatArray = pue * price_per_kwh
-    kg: FloatArray = facility_g / 1000.0
-    cost: FloatArray = facility_g / GRAMS_PER_TONNE * carbon_price_per_tonne
-    return energy, kg, cost
+    """Energy cost, kg CO2 and carbon cost of one IT kWh (PUE included): the one energy formula,
+    shared by the planner (a constant per site) and by showback (a value per site and hour)."""
+    facility = np.asarray(pue, dtype=np.float64)
+    grams = facility * carbon_g_per_kwh
+    return facility * price_per_kwh, grams / 1000.0, grams / GRAMS_PER_TONNE * carbon_price_per_tonne
 
 
 @dataclass(frozen=True)

@@ -48,6 +48,7 @@ from fleetyard.services.wire import (
     UsageOut,
 )
 from fleetyard.spec import Problem
+from fleetyard.spec.allocation import Allocation
 from fleetyard.spec.loader import TraceUnreadable, file_trace_reader, spec_files, trace_path
 from fleetyard.spec.messages import found
 from fleetyard.spec.yamlsource import parse_documents
@@ -287,6 +288,12 @@ class Client:
         """Events in id order: the newest `limit`, or (with `after`) the first `limit` after that id."""
         params = {"after": after, "limit": limit, "kind": kind, "subject": subject}
         return self._get_list(f"{API}/events", EventOut, **{k: v for k, v in params.items() if v is not None})
+
+    def cost(self, by: str = "team", period: str = "30d", start: str | None = None) -> Allocation:
+        """Showback over what actually ran: `GET /api/v1/cost?by=&period=&start=` (docs/cost.md);
+        `period` as `30d`/`72h`/`2w`, `start` ISO 8601 UTC (the server's default when None)."""
+        params = {"by": by, "period": period, **({"start": start} if start is not None else {})}
+        return self._get(f"{API}/cost", Allocation, **params)
 
     def metrics(self) -> str:
         """The server's Prometheus metrics (text format)."""
