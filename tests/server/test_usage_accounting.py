@@ -15,6 +15,7 @@ from fleetyard.services.db import Database, UsageHourRow, migrate
 from fleetyard.services.status import _upsert, record_report
 from fleetyard.services.usage import booked_seconds, hour_pieces, list_usage, usage_pieces
 from fleetyard.services.wire import Replicas, SiteReport, Telemetry, WorkloadStatus
+from fleetyard.spec.catalog import SERVER_POWER_FACTOR
 from tests.server.conftest import BACKENDS, postgres
 
 __all__ = ["postgres"]
@@ -49,14 +50,15 @@ def test_a_heartbeat_books_replica_gpu_seconds_and_metered_energy_by_gpu_share()
     r = report(power_w=3600.0, train=("H100-SXM", 4, 2), embed=("L4", 1, 1), idle=("L4", 1, 0))
     pieces = usage_pieces(r, T, now, interval=5.0)
     got = {(p.workload, p.hour): (p.gpu_sku, p.replica_seconds, p.gpu_seconds, p.energy_kwh) for p in pieces}
-    kwh10, kwh11 = 3.6 * 10 / 3600, 3.6 * 5 / 3600  # 3.6 kW metered over 10 s and 5 s
+    it_kw = 3.6 * SERVER_POWER_FACTOR  # 3.6 kW metered at the GPUs: the server's IT power
+    kwh10, kwh11 = it_kw * 10 / 3600, it_kw * 5 / 3600  # over 10 s and 5 s
     assert got == {
         ("train", H10): ("H100-SXM", 20.0, 80.0, pytest.approx(kwh10 * 8 / 9)),
         ("embed", H10): ("L4", 10.0, 10.0, pytest.approx(kwh10 / 9)),
         ("train", H11): ("H100-SXM", 10.0, 40.0, pytest.approx(kwh11 * 8 / 9)),
         ("embed", H11): ("L4", 5.0, 5.0, pytest.approx(kwh11 / 9)),
     }
-    assert sum(p.energy_kwh or 0 for p in pieces) == pytest.approx(3.6 * 15 / 3600)
+    assert sum(p.energy_kwh or 0 for p in pieces) == pytest.approx(it_kw * 15 / 3600)
     # Not metered: energy stays unknown (NULL), never a guess.
     assert {p.energy_kwh for p in usage_pieces(report(train=("H100-SXM", 4, 2)), T, now, 5.0)} == {None}
     # An older agent that does not say its SKU: the plan's, through the lookup.
@@ -80,12 +82,12 @@ def test_record_report_upserts_usage_hours_in_its_transaction(
         rows = {r.hour: r for r in s.scalars(select(UsageHourRow).order_by(UsageHourRow.hour))}
         # hour 10: 10 s (first interval, capped) + 10 s = 20 s x 2 replicas; 5 s of them metered
         assert rows[H10].replica_seconds == pytest.approx(40.0) and rows[H10].gpu_seconds == pytest.approx(160.0)
-        assert rows[H10].energy_kwh == pytest.approx(1.8 * 5 / 3600)
+        assert rows[H10].energy_kwh == pytest.approx(1.8 * SERVER_POWER_FACTOR * 5 / 3600)
         # hour 11: 5 s (unmetered), hour 12: the 2-hour silence books 15 s only
         assert rows[H11].replica_seconds == pytest.approx(10.0) and rows[H11].energy_kwh is None
         h12 = H11 + timedelta(hours=1)
         assert rows[h12].replica_seconds == pytest.approx(30.0)
-        assert rows[h12].energy_kwh == pytest.approx(0.9 * 15 / 3600)
+        assert rows[h12].energy_kwh == pytest.approx(0.9 * SERVER_POWER_FACTOR * 15 / 3600)
         assert len(rows) == 3
         listed = list_usage(s, H10, H11 + timedelta(hours=2), limit=2)
         assert [(u.hour, u.workload, u.gpu_sku) for u in listed] == [(H10, "train", "H100-SXM"),

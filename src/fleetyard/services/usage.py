@@ -5,19 +5,23 @@ Each heartbeat books the time since the site's previous one, as the report saw i
     seconds   = min(now - previous heartbeat, USAGE_CAP_INTERVALS x heartbeat interval)
     replica-s = seconds x the replicas the report says are running, per workload
     GPU-s     = replica-s x GPUs per replica
-    energy    = the report's metered GPU power (telemetry.gpu_power_w, all GPUs of the
-                site) x seconds, shared among the workloads by their GPU-seconds;
-                NULL when the site does not meter (no nvidia-smi), never a guess
+    energy    = IT energy: the report's metered GPU power (telemetry.gpu_power_w, all
+                GPUs of the site) x seconds x SERVER_POWER_FACTOR (1.8, spec/catalog.py:
+                the planner's own ratio of a server's power to its GPUs'), shared among
+                the workloads by their GPU-seconds; NULL when the site does not meter
+                (no nvidia-smi), never a guess
 
 split at UTC hour boundaries into `usage_hours` rows (site, workload, SKU, hour), added
 to what the hour holds (an upsert, in the heartbeat's transaction). The cap keeps an
 outage from being billed as running: a site silent for an hour books at most three
 heartbeat intervals when it comes back (the interval `status` calls stale). The first
-heartbeat of a site books nothing: there is no previous one to count from. Energy is
-IT energy at the GPUs (before PUE, without CPUs and fans); idle GPUs' power while no
-workload runs is booked to nobody. The SKU and GPUs per replica are the ones the agent
-reports it was told (`WorkloadStatus.gpu_sku`, `gpus_per_replica`); for an agent that
-does not send them, the current plan's (or schedule's) assignment at the site.
+heartbeat of a site books nothing: there is no previous one to count from. Energy is IT
+energy (before PUE), as showback prices it (energy/pricing.py): the GPUs are metered, the
+rest of the server is the planner's factor, so a workload whose GPUs draw their TDP books
+the plan's kWh; idle GPUs' power while no workload runs is booked to nobody. The SKU and
+GPUs per replica are the ones the agent reports it was told (`WorkloadStatus.gpu_sku`,
+`gpus_per_replica`); for an agent that does not send them, the current plan's (or
+schedule's) assignment at the site.
 """
 
 from __future__ import annotations
@@ -35,6 +39,7 @@ from sqlalchemy.orm import Session
 
 from fleetyard.services.db import UsageHourRow
 from fleetyard.services.wire import SiteReport, UsageOut
+from fleetyard.spec.catalog import SERVER_POWER_FACTOR
 
 __all__ = ["USAGE_CAP_INTERVALS", "UsagePiece", "book_usage", "booked_seconds", "hour_pieces", "list_usage",
            "usage_pieces"]
@@ -92,7 +97,8 @@ def usage_pieces(report: SiteReport, previous: datetime | None, now: datetime, i
         shapes.append((w.name, sku, w.replicas.running, gpus))
     total_gpus = sum(r * g for _n, _s, r, g in shapes)
     total_replicas = sum(r for _n, _s, r, _g in shapes)
-    power_kw = report.telemetry.gpu_power_w / 1000.0 if report.telemetry.gpu_power_w is not None else None
+    metered = report.telemetry.gpu_power_w
+    power_kw = metered * SERVER_POWER_FACTOR / 1000.0 if metered is not None else None
     out: list[UsagePiece] = []
     for hour, s in hour_pieces(now - timedelta(seconds=seconds), now):
         for name, sku, replicas, gpus in shapes:

@@ -7,11 +7,14 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
-from fleetyard.server.deps import ReaderDep, SessionDep
+from fleetyard.energy.timeline import Extend
+from fleetyard.server.deps import ReaderDep, SessionDep, StateDep
 from fleetyard.server.openapi import errors
-from fleetyard.services import schedules, usage
+from fleetyard.services import schedules, showback, usage
 from fleetyard.services.errors import InvalidRequest
+from fleetyard.services.storable import NUL_FREE
 from fleetyard.services.wire import ScheduleOut, UsageOut
+from fleetyard.spec.allocation import Allocation
 
 router = APIRouter(prefix="/api/v1", tags=["energy"])
 
@@ -47,3 +50,19 @@ def get_usage(session: SessionDep, _principal: ReaderDep,
     start = _utc(since, "since") or max(end, datetime.min.replace(tzinfo=UTC) + timedelta(days=30)) - timedelta(
         days=30)
     return usage.list_usage(session, start, end, limit=limit, offset=offset)
+
+
+@router.get("/cost", response_model=Allocation, responses=errors(422))
+def get_cost(state: StateDep, session: SessionDep, _principal: ReaderDep,
+             by: Annotated[str, Query(pattern=NUL_FREE, max_length=80,
+                                      description="team | label:KEY | site | workload")] = "team",
+             period: Annotated[str, Query(pattern=NUL_FREE, max_length=20,
+                                          description="e.g. 30d, 72h, 2w")] = "30d",
+             start: Annotated[str | None, Query(pattern=NUL_FREE, max_length=64, description=(
+                 "First hour (ISO 8601 UTC); default: the period that ends with the current hour"))] = None,
+             extend: Annotated[Extend | None, Query(description=(
+                 "repeat-daily: repeat a trace's days where it does not cover the period; default: the "
+                 "server's FLEETYARD_SCHEDULE_EXTEND"))] = None) -> Allocation:
+    """Showback over what the sites reported running (source "recorded"), priced hour by hour
+    at the stored traces with the planner's formula, summed by `by`."""
+    return showback.cost_allocation(session, by, period, start, extend=extend or state.settings.schedule_extend)
