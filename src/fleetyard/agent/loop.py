@@ -293,7 +293,7 @@ class Agent:
             t = self.tracker.get(w.model)
             why = f"waiting for {w.model} ({gate or t.state}{': ' + t.error if t.error and not gate else ''})"
             return WorkloadStatus(name=w.name, model=w.model, replicas=Replicas(desired=w.replicas), error=why,
-                                  health=health)
+                                  health=health, gpu_sku=w.gpu_sku, gpus_per_replica=w.gpus_per_replica)
         error = c.error
         if c.model_ref is not None and c.model_ref != w.model:
             t = self.tracker.get(w.model)
@@ -306,7 +306,7 @@ class Agent:
             error = f"{note}; {error}" if error else note
         return WorkloadStatus(name=w.name, model=c.model_ref or w.model,
                               replicas=Replicas(desired=w.replicas, running=c.running, healthy=c.healthy), error=error,
-                              health=health)
+                              health=health, gpu_sku=w.gpu_sku, gpus_per_replica=w.gpus_per_replica)
 
     def _health(self, w: DesiredWorkload, c: ReplicaCounts | None, v: Validation | None) -> WorkloadHealth | None:
         """What the gates judge, for workloads with a `health` or `validate` (None otherwise)."""

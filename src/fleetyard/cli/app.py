@@ -16,6 +16,7 @@ import typer
 from fleetyard.cli import (
     agent_cmd,
     backup_cmd,
+    cost_cmd,
     demo_cmd,
     events_cmd,
     flags_cmd,
@@ -42,6 +43,7 @@ backup_cmd.register(app)
 rollout_cmd.register(app)
 flags_cmd.register(app)
 events_cmd.register(app)
+cost_cmd.register(app)
 app.add_typer(registry_app, name="registry")
 
 

@@ -19,6 +19,7 @@ from fleetyard.cli.common import (
     fail,
     load_or_exit,
 )
+from fleetyard.cli.plan_time import AtOpt, DayOpt, ExtendChoice, ExtendOpt, at_fleet, over_day_text, with_over_day
 from fleetyard.cli.render import explanation_table, money, render_plan, unplaced_table
 from fleetyard.placement import STRATEGIES, OptimizerOptions, Planner, PlanOptions, failover
 from fleetyard.placement.milp import WorkLimits
@@ -78,15 +79,20 @@ def plan(
     stall: StallOpt = WorkLimits.max_nodes or 0,
     resilience: Annotated[bool, typer.Option(help="Check, per site, whether its loss is absorbable.")] = True,
     fail_on_unplaced: Annotated[bool, typer.Option(help="Exit 3 if any work is unplaced or unserved.")] = False,
+    at: AtOpt = None,
+    day: DayOpt = None,
+    extend: ExtendOpt = ExtendChoice.none,
 ) -> None:
     """Plan where every workload runs, for all workloads at once, and explain it."""
     opts = _options(strategy, time_limit, mip_gap, stall, resilience)
     fleet = load_or_exit(paths)
-    result = Planner(fleet).plan(opts)
+    result = with_over_day(fleet, Planner(at_fleet(fleet, at, extend)).plan(opts), at, day, extend)
     if output is Format.json:
         console.print_json(result.model_dump_json())
     else:
         render_plan(console, result, fleet, _source(paths))
+        if result.over_day is not None:
+            console.print(over_day_text(result))
     if fail_on_unplaced and result.unplaced:
         raise typer.Exit(EXIT_RESULT)
 

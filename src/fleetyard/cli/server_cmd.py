@@ -29,6 +29,7 @@ from fleetyard.cli.common import EXIT_ERROR, EXIT_INVALID, Format, console, err,
 from fleetyard.cli.server_render import (
     apply_view,
     audit_table,
+    deferred_table,
     models_table,
     plan_view,
     resources_table,
@@ -189,7 +190,12 @@ def status(server: ServerOpt = DEFAULT_SERVER, token: TokenOpt = None, output: F
     """Per site: last heartbeat, models synced/active, bytes fetched, replicas, sync progress."""
     with _api(server, token) as api:
         st = api.status()
-    _json(st) if output is Format.json else console.print(status_table(st))
+    if output is Format.json:
+        _json(st)
+        return
+    console.print(status_table(st))
+    if st.deferred:
+        console.print(deferred_table(st))
 
 
 def audit(

@@ -23,9 +23,10 @@ from fleetyard.services.wire import (
     SiteStatus,
     TokenOut,
 )
+from fleetyard.spec.trace import format_time
 
-__all__ = ["apply_view", "audit_table", "events_table", "models_table", "plan_view", "resources_table",
-           "status_table", "tokens_table"]
+__all__ = ["apply_view", "audit_table", "deferred_table", "events_table", "models_table", "plan_view",
+           "resources_table", "status_table", "tokens_table"]
 
 
 def size(n: float) -> str:
@@ -163,6 +164,23 @@ def status_table(st: FleetStatus) -> Table:
         sync = "-" if s.sync_progress is None else f"{100 * s.sync_progress:.0f}%"
         t.add_row(s.site, beat, "-" if s.revision is None else str(s.revision), models, size(s.bytes_fetched),
                   reps, sync, _health(s, now))
+    return t
+
+
+def deferred_table(st: FleetStatus) -> Table:
+    """Deferred jobs (issue 11): where and when each runs next, or why it is unscheduled."""
+    t = Table("Deferred job", "State", "Site", "SKU", "Replicas", "Next slot (UTC)", box=None,
+              title="Deferred work", title_justify="left")
+    style = {"running": "green", "waiting": "cyan", "done": "dim", "unscheduled": "red"}
+    for d in st.deferred:
+        if d.state == "unscheduled":
+            t.add_row(d.workload, Text("unscheduled", style="red"), "-", "-", "-",
+                      Text(d.reason or "no reason recorded", style="red"))
+            continue
+        slot = (f"{format_time(d.next_start)} to {format_time(d.next_end)}"
+                if d.next_start is not None and d.next_end is not None else "-")
+        t.add_row(d.workload, Text(d.state, style=style.get(d.state, "")), d.site or "-", d.gpu_sku or "-",
+                  str(d.replicas), slot)
     return t
 
 

@@ -26,6 +26,15 @@ from fleetyard.spec.models import Workload
 GRAMS_PER_TONNE = 1e6
 
 
+def per_it_kwh(pue: FloatArray, price_per_kwh: FloatArray, carbon_g_per_kwh: FloatArray,
+               carbon_price_per_tonne: float) -> tuple[FloatArray, FloatArray, FloatArray]:
+    """Energy cost, kg CO2 and carbon cost of one IT kWh (PUE included): the one energy formula,
+    shared by the planner (a constant per site) and by showback (a value per site and hour)."""
+    facility = np.asarray(pue, dtype=np.float64)
+    grams = facility * carbon_g_per_kwh
+    return facility * price_per_kwh, grams / 1000.0, grams / GRAMS_PER_TONNE * carbon_price_per_tonne
+
+
 @dataclass(frozen=True)
 class ReplicaCosts:
     """Per-pool hourly figures of one replica of one workload (arrays over all pools)."""
@@ -55,11 +64,8 @@ class CostModel:
         )
         self.carbon_price_per_tonne = float(price)
         # Cost and carbon per IT kWh at each site, PUE included.
-        self.energy_per_it_kwh: FloatArray = compiled.pue * compiled.energy_price
-        self.carbon_kg_per_it_kwh: FloatArray = compiled.pue * compiled.carbon_g_per_kwh / 1000.0
-        self.carbon_cost_per_it_kwh: FloatArray = (
-            compiled.pue * compiled.carbon_g_per_kwh / GRAMS_PER_TONNE * self.carbon_price_per_tonne
-        )
+        self.energy_per_it_kwh, self.carbon_kg_per_it_kwh, self.carbon_cost_per_it_kwh = per_it_kwh(
+            compiled.pue, compiled.energy_price, compiled.carbon_g_per_kwh, self.carbon_price_per_tonne)
 
     def replica_costs(self, w: Workload) -> ReplicaCosts:
         c = self.c

@@ -18,7 +18,7 @@ from fleetyard.server.body import BodyLimits
 from fleetyard.server.errors import install_error_handlers
 from fleetyard.server.metrics import Metrics, MetricsMiddleware
 from fleetyard.server.openapi import install_openapi
-from fleetyard.server.routes import admin, events, fleet, registry, rollouts, sites, system
+from fleetyard.server.routes import admin, energy, events, fleet, registry, rollouts, sites, system
 from fleetyard.server.settings import Settings
 from fleetyard.server.state import AppState
 from fleetyard.services.apply import FleetService
@@ -27,6 +27,7 @@ from fleetyard.services.failover import FailoverJob, FailoverSettings
 from fleetyard.services.objects import ObjectService
 from fleetyard.services.planning import PlanSettings
 from fleetyard.services.rollouts import RolloutService
+from fleetyard.services.schedules import ScheduleSettings
 from fleetyard.services.webhook import WebhookJob
 
 __all__ = ["background_jobs", "create_app", "make_state"]
@@ -37,7 +38,9 @@ def make_state(settings: Settings) -> AppState:
     store = open_store(settings.registry_path, create=True)
     plan = PlanSettings(time_limit=settings.plan_time_limit, resilience=settings.plan_resilience)
     state = AppState(settings=settings, db=db, store=store,
-                     fleet=FleetService(db, store, plan, failover=settings.failover),
+                     fleet=FleetService(db, store, plan, failover=settings.failover, schedule=ScheduleSettings(
+                         slot_s=settings.schedule_slot_s, objective=settings.schedule_objective,
+                         extend=settings.schedule_extend)),
                      objects=ObjectService(store, db), metrics=Metrics(db, settings.heartbeat_interval),
                      limits=BodyLimits.of(settings))
     state.rollouts = RolloutService(db, store, settings.heartbeat_interval)
@@ -83,7 +86,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.fleetyard = state
     install_error_handlers(app)
     install_openapi(app)
-    for module in (system, fleet, sites, registry, admin, events, rollouts):
+    for module in (system, fleet, sites, registry, admin, events, rollouts, energy):
         app.include_router(module.router)
     app.add_middleware(MetricsMiddleware, metrics=state.metrics)
     return app

@@ -17,6 +17,10 @@
     FLEETYARD_DRIFT_AFTER         seconds a site may differ from its desired state before
                                   `status` flags drift (300)
     FLEETYARD_EVENT_WEBHOOK       URL every event is POSTed to as JSON (optional; docs/failover.md)
+    FLEETYARD_SCHEDULE_SLOT_S     seconds per slot of the deferred-work schedule (3600; docs/energy-server.md)
+    FLEETYARD_SCHEDULE_OBJECTIVE  what the schedule minimizes: cost | carbon (cost)
+    FLEETYARD_SCHEDULE_EXTEND     none | repeat-daily: a trace too short for the schedule's horizon is a
+                                  422 (none), or its days are repeated (none)
 
 Request body limits, in bytes, one per endpoint class (a larger body answers 413 naming
 the limit; checked on Content-Length and counted while the body streams in):
@@ -26,7 +30,9 @@ the limit; checked on Content-Length and counted while the body streams in):
     FLEETYARD_MAX_HEARTBEAT_BYTES  PUT /api/v1/sites/{site}/status     default 1 MiB
     FLEETYARD_MAX_JSON_BYTES       every other JSON body (tokens)      default 64 KiB
 
-A fleet of thousands of resources is a few MB of YAML; a registry pack is ~32 MiB
+A fleet of thousands of resources is a few MB of YAML, and a year of an hourly energy
+trace ~0.3 MB (16 MiB admit ~50 distinct year-long traces besides the YAML; sites
+on one grid share a trace, which travels once); a registry pack is ~32 MiB
 (registry/packs.py) and a version's recipe of a 100 GB model some tens of MB; a
 heartbeat is a few kB.
 """
@@ -35,6 +41,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -68,6 +75,9 @@ class Settings(BaseSettings):
     failover_hold_off: float = Field(default=300.0, ge=0, le=86_400)
     drift_after: float = Field(default=300.0, ge=0, le=86_400 * 7)
     event_webhook: str | None = None
+    schedule_slot_s: float = Field(default=3600.0, ge=1, le=86_400)
+    schedule_objective: Literal["cost", "carbon"] = "cost"
+    schedule_extend: Literal["none", "repeat-daily"] = "none"
     max_apply_bytes: int = Field(default=16 * MIB, gt=0)
     max_object_bytes: int = Field(default=256 * MIB, gt=0)
     max_heartbeat_bytes: int = Field(default=1 * MIB, gt=0)

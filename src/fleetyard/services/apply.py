@@ -3,9 +3,12 @@
     fleet = stored resources, minus those the request replaces or deletes, plus the
             uploaded files                 -> load_fleet_sources (422 on any error)
     plan  = the optimizer on that fleet    (outside any transaction: it takes seconds)
+    sched = the deferred work's schedule on that plan (services/schedules.py; 422 when a
+            trace does not cover its horizon)
     write = one transaction: bump fleet_state.revision only if it is still the one we
-            read (else start over), upsert/delete resources, add the plan revision,
-            one audit entry per changed resource and one for the plan
+            read (else start over), upsert/delete resources and energy traces
+            (services/traces.py), add the plan revision and its schedule, one audit
+            entry per changed resource and one for the plan
 
 A crash at any moment leaves the database before or after the change, never between
 (the transaction), and an acknowledged apply is committed (SQLite `synchronous=FULL`,
@@ -27,7 +30,14 @@ from sqlalchemy.orm import Session
 from fleetyard.registry import Store
 from fleetyard.services import audit
 from fleetyard.services.availability import down_sites, planned_down
-from fleetyard.services.db import Database, FleetStateRow, PlanRevisionRow, ResourceRow, SiteAvailabilityRow
+from fleetyard.services.db import (
+    Database,
+    FleetStateRow,
+    PlanRevisionRow,
+    ResourceRow,
+    ScheduleRow,
+    SiteAvailabilityRow,
+)
 from fleetyard.services.errors import Conflict, NotFound, SpecInvalid, problems_out
 from fleetyard.services.events import record_event
 from fleetyard.services.flags import flag_events
@@ -42,11 +52,14 @@ from fleetyard.services.planning import (
     resolve_models,
 )
 from fleetyard.services.resources import Key, declared_keys, fleet_documents, kind_of, stored_sources
+from fleetyard.services.schedules import ScheduleSettings, current_schedule, make_schedule, parse_schedule
 from fleetyard.services.storable import dotted, find_unstorable
+from fleetyard.services.traces import StoredTrace, TraceWrites, stored_traces, trace_reader, trace_writes, write_traces
 from fleetyard.services.wire import ApplyRequest, ApplyResult, ResourceChange
 from fleetyard.spec import Problem, SpecError, load_fleet_sources
 from fleetyard.spec.fleet import Fleet
 from fleetyard.spec.plan import Plan
+from fleetyard.spec.timeplan import Schedule
 
 __all__ = ["FleetService"]
 
@@ -65,6 +78,8 @@ class _Snapshot:
     models: dict[str, Any]
     down: frozenset[str] = frozenset()  # sites unavailable now (services/failover.py)
     planned: frozenset[str] = frozenset()  # sites the current plan was made without
+    traces: dict[str, StoredTrace] = field(default_factory=dict)  # stored energy traces by path
+    schedule: Schedule | None = None  # the current revision's schedule of deferred work
 
 
 @dataclass
@@ -76,23 +91,27 @@ class _Edit:
     deleted: set[Key] = field(default_factory=set)
     what: str = "nothing was applied"
     replan: bool = False  # plan again even if no resource changed (failover)
+    traces: dict[str, str] = field(default_factory=dict)  # uploaded energy traces by path
 
 
 class FleetService:
     """Apply and delete for one server; one change at a time per process (a lock), and
     across processes by the conditional revision bump."""
 
-    def __init__(self, db: Database, store: Store, settings: PlanSettings, *, failover: bool = True) -> None:
+    def __init__(self, db: Database, store: Store, settings: PlanSettings, *, failover: bool = True,
+                 schedule: ScheduleSettings | None = None) -> None:
         self.db, self.store, self.settings = db, store, settings
+        self.schedule = schedule or ScheduleSettings()
         self.failover = failover  # plan without the sites failover marked unavailable
         self._lock = threading.Lock()
 
     def apply(self, request: ApplyRequest, actor: Principal) -> ApplyResult:
         files = [(f.name, f.content) for f in request.files]
+        traces = {f.name: f.content for f in request.traces}
         touched = declared_keys(files)
 
         def edit(rows: list[ResourceRow]) -> _Edit:
-            return _Edit(files + stored_sources(rows, skip=touched), touched=touched)
+            return _Edit(files + stored_sources(rows, skip=touched), touched=touched, traces=traces)
 
         return self._run(edit, actor, request.dry_run, "apply")
 
@@ -131,7 +150,7 @@ class FleetService:
             row = current_plan(s)
             down = down_sites(s) if self.failover else frozenset()
             return _Snapshot(rows, revision, parse_plan(row.plan) if row else None, dict(row.models) if row else {},
-                             down, planned_down(s))
+                             down, planned_down(s), stored_traces(s), parse_schedule(current_schedule(s)))
 
     def _run(self, edit: Callable[[list[ResourceRow]], _Edit], actor: Principal, dry_run: bool,
              action: str) -> ApplyResult:
@@ -150,7 +169,8 @@ class FleetService:
         snap = self._snapshot()
         e = edit(snap.rows)
         try:
-            loaded = load_fleet_sources(e.sources)
+            loaded = load_fleet_sources(e.sources, traces=trace_reader(
+                e.traces, {p: t.content for p, t in snap.traces.items()}))
         except SpecError as exc:
             raise SpecInvalid(exc.problems, e.what) from None
         docs = fleet_documents(loaded.fleet)
@@ -162,6 +182,8 @@ class FleetService:
         models = resolve_models(loaded.fleet, self.store)
         changed = any(c.action != "unchanged" for c in changes) or models != snap.models or snap.plan is None
         changed = changed or snap.down != snap.planned
+        writes = trace_writes(loaded.fleet, e.traces, snap.traces)
+        changed = changed or writes.changes_energy
         if e.replan and not changed:
             return ApplyResult(dry_run=dry_run, revision=snap.revision, changes=[], plan_changes=[],
                                cost_per_hour_before=snap.plan.totals.cost_per_hour if snap.plan else 0.0,
@@ -180,12 +202,14 @@ class FleetService:
         plan = (snap.plan if flags_only and snap.plan else
                 make_plan(loaded.fleet, self.settings, current=snap.plan, changes=changes, down=snap.down,
                           back=snap.planned - snap.down))
+        schedule = make_schedule(loaded.fleet, plan, datetime.now(UTC), self.schedule, previous=snap.schedule,
+                                 edited=edited, what=e.what)
         result = ApplyResult(dry_run=dry_run, revision=snap.revision if dry_run else snap.revision + 1,
                              changes=changes, plan_changes=plan_changes(snap.plan, plan, edited),
                              cost_per_hour_before=cost_before, cost_per_hour_after=plan.totals.cost_per_hour,
                              warnings=warnings)
         if not dry_run:
-            self._commit(snap, docs, changes, plan, models, actor, action, result)
+            self._commit(snap, docs, changes, plan, models, actor, action, result, schedule, writes)
         return result
 
     @staticmethod
@@ -209,7 +233,7 @@ class FleetService:
 
     def _commit(self, snap: _Snapshot, docs: dict[Key, tuple[dict[str, Any], str]],
                 changes: list[ResourceChange], plan: Plan, models: dict[str, str | None], actor: Principal,
-                action: str, result: ApplyResult) -> None:
+                action: str, result: ApplyResult, schedule: Schedule, writes: TraceWrites) -> None:
         now = datetime.now(UTC)
         new_revision = snap.revision + 1
         stored = {(r.kind, r.name): r for r in snap.rows}
@@ -245,6 +269,8 @@ class FleetService:
             s.add(PlanRevisionRow(revision=new_revision, created_at=now, actor=actor.actor,
                                   plan=plan.model_dump(mode="json"), models=dict(models),
                                   cost_per_hour=plan.totals.cost_per_hour))
+            s.add(ScheduleRow(revision=new_revision, document=schedule.model_dump(mode="json"), created_at=now))
+            write_traces(s, writes, now)
             before = {"revision": snap.revision,
                       "cost_per_hour": snap.plan.totals.cost_per_hour if snap.plan else None}
             after = {"revision": new_revision, "cost_per_hour": plan.totals.cost_per_hour,

@@ -14,6 +14,7 @@ The registry's objects are reached through `open_remote_store` (http_backend).
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from datetime import datetime
 from pathlib import Path
 from types import TracebackType
 from typing import Any, TypeVar
@@ -38,16 +39,22 @@ from fleetyard.services.wire import (
     Role,
     RolloutAction,
     RolloutOut,
+    ScheduleOut,
     SiteReport,
     SpecFile,
     TokenCreate,
     TokenCreated,
     TokenOut,
+    UsageOut,
 )
 from fleetyard.spec import Problem
-from fleetyard.spec.loader import spec_files
+from fleetyard.spec.allocation import Allocation
+from fleetyard.spec.loader import TraceUnreadable, file_trace_reader, spec_files, trace_path
+from fleetyard.spec.messages import found
+from fleetyard.spec.yamlsource import parse_documents
 
-__all__ = ["KINDS", "ApiError", "Client", "InvalidServerUrl", "check_server_url", "read_spec_files"]
+__all__ = ["KINDS", "ApiError", "Client", "InvalidServerUrl", "SpecFiles", "check_server_url", "read_spec_files",
+           "read_traces"]
 
 M = TypeVar("M", bound=BaseModel)
 KINDS = ("regions", "sites", "workloads", "policies", "objectives", "flags")
@@ -84,11 +91,22 @@ def check_server_url(base_url: str) -> str:
     return base_url.rstrip("/")
 
 
-def read_spec_files(paths: Iterable[str | Path]) -> tuple[list[SpecFile], list[Problem]]:
+class SpecFiles(list[SpecFile]):
+    """The YAML files of an apply, and (`traces`) the energy traces their Sites reference."""
+
+    def __init__(self, files: Iterable[SpecFile] = (), traces: Iterable[SpecFile] = ()) -> None:
+        super().__init__(files)
+        self.traces = list(traces)
+
+
+def read_spec_files(paths: Iterable[str | Path]) -> tuple[SpecFiles, list[Problem]]:
     """The YAML files to upload for `paths` (folders expand as for `fleetyard validate`),
-    named as given on the command line, plus problems for paths that cannot be read."""
+    named as given on the command line, plus problems for paths that cannot be read.
+    The CSV traces the files' Sites reference (`spec.energy.trace`) travel along in
+    `.traces`, each named `trace_path(file name, reference)` as the loader resolves it;
+    one that cannot be read is a problem with the words of `fleetyard validate`."""
     files, problems = spec_files(Path(p) for p in paths)
-    out: list[SpecFile] = []
+    out = SpecFiles()
     for f in files:
         try:
             out.append(SpecFile(name=str(f), content=f.read_text(encoding="utf-8")))
@@ -96,7 +114,35 @@ def read_spec_files(paths: Iterable[str | Path]) -> tuple[list[SpecFile], list[P
             problems.append(Problem(str(f), None, "", f"not UTF-8 text: {exc.reason} at byte {exc.start}"))
         except OSError as exc:
             problems.append(Problem(str(f), None, "", f"cannot read file: {exc.strerror or exc}"))
-    return out, problems
+    out.traces, trace_problems = read_traces(out)
+    return out, problems + trace_problems
+
+
+def read_traces(files: Iterable[SpecFile]) -> tuple[list[SpecFile], list[Problem]]:
+    """Every trace the Sites of `files` reference, read once each (a file that does not
+    parse is left to the server, which names its problems)."""
+    read = file_trace_reader()
+    traces: dict[str, SpecFile] = {}
+    problems: list[Problem] = []
+    for f in files:
+        docs, _parse_problems = parse_documents(f.content, f.name)
+        for doc in docs:
+            data = doc.data if isinstance(doc.data, dict) else {}
+            spec = data.get("spec") if data.get("kind") == "Site" else None
+            energy = spec.get("energy") if isinstance(spec, dict) else None
+            ref = energy.get("trace") if isinstance(energy, dict) else None
+            if not isinstance(ref, str) or trace_path(f.name, ref) in traces:
+                continue
+            loc = ("spec", "energy", "trace")
+            try:
+                where, text = read(f.name, ref)
+            except TraceUnreadable as exc:
+                problems.append(Problem(f.name, doc.line_of(loc), "spec.energy.trace",
+                                        f"cannot read trace {found(ref)} ({exc.where}): {exc.why}"))
+                continue
+            if text is not None:
+                traces[where] = SpecFile(name=where, content=text)
+    return list(traces.values()), problems
 
 
 class Client:
@@ -147,9 +193,13 @@ class Client:
         """`GET /healthz` (no token needed)."""
         return self._get("/healthz", HealthOut)
 
-    def apply(self, files: Sequence[SpecFile], *, dry_run: bool = False) -> ApplyResult:
-        """Create or update every resource of `files`, re-plan; 422 → ApiError with problems."""
-        body = ApplyRequest(files=list(files), dry_run=dry_run).model_dump(mode="json")
+    def apply(self, files: Sequence[SpecFile], *, dry_run: bool = False,
+              traces: Sequence[SpecFile] | None = None) -> ApplyResult:
+        """Create or update every resource of `files`, re-plan; 422 → ApiError with problems.
+        `traces`: the energy traces to upload (default: those `read_spec_files` found)."""
+        if traces is None:
+            traces = files.traces if isinstance(files, SpecFiles) else []
+        body = ApplyRequest(files=list(files), dry_run=dry_run, traces=list(traces)).model_dump(mode="json")
         return _parse(self._request("POST", f"{API}/apply", json=body, long=True), ApplyResult)
 
     def resources(self, kind: str) -> list[ResourceOut]:
@@ -169,6 +219,17 @@ class Client:
     def plan(self) -> PlanOut:
         """The current plan and its revision; 404 → ApiError before the first apply."""
         return self._get(f"{API}/plan", PlanOut)
+
+    def schedule(self) -> ScheduleOut:
+        """The deferred-work schedule of the current plan revision; 404 → ApiError before the first apply."""
+        return self._get(f"{API}/schedule", ScheduleOut)
+
+    def usage(self, *, since: datetime | None = None, until: datetime | None = None, limit: int = 1000,
+              offset: int = 0) -> list[UsageOut]:
+        """Hourly usage rows the sites reported, oldest first (default: the last 30 days)."""
+        params: dict[str, Any] = {"limit": limit, "offset": offset}
+        params |= {k: v.isoformat() for k, v in (("since", since), ("until", until)) if v is not None}
+        return self._get_list(f"{API}/usage", UsageOut, **params)
 
     def status(self) -> FleetStatus:
         """Every site's last report, replicas and sync progress."""
@@ -227,6 +288,12 @@ class Client:
         """Events in id order: the newest `limit`, or (with `after`) the first `limit` after that id."""
         params = {"after": after, "limit": limit, "kind": kind, "subject": subject}
         return self._get_list(f"{API}/events", EventOut, **{k: v for k, v in params.items() if v is not None})
+
+    def cost(self, by: str = "team", period: str = "30d", start: str | None = None) -> Allocation:
+        """Showback over what actually ran: `GET /api/v1/cost?by=&period=&start=` (docs/cost.md);
+        `period` as `30d`/`72h`/`2w`, `start` ISO 8601 UTC (the server's default when None)."""
+        params = {"by": by, "period": period, **({"start": start} if start is not None else {})}
+        return self._get(f"{API}/cost", Allocation, **params)
 
     def metrics(self) -> str:
         """The server's Prometheus metrics (text format)."""

@@ -2,7 +2,9 @@
 
 For a site: the workloads assigned to it (replicas summed over SKUs; the SKU shown is
 the one with most replicas), their `command` and `env`, and the model versions they
-need. A workload with a rollout block runs the version its rollout gives the site
+need. A deferred job (issue 11) is desired only while now is inside one of its slots at
+the site (services/schedules.py): the agent starts it when its slot begins and stops it
+when the slot ends. A workload with a rollout block runs the version its rollout gives the site
 (services/rollout_state.py) with its health spec, and keeps the previous version.
 Model references were resolved against the registry when the plan was made;
 one that did not resolve then is tried again now (a model pushed after the apply
@@ -33,10 +35,12 @@ from fleetyard.services.errors import NotFound
 from fleetyard.services.flags import desired_flags
 from fleetyard.services.planning import current_plan, parse_plan
 from fleetyard.services.rollout_state import assignment, gated, latest_rollouts, resolved_ref
+from fleetyard.services.schedules import active_jobs, current_schedule, parse_schedule, upcoming_jobs
 from fleetyard.services.wire import ChunkSource, DesiredModel, DesiredState, DesiredWorkload, SiteReport
 from fleetyard.spec import Site, Workload
 from fleetyard.spec.geo import estimated_rtt_ms
 from fleetyard.spec.plan import Plan
+from fleetyard.spec.timeplan import Schedule
 
 __all__ = ["SiteNeed", "desired_state", "relay_sources", "site_needs", "site_specs", "workload_specs"]
 
@@ -77,15 +81,21 @@ def site_specs(session: Session) -> dict[str, Site]:
 
 
 def site_needs(session: Session, plan: Plan | None, models: Mapping[str, Any],
-               store: Store | None = None) -> dict[str, SiteNeed]:
-    """Per site, the desired workloads and models of `plan` (`store`: re-resolve misses)."""
+               store: Store | None = None, *, schedule: Schedule | None = None,
+               now: datetime | None = None) -> dict[str, SiteNeed]:
+    """Per site, the desired workloads and models of `plan` (`store`: re-resolve misses),
+    and the deferred jobs of `schedule` whose slot holds `now` (issue 11: held back until then;
+    the models of those with a slot still to come are held already)."""
     if plan is None:
         return {}
     specs = workload_specs(session)
     per: dict[tuple[str, str], dict[str, int]] = {}
-    for a in plan.assignments:
-        per.setdefault((a.site, a.workload), {}).setdefault(a.gpu_sku, 0)
-        per[(a.site, a.workload)][a.gpu_sku] += a.replicas
+    at = now or datetime.now(UTC)
+    running = active_jobs(schedule, at)
+    placed = [(a.site, a.workload, a.gpu_sku, a.replicas) for a in plan.assignments]
+    for site, name, sku, replicas in placed + [(j.site, j.workload, j.gpu_sku, j.replicas) for j in running]:
+        per.setdefault((site, name), {}).setdefault(sku, 0)
+        per[(site, name)][sku] += replicas
     rollouts = latest_rollouts(session)
     refs: dict[str, str | None] = {}  # each reference resolved once
     out: dict[str, SiteNeed] = {}
@@ -110,6 +120,14 @@ def site_needs(session: Session, plan: Plan | None, models: Mapping[str, Any],
         need.requested.setdefault(v.model, requested if v.model == (ref or requested) else v.model)
         for kept in (*given.keep, *given.prefetch):
             need.requested.setdefault(kept, kept)
+    for j in upcoming_jobs(schedule, at):  # their models are synced ahead, so they start on time
+        w = specs.get(j.workload)
+        if w is None:
+            continue
+        requested = w.spec.model
+        ref = refs[requested] if requested in refs else refs.setdefault(requested,
+                                                                         resolved_ref(models, requested, store))
+        out.setdefault(j.site, SiteNeed()).requested.setdefault(ref or requested, requested)
     return out
 
 
@@ -151,7 +169,9 @@ def desired_state(session: Session, store: Store, site: str, center_url: str, in
         return DesiredState(site=site, revision=0, generated_at=at, models=[], workloads=[],
                             sync_windows=list(spec.spec.sync_windows), timezone=spec.spec.timezone,
                             problems=["no plan yet: apply a fleet first"], **flags)
-    need = site_needs(session, parse_plan(row.plan), row.models, store).get(site, SiteNeed())
+    schedule = parse_schedule(current_schedule(session))
+    need = site_needs(session, parse_plan(row.plan), row.models, store, schedule=schedule, now=at).get(
+        site, SiteNeed())
     last = {r.site: (r.received_at, SiteReport.model_validate(r.report))
             for r in session.scalars(select(SiteReportRow).where(SiteReportRow.peer_url.is_not(None)))}
     models: list[DesiredModel] = []

@@ -1,7 +1,8 @@
 """Heartbeats in, fleet status out.
 
 An agent `PUT`s its `SiteReport` every heartbeat; the server keeps the last one per
-site (one upsert, so a heartbeat costs one short transaction). `fleet_status` joins
+site (one upsert, so a heartbeat costs one short transaction) and books the usage since
+the previous one (issue 11, services/usage.py) in the same transaction. `fleet_status` joins
 the reports with the current plan: desired replicas per site, what runs, sync
 progress over the models the site must hold, and staleness (no heartbeat for three
 intervals).
@@ -23,16 +24,19 @@ from sqlalchemy.orm import Session
 
 from fleetyard.services.availability import read_records
 from fleetyard.services.db import ResourceRow, SiteReportRow
-from fleetyard.services.desired import site_needs
+from fleetyard.services.desired import site_needs, workload_specs
 from fleetyard.services.drift import drift_text
-from fleetyard.services.errors import InvalidRequest
+from fleetyard.services.errors import Conflict, InvalidRequest
 from fleetyard.services.planning import current_plan, current_revision, parse_plan
+from fleetyard.services.schedules import current_schedule, deferred_status, parse_schedule
+from fleetyard.services.usage import Lookup, book_usage, usage_pieces
 from fleetyard.services.wire import FleetStatus, ModelStatus, Replicas, SiteReport, SiteStatus, Telemetry
 
 __all__ = ["STALE_AFTER", "SiteView", "fleet_status", "record_report", "reports", "site_views"]
 
 log = logging.getLogger("fleetyard.server")
 STALE_AFTER = 3  # heartbeat intervals
+ATTEMPTS = 5  # conditional upserts of one heartbeat before it gives up (409)
 SYNCED = ("synced", "active")
 
 
@@ -48,18 +52,47 @@ def _upsert(dialect: str) -> Insert:
         set_={"received_at": stmt.excluded.received_at, "report": stmt.excluded.report,
               "revision": stmt.excluded.revision, "peer_url": stmt.excluded.peer_url,
               "agent_version": stmt.excluded.agent_version, "heartbeats": t.c.heartbeats + 1},
-    )
+        # only over the heartbeat read just before: the usage it books counts from that one
+        where=t.c.received_at == bindparam("previous", type_=t.c.received_at.type),
+    ).returning(t.c.site)  # a row back: stored (rowcount is not reliable for upserts on psycopg)
 
 
-def record_report(session: Session, site: str, report: SiteReport, *, now: datetime | None = None) -> None:
-    """Store a heartbeat: one upsert of the site's row (the caller commits)."""
+def record_report(session: Session, site: str, report: SiteReport, *, now: datetime | None = None,
+                  interval: float = 5.0) -> None:
+    """Store a heartbeat - one upsert of the site's row - and book the usage since the
+    site's previous one (services/usage.py), in the caller's transaction (it commits).
+
+    The upsert replaces only the row read just before it: two heartbeats of one site
+    racing (two agents, a retry) both land, and each books its own interval once."""
     if report.site != site:
         raise InvalidRequest(f"report is for site {report.site!r} but was sent to site {site!r}")
     at = now or datetime.now(UTC)
     conn = session.connection()
-    conn.execute(_upsert(conn.dialect.name), {
-        "site": site, "received_at": at, "report": report.model_dump(mode="json"), "revision": report.revision,
-        "peer_url": report.peer_url, "agent_version": report.agent_version[:64], "first_seen": at})
+    t = cast(Table, SiteReportRow.__table__)
+    values = {"site": site, "received_at": at, "report": report.model_dump(mode="json"),
+              "revision": report.revision, "peer_url": report.peer_url,
+              "agent_version": report.agent_version[:64], "first_seen": at}
+    for _ in range(ATTEMPTS):
+        previous = conn.execute(select(t.c.received_at).where(t.c.site == site)).scalar()
+        if conn.execute(_upsert(conn.dialect.name), {**values, "previous": previous}).first() is not None:
+            break
+    else:
+        raise Conflict(f"heartbeats of site {site!r} keep racing each other; try again")
+    book_usage(session, usage_pieces(report, previous, at, interval, _lookup(session, site, at)))
+
+
+def _lookup(session: Session, site: str, now: datetime) -> Lookup:
+    """SKU and GPUs per replica from the current plan and schedule, for reports without them."""
+    @functools.cache
+    def shapes() -> dict[str, tuple[str, int]]:
+        row = current_plan(session)
+        if row is None:
+            return {}
+        need = site_needs(session, parse_plan(row.plan), row.models,
+                          schedule=parse_schedule(current_schedule(session)), now=now).get(site)
+        return {w.name: (w.gpu_sku, w.gpus_per_replica) for w in need.workloads} if need else {}
+
+    return lambda workload: shapes().get(workload)
 
 
 def reports(session: Session) -> dict[str, tuple[datetime, SiteReport]]:
@@ -110,7 +143,8 @@ def site_views(session: Session, interval: float, *, now: datetime | None = None
     revision = current_revision(session)
     plan_row = current_plan(session)
     plan = parse_plan(plan_row.plan) if plan_row else None
-    needs = site_needs(session, plan, plan_row.models if plan_row else {})
+    schedule = parse_schedule(current_schedule(session))
+    needs = site_needs(session, plan, plan_row.models if plan_row else {}, schedule=schedule, now=at)
     names = [r for r in session.scalars(select(ResourceRow.name).where(ResourceRow.kind == "Site")
                                         .order_by(ResourceRow.id))]
     last = reports(session)
@@ -146,5 +180,8 @@ def site_views(session: Session, interval: float, *, now: datetime | None = None
 
 def fleet_status(session: Session, interval: float, *, now: datetime | None = None,
                  drift_after: float = 300.0) -> FleetStatus:
-    revision, views = site_views(session, interval, now=now, drift_after=drift_after)
-    return FleetStatus(revision=revision, sites=[v.status for v in views], heartbeat_interval_s=interval)
+    at = now or datetime.now(UTC)
+    revision, views = site_views(session, interval, now=at, drift_after=drift_after)
+    deferred = {n: w for n, w in workload_specs(session).items() if w.spec.is_deferrable}
+    return FleetStatus(revision=revision, sites=[v.status for v in views], heartbeat_interval_s=interval,
+                       deferred=deferred_status(parse_schedule(current_schedule(session)), deferred, at))

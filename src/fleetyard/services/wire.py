@@ -15,6 +15,7 @@ from fleetyard.services.storable import NUL_FREE
 from fleetyard.spec.flag import SiteFlag
 from fleetyard.spec.plan import Plan
 from fleetyard.spec.rollout import HealthSpec, ValidateSpec
+from fleetyard.spec.timeplan import Schedule
 
 Role = Literal["admin", "operator", "viewer", "agent"]
 ModelState = Literal["pending", "syncing", "synced", "active", "failed"]
@@ -51,6 +52,9 @@ class SpecFile(_In):
 class ApplyRequest(_In):
     files: list[SpecFile]
     dry_run: bool = False
+    # issue 11: the energy traces the Sites reference (CSV text), each named by its path as
+    # `spec.loader.trace_path(file name as uploaded, reference)` resolves it; stored with the fleet
+    traces: list[SpecFile] = Field(default_factory=list)
 
 
 class ProblemOut(_Wire):
@@ -192,6 +196,10 @@ class WorkloadStatus(_In):
     replicas: Replicas
     error: Text | None = None
     health: WorkloadHealth | None = None  # issue 10: reported for workloads with a rollout health spec
+    # issue 11 (showback): the SKU and GPUs per replica the agent was told to run it on, so the
+    # server books usage without looking the plan up on every heartbeat (absent: older agents)
+    gpu_sku: Name | None = None
+    gpus_per_replica: Count | None = None
 
 
 class Telemetry(_In):
@@ -240,10 +248,27 @@ class SiteStatus(_Wire):
     drift: str | None = None
 
 
+DeferredState = Literal["waiting", "running", "done", "unscheduled"]
+
+
+class DeferredStatus(_Wire):
+    """One deferred job (issue 11) in `status`: where and when it runs next, or why it does not."""
+
+    workload: str
+    state: DeferredState  # waiting for its next slot | inside a slot now | past its last slot | unscheduled
+    site: str | None = None
+    gpu_sku: str | None = None
+    replicas: int = 0
+    next_start: datetime | None = None  # the slot running now or the next one
+    next_end: datetime | None = None
+    reason: str | None = None  # unscheduled: why
+
+
 class FleetStatus(_Wire):
     revision: int
     sites: list[SiteStatus]
     heartbeat_interval_s: float = 5.0  # extension: a site is stale after 3 of these
+    deferred: list[DeferredStatus] = Field(default_factory=list)  # issue 11: the schedule of deferred jobs
 
 
 # --- tokens and audit ---------------------------------------------------------------------
@@ -374,6 +399,26 @@ class ModelOut(_Wire):
     signed: bool = False
     parent: str | None = None
     labels: dict[str, str] = Field(default_factory=dict)
+
+
+class ScheduleOut(Schedule):
+    """`GET /api/v1/schedule`: the deferred-work schedule (`fleetyard schedule --format json`)
+    the server made with plan `revision`, at `created_at`."""
+
+    revision: int
+    created_at: datetime
+
+
+class UsageOut(_Wire):
+    """One row of `GET /api/v1/usage`: what a site reported running in one UTC hour."""
+
+    site: str
+    workload: str
+    gpu_sku: str
+    hour: datetime
+    replica_seconds: float
+    gpu_seconds: float
+    energy_kwh: float | None = None  # metered GPU energy (the report's gpu_power_w), None if not metered
 
 
 class PlanOut(Plan):

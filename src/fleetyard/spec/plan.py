@@ -6,6 +6,8 @@ The required fields and their names are the contract of `fleetyard plan --format
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from pydantic import BaseModel, ConfigDict, Field
 
 
@@ -148,6 +150,23 @@ class BurstReport(_Out):
     prefer: list[str] = Field(default_factory=list)
 
 
+class HourlyRange(_Out):
+    min: float
+    mean: float
+    max: float
+
+
+class OverDay(_Out):
+    """Extension (issue 11): the plan's assignments, fixed, priced at each hour of one UTC day
+    from the sites' traces (`fleetyard plan` when any site has a trace; docs/cost.md)."""
+
+    start: datetime
+    end: datetime
+    cost_per_hour: HourlyRange
+    carbon_kg_per_hour: HourlyRange
+    power_kw: HourlyRange  # facility power: IT x PUE(t)
+
+
 class Plan(_Out):
     assignments: list[Assignment]
     routes: list[Route]
@@ -161,3 +180,5 @@ class Plan(_Out):
     burst: BurstReport | None = None
     # Extension (issue 11): workloads with a `schedule`, left to `fleetyard schedule`
     deferred: list[str] = Field(default_factory=list)
+    # Extension (issue 11): hourly cost and carbon of this plan over a day of the traces
+    over_day: OverDay | None = None

@@ -82,6 +82,12 @@ class ScheduleBound(_Out):
     gap: float
     status: str = ""  # optimal | node-limit | time-limit (safety net) | heuristic
     method: str = ""
+    # Extension (energy/schedule.py): the restricted MILP behind `value`
+    restricted_bound: float = 0.0  # HiGHS's dual bound on the restricted (candidate) model
+    candidates: int = 0  # candidate patterns in the restricted model
+    capacity_rows: int = 0  # (pool, slot) and (site, slot) rows that can bind
+    seconds: float = 0.0  # wall-clock of the whole schedule (measured, never a stop rule)
+    baseline_seconds: float = 0.0  # of the run-now baseline alone
 
 
 class Schedule(_Out):

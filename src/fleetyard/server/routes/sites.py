@@ -50,5 +50,5 @@ def _heartbeat(state: AppState, header: str | None, site: str, body: bytes | Pay
         tokens.authenticate(session, header).require_site_writer(site)
         if isinstance(body, PayloadTooLarge):
             raise body
-        status.record_report(session, site, parse_json(SiteReport, body))
+        status.record_report(session, site, parse_json(SiteReport, body), interval=state.settings.heartbeat_interval)
         session.commit()
