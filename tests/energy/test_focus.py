@@ -91,5 +91,6 @@ def test_charges_add_up_to_the_allocation(dataset: Path) -> None:
     assert {r["ChargePeriodStart"][:10] for r in rows} == {"2020-06-01", "2020-06-02", "2020-06-03", "2020-06-04"}
     tags = json.loads(next(r["Tags"] for r in rows if r["ResourceName"] == "support-chat-eu"))
     assert tags["team"] == "support" and tags["residency"] == "eu"
-    traced = {r["PricingCategory"] for r in rows if r["RegionId"] == "fra-1" and r["ServiceName"] == "Carbon (internal price)"}
+    traced = {r["PricingCategory"] for r in rows
+              if r["RegionId"] == "fra-1" and r["ServiceName"] == "Carbon (internal price)"}
     assert traced == {"Dynamic"}  # fra-1's carbon comes from its trace
