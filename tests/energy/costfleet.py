@@ -50,7 +50,7 @@ spec:
   gpus: [{sku: L4, count: 8, price_per_gpu_hour: 0.5}]
   power: {it_capacity_kw: 40, pue: 1.2}
   cooling_kw: 40
-  energy: {price_per_kwh: 0.1, carbon_g_per_kwh: 50}
+  energy: {price_per_kwh: 0.1, carbon_g_per_kwh: 50%(trace_b)s}
 ---
 apiVersion: fleetyard/v1
 kind: Workload
@@ -89,19 +89,20 @@ TRAIN = 2.0 + 0.9 + 0.18 + 0.125 + 1.0 + 0.36 + 0.018 + 0.125
 SERVE = 1.0 + 0.031104 + 0.0015552
 
 
-def write(folder: Path, *, trace: str | None = None) -> Path:
+def write(folder: Path, *, trace: str | None = None, site: str = "a") -> Path:
+    """The fleet's YAML in `folder`, with `trace` (CSV text) on `site` (a or b) if given."""
     folder.mkdir(parents=True, exist_ok=True)
-    ref = ""
+    refs = {"trace": "", "trace_b": ""}
     if trace is not None:
         (folder / "traces").mkdir(exist_ok=True)
-        (folder / "traces" / "a.csv").write_text(trace)
-        ref = ", trace: traces/a.csv"
-    (folder / "fleet.yaml").write_text(FLEET % {"trace": ref})
+        (folder / "traces" / f"{site}.csv").write_text(trace)
+        refs["trace" if site == "a" else "trace_b"] = f", trace: traces/{site}.csv"
+    (folder / "fleet.yaml").write_text(FLEET % refs)
     return folder
 
 
-def fleet(tmp: Path, *, trace: str | None = None) -> Fleet:
-    return load_fleet([write(tmp, trace=trace)]).fleet
+def fleet(tmp: Path, *, trace: str | None = None, site: str = "a") -> Fleet:
+    return load_fleet([write(tmp, trace=trace, site=site)]).fleet
 
 
 def plan() -> Plan:

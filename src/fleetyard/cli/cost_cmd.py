@@ -31,7 +31,7 @@ from fleetyard.cli.server_cmd import TokenOpt, _api
 from fleetyard.energy.allocation import allocate_priced, check_by, parse_period, plan_usage
 from fleetyard.energy.focus import write_focus
 from fleetyard.energy.pricing import Priced, price_usage
-from fleetyard.energy.timeline import TraceGap
+from fleetyard.energy.timeline import TraceGap, check_coverage
 from fleetyard.energy.usage import hour_floor
 from fleetyard.placement import Planner, PlanOptions
 from fleetyard.spec.allocation import Allocation
@@ -103,6 +103,10 @@ def _from_files(paths: list[Path], by: str, period: timedelta, period_text: str,
                 extend: ExtendChoice) -> tuple[Fleet, Priced, Allocation]:
     fleet = load_or_exit(paths)
     t0 = hour_floor(parse_at(start, "--start")) if start is not None else default_start(fleet, period)
+    if extend is ExtendChoice.none:
+        gaps = check_coverage(fleet, t0, t0 + period)
+        if gaps:
+            fail(f"period {period_text.strip()} from {format_time(t0)}: " + "; ".join(str(g) for g in gaps))
     plan = Planner(fleet).plan(PlanOptions(resilience=False))
     usage = plan_usage(fleet, plan, t0, t0 + period)
     try:
