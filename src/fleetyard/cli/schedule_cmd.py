@@ -117,7 +117,7 @@ def schedule(
         fail(f"--slot: {slot_h}")
     fleet = load_or_exit(paths)
     t0, horizon_h = _window(fleet, start, horizon, slot_h)
-    plan = Planner(fleet).plan(PlanOptions(strategy=strategy, resilience=False, explain=False))  # type: ignore[arg-type]
+    plan = Planner(fleet).plan(PlanOptions(strategy=strategy, resilience=False, explain=False))
     try:
         result = schedule_fleet(fleet, plan, t0, horizon_h, objective=objective.value, extend=extend.value,
                                 slot_h=slot_h)
