@@ -22,6 +22,7 @@ from fleetyard.cli import (
     flags_cmd,
     plan_cmd,
     rollout_cmd,
+    schedule_cmd,
     server_cmd,
 )
 from fleetyard.cli.registry_cmd import registry_app
@@ -44,6 +45,7 @@ rollout_cmd.register(app)
 flags_cmd.register(app)
 events_cmd.register(app)
 cost_cmd.register(app)
+schedule_cmd.register(app)
 app.add_typer(registry_app, name="registry")
 
 

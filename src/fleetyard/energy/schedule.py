@@ -52,14 +52,13 @@ DEFAULT_CANDIDATES = 6
 """Candidate patterns per job in the restricted MILP (plus the baseline's and greedy's)."""
 DEFAULT_LIMITS = WorkLimits(max_nodes=200)
 SAFETY_TIME_LIMIT_S = 120.0
-PENALTY_FACTOR = 10.0
 
 
 def _penalty(cands: list[list[Candidate]], jobs: list[Job]) -> np.ndarray:
-    """What leaving a job out costs the MILP: 10x the dearest candidate of any job, scaled by
-    priority (1 + priority/100), so that scheduling one more job always wins."""
-    top = max((c.value for cs in cands for c in cs), default=1.0)
-    unit = PENALTY_FACTOR * max(top, 1e-6) + 1.0
+    """What leaving a job out costs the MILP: more than all jobs' dearest candidates together,
+    scaled by priority (1 + priority/100), so that no saving ever pays for leaving out
+    (priority-weighted) more work than the run-now baseline does."""
+    unit = sum(max((c.value for c in cs), default=0.0) for cs in cands) + 1.0
     return np.array([unit * (1.0 + max(j.priority, 0) / 100.0) for j in jobs])
 
 
