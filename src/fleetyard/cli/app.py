@@ -22,6 +22,7 @@ from fleetyard.cli import (
     plan_cmd,
     rollout_cmd,
     server_cmd,
+    tco_cmd,
 )
 from fleetyard.cli.registry_cmd import registry_app
 
@@ -42,6 +43,7 @@ backup_cmd.register(app)
 rollout_cmd.register(app)
 flags_cmd.register(app)
 events_cmd.register(app)
+tco_cmd.register(app)
 app.add_typer(registry_app, name="registry")
 
 
