@@ -81,5 +81,5 @@ def test_nothing_to_price_is_an_input_error():
         planned_load(_fleet(), empty)
     cloud_only = load_fleet_text("---\n".join([REGION, SITES.split("---\n")[2]]), "f.yaml").fleet
     plan = _plan().model_copy(update={"sites": [SiteUsage(site="aws-eu", gpus_used={"H100-SXM": 4}, it_kw=5.1)]})
-    with pytest.raises(TcoInputError, match="spec.energy.price_per_kwh"):
+    with pytest.raises(TcoInputError, match=r"spec\.energy\.price_per_kwh"):
         planned_load(cloud_only, plan)
