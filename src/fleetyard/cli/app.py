@@ -24,6 +24,7 @@ from fleetyard.cli import (
     rollout_cmd,
     schedule_cmd,
     server_cmd,
+    tco_cmd,
 )
 from fleetyard.cli.registry_cmd import registry_app
 
@@ -46,6 +47,7 @@ flags_cmd.register(app)
 events_cmd.register(app)
 cost_cmd.register(app)
 schedule_cmd.register(app)
+tco_cmd.register(app)
 app.add_typer(registry_app, name="registry")
 
 

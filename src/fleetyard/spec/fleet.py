@@ -13,7 +13,9 @@ from fleetyard.spec.catalog import (
     GpuModel,
     Link,
 )
+from fleetyard.spec.costmodel_spec import CostModelSpec
 from fleetyard.spec.models import (
+    CostModel,
     Flag,
     GpuPool,
     Metadata,
@@ -29,6 +31,9 @@ from fleetyard.spec.yamlsource import Document, Loc
 
 DEFAULT_OBJECTIVE = Objective(
     apiVersion="fleetyard/v1", kind="Objective", metadata=Metadata(name="default"), spec=ObjectiveSpec()
+)
+DEFAULT_COST_MODEL = CostModel(
+    apiVersion="fleetyard/v1", kind="CostModel", metadata=Metadata(name="default"), spec=CostModelSpec()
 )
 
 
@@ -59,11 +64,13 @@ class Fleet:
     flags: Mapping[str, Flag] = field(default_factory=dict)  # issue 10: served at the sites, never planned
     # issue 11: each Site's energy trace (spec/trace.py), by site name; sites without one are absent
     traces: Mapping[str, Trace] = field(default_factory=dict, compare=False)
+    # issue 11: the inputs of `fleetyard tco` (spec/costmodel_spec.py); every default without one
+    cost_model: CostModel = DEFAULT_COST_MODEL
 
     @classmethod
     def of(
         cls,
-        resources: Iterable[Region | Site | Workload | Policy | Objective | Flag],
+        resources: Iterable[Region | Site | Workload | Policy | Objective | Flag | CostModel],
     ) -> Fleet:
         """Build a fleet from resources (used by tests and the benchmark generator)."""
         regions: dict[str, Region] = {}
@@ -72,6 +79,7 @@ class Fleet:
         policies: dict[str, Policy] = {}
         flags: dict[str, Flag] = {}
         objective = DEFAULT_OBJECTIVE
+        cost_model = DEFAULT_COST_MODEL
         for r in resources:
             if isinstance(r, Region):
                 regions[r.name] = r
@@ -83,9 +91,11 @@ class Fleet:
                 policies[r.name] = r
             elif isinstance(r, Flag):
                 flags[r.name] = r
+            elif isinstance(r, CostModel):
+                cost_model = r
             else:
                 objective = r
-        return cls(regions, sites, workloads, policies, objective, flags=flags)
+        return cls(regions, sites, workloads, policies, objective, flags=flags, cost_model=cost_model)
 
     def origin(self, kind: str, name: str) -> Origin | None:
         return self.origins.get((kind, name))

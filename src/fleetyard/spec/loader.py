@@ -19,10 +19,10 @@ from typing import Any
 from pydantic import ValidationError
 
 from fleetyard.spec.errors import Problem, SpecError, has_errors
-from fleetyard.spec.fleet import DEFAULT_OBJECTIVE, Fleet, Origin
+from fleetyard.spec.fleet import DEFAULT_COST_MODEL, DEFAULT_OBJECTIVE, Fleet, Origin
 from fleetyard.spec.limits import DEFAULT_LIMITS, InputLimits
 from fleetyard.spec.messages import found, problems_from
-from fleetyard.spec.models import API_VERSION, KINDS, Objective, Policy, Region, Site, Workload
+from fleetyard.spec.models import API_VERSION, KINDS, CostModel, Objective, Policy, Region, Site, Workload
 from fleetyard.spec.trace import Trace, parse_trace
 from fleetyard.spec.validate import check_fleet
 from fleetyard.spec.yamlsource import Document, parse_documents, read_documents
@@ -247,15 +247,18 @@ def _assemble(resources: list[tuple[Any, Document]]) -> tuple[Fleet, list[Proble
         tables[kind][name] = resource
         origins[(kind, name)] = Origin(doc)
     objectives: dict[str, Objective] = tables["Objective"]
-    if len(objectives) > 1:
-        names = list(objectives)
+    cost_models: dict[str, CostModel] = tables["CostModel"]
+    for kind in ("Objective", "CostModel"):  # one per fleet
+        names = list(tables[kind])
         for extra in names[1:]:
-            origin = origins[("Objective", extra)]
+            origin = origins[(kind, extra)]
             problems.append(Problem(origin.file, origin.line_of(("kind",)), "kind",
-                                    f"at most one Objective per fleet, found {len(names)}: {', '.join(names)}"))
+                                    f"at most one {kind} per fleet, found {len(names)}: {', '.join(names)}"))
     regions: dict[str, Region] = tables["Region"]
     sites: dict[str, Site] = tables["Site"]
     workloads: dict[str, Workload] = tables["Workload"]
     policies: dict[str, Policy] = tables["Policy"]
     objective = next(iter(objectives.values()), DEFAULT_OBJECTIVE)
-    return Fleet(regions, sites, workloads, policies, objective, origins, flags=tables["Flag"]), problems
+    cost_model = next(iter(cost_models.values()), DEFAULT_COST_MODEL)
+    return Fleet(regions, sites, workloads, policies, objective, origins, flags=tables["Flag"],
+                 cost_model=cost_model), problems

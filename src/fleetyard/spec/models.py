@@ -13,6 +13,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
+from fleetyard.spec.costmodel_spec import CostModelSpec
 from fleetyard.spec.flag import FlagSpec
 from fleetyard.spec.quantities import (
     MAX_GPUS,
@@ -356,7 +357,14 @@ class Flag(_Resource):
     spec: FlagSpec
 
 
-Resource = Region | Site | Workload | Policy | Objective | Flag
+class CostModel(_Resource):
+    """The inputs of `fleetyard tco` (issue 11; spec/costmodel_spec.py, docs/tco.md); at most one."""
+
+    kind: Literal["CostModel"]
+    spec: CostModelSpec = Field(default_factory=CostModelSpec)
+
+
+Resource = Region | Site | Workload | Policy | Objective | Flag | CostModel
 KINDS: dict[str, type[_Resource]] = {
     "Region": Region,
     "Site": Site,
@@ -364,4 +372,5 @@ KINDS: dict[str, type[_Resource]] = {
     "Policy": Policy,
     "Objective": Objective,
     "Flag": Flag,
+    "CostModel": CostModel,
 }

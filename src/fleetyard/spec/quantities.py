@@ -100,3 +100,46 @@ LatencySloMs = Annotated[float, Field(gt=0, le=MAX_LATENCY_MS)]
 Demand = Annotated[float, Field(ge=0, le=MAX_RPS)]
 RpsPerReplica = Annotated[float, Field(gt=0, le=MAX_RPS)]
 DataRate = Annotated[float, Field(ge=0, le=MAX_GB_PER_HOUR)]
+
+# -- the CostModel resource (issue 11, TCO; spec/costmodel_spec.py) ---------------------------
+
+MAX_YEARS = 100
+"""Years of amortization: servers are written off over 3-6 years, buildings over 10-40."""
+
+MAX_SHARE = 1.0
+"""A share (utilization, idle power, a discount) or a rate per year (cost of capital,
+maintenance as a share of capex): at most 100 %."""
+
+MAX_CAPEX_PER_GPU = 10_000_000.0
+"""$ per GPU, the server around it included: an all-in H100 server costs ~$47-52k per GPU
+(REFERENCE.md)."""
+
+MAX_CAPEX_PER_KW = 1_000_000.0
+"""$ per kW of IT: building a small data centre costs ~$10-12k per kW (est.)."""
+
+MAX_PRICE_PER_KW_MONTH = 100_000.0
+"""$ per kW-month: colocation costs ~$150-250 (REFERENCE.md, est.)."""
+
+MAX_COST_PER_FTE_YEAR = 100_000_000.0
+"""$ per full-time engineer and year, overheads included: ~$150k (est.)."""
+
+MAX_FTE_PER_SITE = 10_000.0
+"""Engineers per site: a small site needs a fraction of one (est.)."""
+
+MAX_PER_SITE_MONTH = 1_000_000_000.0
+"""$ per site and month (network): transit and cross-connects cost ~$1-3k (est.)."""
+
+MAX_GB_PER_MONTH = 1e12
+"""GB per month the fleet sends out: a workload's largest data rate (1,000,000 GB/h) all month
+is ~7.3 x 10^8 GB."""
+
+Years = Annotated[int, Field(ge=1, le=MAX_YEARS)]
+Share = Annotated[float, Field(ge=0, le=MAX_SHARE)]
+Utilization = Annotated[float, Field(gt=0, le=MAX_SHARE)]
+CapexPerGpu = Annotated[float, Field(ge=0, le=MAX_CAPEX_PER_GPU)]
+CapexPerKw = Annotated[float, Field(ge=0, le=MAX_CAPEX_PER_KW)]
+PricePerKwMonth = Annotated[float, Field(ge=0, le=MAX_PRICE_PER_KW_MONTH)]
+CostPerFte = Annotated[float, Field(ge=0, le=MAX_COST_PER_FTE_YEAR)]
+FtePerSite = Annotated[float, Field(ge=0, le=MAX_FTE_PER_SITE)]
+PerSiteMonth = Annotated[float, Field(ge=0, le=MAX_PER_SITE_MONTH)]
+GbPerMonth = Annotated[float, Field(ge=0, le=MAX_GB_PER_MONTH)]

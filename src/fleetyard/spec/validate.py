@@ -74,6 +74,7 @@ def check_fleet(fleet: Fleet, also_known: Mapping[str, set[str]] | None = None,
     for policy in fleet.policies.values():
         _check_policy(report, policy)
     _check_burst(report)
+    _check_cost_model(report)
     for flag in fleet.flags.values():
         for loc, message, severity in flag_problems(flag.spec, lambda n: not report.unknown_site(n),
                                                     lambda n: not report.unknown_region(n),
@@ -212,3 +213,24 @@ def _check_burst(report: _Report) -> None:
             report.add("Objective", objective.name, ("spec", "burst", "per_team", team),
                        f"no workload has the label team={team}; the cap has no effect"
                        f"{_did_you_mean(team, sorted(teams))}{known}", "warning")
+
+
+def _check_cost_model(report: _Report) -> None:
+    """A CostModel's prices by SKU name SKUs that exist; a commitment never costs more than on demand."""
+    model = report.fleet.cost_model
+    spec = model.spec
+    known = report.fleet.known_skus()
+    tables = (("hardware", "capex_per_gpu"), ("hyperscaler", "on_demand_per_gpu_hour"),
+              ("hyperscaler", "committed_per_gpu_hour"))
+    for section, key in tables:
+        for sku in getattr(getattr(spec, section), key):
+            if sku not in known:
+                hints = suggest(sku, sorted(known))
+                hint = f" (did you mean {' or '.join(hints)}?)" if hints else ""
+                report.add("CostModel", model.name, ("spec", section, key, sku),
+                           f"unknown SKU '{sku}'{hint}; expected a catalog SKU or one of the fleet's pools")
+    for sku, price in spec.hyperscaler.committed_per_gpu_hour.items():
+        if price > spec.on_demand(sku):
+            report.add("CostModel", model.name, ("spec", "hyperscaler", "committed_per_gpu_hour", sku),
+                       f"a committed price above the on-demand one ({spec.on_demand(sku):g}) is never chosen, "
+                       f"got {price:g}", "warning")
