@@ -106,7 +106,7 @@ def test_a_deferred_job_is_held_back_until_its_slot_then_started_by_the_agent(
     spec.mkdir()
     (spec / "fleet.yaml").write_text(FLEET.format(
         python=json.dumps(sys.executable), job=json.dumps(JOB), out=json.dumps(str(out)),
-        earliest=format_time(earliest), deadline=format_time(earliest + timedelta(seconds=60)),
+        earliest=format_time(earliest), deadline=format_time(earliest + timedelta(seconds=16)),
         hours=6 / 3600), encoding="utf-8")
     with LocalFleet(tmp_path / "fleet", heartbeat=0.5) as fleet:
         fleet.start_server(db=db, env={"FLEETYARD_SCHEDULE_SLOT_S": str(SLOT_S), "FLEETYARD_FAILOVER": "false",

@@ -15,6 +15,7 @@ from fleetyard.services.errors import InvalidRequest
 from fleetyard.services.storable import NUL_FREE
 from fleetyard.services.wire import ScheduleOut, UsageOut
 from fleetyard.spec.allocation import Allocation
+from fleetyard.spec.trace import parse_time
 
 router = APIRouter(prefix="/api/v1", tags=["energy"])
 
@@ -25,31 +26,30 @@ def get_schedule(session: SessionDep, _principal: ReaderDep) -> ScheduleOut:
     return schedules.schedule_out(session)
 
 
-def _utc(t: datetime | None, name: str) -> datetime | None:
-    if t is None:
+def _utc(text: str | None, name: str) -> datetime | None:
+    if text is None:
         return None
-    if t.tzinfo is None:
-        raise InvalidRequest(f"query parameter {name!r}: expected a time with a UTC offset such as "
-                             "2020-06-01T00:00:00Z, found one without")
-    try:
-        return t.astimezone(UTC)
-    except (OverflowError, ValueError):
-        raise InvalidRequest(f"query parameter {name!r}: {t.isoformat()} is outside the years UTC can hold") from None
+    t = parse_time(text)
+    if isinstance(t, str):
+        raise InvalidRequest(f"query parameter {name!r}: {t}")
+    return t
 
 
 @router.get("/usage", response_model=list[UsageOut], responses=errors(422))
 def get_usage(session: SessionDep, _principal: ReaderDep,
-              since: Annotated[datetime | None, Query(description="First hour (ISO 8601 with offset); "
-                                                      "default: 30 days before `until`")] = None,
-              until: Annotated[datetime | None, Query(description="End, exclusive; default: now")] = None,
+              since: Annotated[str | None, Query(pattern=NUL_FREE, max_length=64, description=(
+                  "First hour (ISO 8601 UTC); default: 30 days before `until`"))] = None,
+              until: Annotated[str | None, Query(pattern=NUL_FREE, max_length=64,
+                                                 description="End, exclusive; default: now")] = None,
               limit: Annotated[int, Query(ge=1, le=usage.MAX_LIMIT)] = 1000,
               offset: Annotated[int, Query(ge=0, le=2**31 - 1)] = 0) -> list[UsageOut]:
     """Hourly usage rows as the sites reported them (site, workload, SKU, hour), oldest first;
     page with `offset`."""
     end = _utc(until, "until") or datetime.now(UTC)
-    start = _utc(since, "since") or max(end, datetime.min.replace(tzinfo=UTC) + timedelta(days=30)) - timedelta(
-        days=30)
-    return usage.list_usage(session, start, end, limit=limit, offset=offset)
+    begin = _utc(since, "since")
+    if begin is None:
+        begin = end - timedelta(days=30) if end.year > 1 else end
+    return usage.list_usage(session, begin, end, limit=limit, offset=offset)
 
 
 @router.get("/cost", response_model=Allocation, responses=errors(422))
