@@ -3,5 +3,10 @@
 database or CLI code here.
 
     timeline   a site's price, carbon intensity and PUE over time slots; `fleet_at(fleet, t)`
-    ...        (schedule, allocation, tco: see each module)
+    usage      usage records (`Usage`), their columnar form (`UsageTable`), `plan_usage`
+    pricing    every usage record priced at its hour (the planner's formula, traced values)
+    allocation showback: `allocate(fleet, usage, by)` -> spec.allocation.Allocation
+    focus      the FinOps FOCUS 1.0 dataset of priced usage
+    dayrange   a plan's assignments priced at each hour of a day (`Plan.over_day`)
+    ...        (schedule, tco: see each module)
 """
