@@ -6,5 +6,10 @@ database or CLI code here.
     tco        what a year and a delivered GPU-hour of the planned load cost owned, in colocation,
                at the edge or rented; break-even utilizations (`compare`, `report`)
     tco_load   the planned load that tco prices, from a plan and the fleet's CostModel
-    ...        (schedule, allocation: see each module)
+    usage      usage records (`Usage`), their columnar form (`UsageTable`), `plan_usage`
+    pricing    every usage record priced at its hour (the planner's formula, traced values)
+    allocation showback: `allocate(fleet, usage, by)` -> spec.allocation.Allocation
+    focus      the FinOps FOCUS 1.0 dataset of priced usage
+    dayrange   a plan's assignments priced at each hour of a day (`Plan.over_day`)
+    schedule   deferrable jobs placed in time slots (`schedule_fleet`): see its module
 """
