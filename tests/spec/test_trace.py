@@ -141,7 +141,7 @@ def test_a_missing_trace_is_a_problem_at_the_site(fleet_dir) -> None:
     site = fleet_dir.edit(fleet_dir.SITE, "carbon_g_per_kwh: 380}", "carbon_g_per_kwh: 380, trace: traces/nope.csv}")
     f = fleet_dir.fleet(SITE=site)
     fleet_dir.expect_error(f, fleet_dir.line(f, "trace: traces/nope.csv"), "spec.energy.trace",
-                           "trace 'traces/nope.csv' not found", "traces/nope.csv")
+                           "cannot read trace 'traces/nope.csv'", "no such file", "traces/nope.csv")
 
 
 def test_a_bad_trace_fails_validation_with_its_file_and_line(fleet_dir) -> None:

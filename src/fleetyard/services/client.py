@@ -49,7 +49,7 @@ from fleetyard.services.wire import (
 )
 from fleetyard.spec import Problem
 from fleetyard.spec.allocation import Allocation
-from fleetyard.spec.loader import TraceUnreadable, file_trace_reader, spec_files, trace_path
+from fleetyard.spec.loader import TraceUnreadable, file_trace_reader, spec_files, trace_missing, trace_path
 from fleetyard.spec.messages import found
 from fleetyard.spec.yamlsource import parse_documents
 
@@ -140,8 +140,10 @@ def read_traces(files: Iterable[SpecFile]) -> tuple[list[SpecFile], list[Problem
                 problems.append(Problem(f.name, doc.line_of(loc), "spec.energy.trace",
                                         f"cannot read trace {found(ref)} ({exc.where}): {exc.why}"))
                 continue
-            if text is not None:
-                traces[where] = SpecFile(name=where, content=text)
+            if text is None:
+                problems.append(Problem(f.name, doc.line_of(loc), "spec.energy.trace", trace_missing(ref, where)))
+                continue
+            traces[where] = SpecFile(name=where, content=text)
     return list(traces.values()), problems
 
 

@@ -9,36 +9,26 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import ConfigDict, Field, StringConstraints
 
 from fleetyard.services.storable import NUL_FREE
+
+# The base types and the issue-11 models live apart; clients import every wire model from here.
+from fleetyard.services.wire_base import Bytes as Bytes
+from fleetyard.services.wire_base import Count as Count
+from fleetyard.services.wire_base import Long as Long
+from fleetyard.services.wire_base import ModelState as ModelState
+from fleetyard.services.wire_base import Name as Name
+from fleetyard.services.wire_base import Role as Role
+from fleetyard.services.wire_base import Text as Text
+from fleetyard.services.wire_base import _In, _Wire
+from fleetyard.services.wire_energy import DeferredState as DeferredState
+from fleetyard.services.wire_energy import DeferredStatus as DeferredStatus
+from fleetyard.services.wire_energy import ScheduleOut as ScheduleOut
+from fleetyard.services.wire_energy import UsageOut as UsageOut
 from fleetyard.spec.flag import SiteFlag
 from fleetyard.spec.plan import Plan
 from fleetyard.spec.rollout import HealthSpec, ValidateSpec
-from fleetyard.spec.timeplan import Schedule
-
-Role = Literal["admin", "operator", "viewer", "agent"]
-ModelState = Literal["pending", "syncing", "synced", "active", "failed"]
-
-
-class _Wire(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-
-class _In(_Wire):
-    """A model clients send: numbers are finite (JSON has no NaN), and its strings are `Text`."""
-
-    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
-
-
-# Strings a database can store (services/storable.py): no NUL. Fields stored in a
-# column of bounded width say so, so PostgreSQL (which enforces it) and SQLite agree.
-Text = Annotated[str, StringConstraints(pattern=NUL_FREE)]
-Name = Annotated[str, StringConstraints(pattern=NUL_FREE, max_length=63)]  # a site, as the tables store it
-Long = Annotated[str, StringConstraints(pattern=NUL_FREE, max_length=512)]  # a file name or URL
-Count = Annotated[int, Field(ge=0, le=2**31 - 1)]  # an INTEGER column on PostgreSQL
-Bytes = Annotated[int, Field(ge=0, le=2**63 - 1)]
-
 
 # --- apply -----------------------------------------------------------------------------
 
@@ -248,22 +238,6 @@ class SiteStatus(_Wire):
     drift: str | None = None
 
 
-DeferredState = Literal["waiting", "running", "done", "unscheduled"]
-
-
-class DeferredStatus(_Wire):
-    """One deferred job (issue 11) in `status`: where and when it runs next, or why it does not."""
-
-    workload: str
-    state: DeferredState  # waiting for its next slot | inside a slot now | past its last slot | unscheduled
-    site: str | None = None
-    gpu_sku: str | None = None
-    replicas: int = 0
-    next_start: datetime | None = None  # the slot running now or the next one
-    next_end: datetime | None = None
-    reason: str | None = None  # unscheduled: why
-
-
 class FleetStatus(_Wire):
     revision: int
     sites: list[SiteStatus]
@@ -399,26 +373,6 @@ class ModelOut(_Wire):
     signed: bool = False
     parent: str | None = None
     labels: dict[str, str] = Field(default_factory=dict)
-
-
-class ScheduleOut(Schedule):
-    """`GET /api/v1/schedule`: the deferred-work schedule (`fleetyard schedule --format json`)
-    the server made with plan `revision`, at `created_at`."""
-
-    revision: int
-    created_at: datetime
-
-
-class UsageOut(_Wire):
-    """One row of `GET /api/v1/usage`: what a site reported running in one UTC hour."""
-
-    site: str
-    workload: str
-    gpu_sku: str
-    hour: datetime
-    replica_seconds: float
-    gpu_seconds: float
-    energy_kwh: float | None = None  # metered GPU energy (the report's gpu_power_w), None if not metered
 
 
 class PlanOut(Plan):

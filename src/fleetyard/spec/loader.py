@@ -70,6 +70,11 @@ def mapping_trace_reader(traces: Mapping[str, str]) -> TraceReader:
     return read
 
 
+def trace_missing(ref: str, where: str) -> str:
+    """The words for a Site's trace that is not there (the loader's and the client's)."""
+    return f"cannot read trace {found(ref)} ({where}): no such file; expected a CSV file there"
+
+
 class TraceUnreadable(Exception):
     def __init__(self, where: str, why: str) -> None:
         super().__init__(f"{where}: {why}")
@@ -177,8 +182,7 @@ def _read_traces(fleet: Fleet, read: TraceReader) -> tuple[dict[str, Trace], lis
                                     f"cannot read trace {found(ref)} ({exc.where}): {exc.why}"))
             continue
         if text is None:
-            problems.append(Problem(origin.file, line, "spec.energy.trace",
-                                    f"trace {found(ref)} not found: expected a CSV file at {where}"))
+            problems.append(Problem(origin.file, line, "spec.energy.trace", trace_missing(ref, where)))
             continue
         if where not in cache:
             trace, trace_problems = parse_trace(text, where)

@@ -44,9 +44,9 @@ def upgrade() -> None:
         sa.Column("workload", sa.String(length=63), nullable=False),
         sa.Column("gpu_sku", sa.String(length=63), nullable=False),
         sa.Column("hour", TIME, nullable=False),
-        sa.Column("replica_seconds", sa.Float(), nullable=False),
-        sa.Column("gpu_seconds", sa.Float(), nullable=False),
-        sa.Column("energy_kwh", sa.Float(), nullable=True),
+        sa.Column("replica_seconds", sa.Double(), nullable=False),
+        sa.Column("gpu_seconds", sa.Double(), nullable=False),
+        sa.Column("energy_kwh", sa.Double(), nullable=True),
         sa.PrimaryKeyConstraint("site", "workload", "gpu_sku", "hour", name=op.f("pk_usage_hours")),
     )
     op.create_index(op.f("ix_usage_hours_hour"), "usage_hours", ["hour"], unique=False)
