@@ -26,6 +26,7 @@ from fleetyard.services.wire_energy import DeferredState as DeferredState
 from fleetyard.services.wire_energy import DeferredStatus as DeferredStatus
 from fleetyard.services.wire_energy import ScheduleOut as ScheduleOut
 from fleetyard.services.wire_energy import UsageOut as UsageOut
+from fleetyard.services.wire_telemetry import MAX_SAMPLES_PER_REPORT, Sample
 from fleetyard.spec.flag import SiteFlag
 from fleetyard.spec.plan import Plan
 from fleetyard.spec.rollout import HealthSpec, ValidateSpec
@@ -210,6 +211,7 @@ class SiteReport(_In):
     active: dict[Text, Text] = Field(default_factory=dict)  # model name -> active name:version
     telemetry: Telemetry = Field(default_factory=Telemetry)
     in_sync_window: bool = True
+    samples: list[Sample] = Field(default_factory=list, max_length=MAX_SAMPLES_PER_REPORT)  # issue 12, oldest first
 
 
 class SiteStatus(_Wire):
