@@ -14,7 +14,8 @@ from fleetyard.services.db import Base, Database, FleetStateRow, TokenRow, head_
 from tests.server.conftest import BACKENDS, ServerProcess
 
 TABLES = {"resources", "fleet_state", "plan_revisions", "site_reports", "tokens", "audit_log", "rollouts", "events",
-          "site_availability", "traces", "schedules", "usage_hours", "alembic_version"}
+          "site_availability", "traces", "schedules", "usage_hours", "web_sessions", "telemetry_layouts", "telemetry",
+          "alembic_version"}
 
 
 @pytest.mark.parametrize("backend", BACKENDS)

@@ -1,5 +1,6 @@
 """The tables: resources, the fleet's revision, plan revisions, site reports, tokens, audit,
-rollouts, events, site availability, and (issue 11) traces, schedules and hourly usage.
+rollouts, events, site availability, (issue 11) traces, schedules and hourly usage, and
+(issue 12) dashboard sessions and the telemetry history.
 
 Times are timezone-aware UTC on both databases (`UtcDateTime`); documents are JSON
 (JSONB on PostgreSQL). Every schema change is an Alembic migration in `migrations/`;
@@ -11,7 +12,8 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any, ClassVar
 
-from sqlalchemy import JSON, Boolean, DateTime, Dialect, Integer, MetaData, String, Text, UniqueConstraint
+from sqlalchemy import (JSON, Boolean, DateTime, Dialect, Integer, LargeBinary, MetaData, SmallInteger, String, Text,
+                        UniqueConstraint)
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
@@ -215,3 +217,49 @@ class UsageHourRow(Base):
     replica_seconds: Mapped[float]
     gpu_seconds: Mapped[float]
     energy_kwh: Mapped[float | None]
+
+
+class WebSessionRow(Base):
+    """A dashboard session (issue 12): made by logging in with a token, dies with it.
+
+    The cookie holds a random secret; only its SHA-256 is stored (`id`). `csrf` is the
+    session's anti-forgery token, sent back by the page on every write."""
+
+    __tablename__ = "web_sessions"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    token_id: Mapped[str] = mapped_column(String(32), index=True)
+    csrf: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime]
+    expires_at: Mapped[datetime] = mapped_column(index=True)
+
+
+class TelemetryLayoutRow(Base):
+    """The series keys of a packed telemetry row, in order, and which of them are estimates.
+
+    Many rows share one layout (a site's keys change only when its workloads do);
+    `digest` (SHA-256 of site, keys and estimated) finds an existing one."""
+
+    __tablename__ = "telemetry_layouts"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    site: Mapped[str] = mapped_column(String(63))
+    digest: Mapped[str] = mapped_column(String(64), unique=True)
+    keys: Mapped[list[str]] = mapped_column(JsonDoc)
+    estimated: Mapped[list[str]] = mapped_column(JsonDoc)
+
+
+class TelemetryRow(Base):
+    """One site at one moment (`resolution` 0: a raw sample) or one rollup bucket
+    (`resolution` 60 or 3600 seconds, `t` its start): every series' value packed as
+    little-endian float32 in the order of the layout's keys (NaN: absent). `count` is how
+    many raw samples the row summarizes (1 for a raw one)."""
+
+    __tablename__ = "telemetry"
+
+    site: Mapped[str] = mapped_column(String(63), primary_key=True)
+    resolution: Mapped[int] = mapped_column(SmallInteger, primary_key=True, autoincrement=False)
+    t: Mapped[datetime] = mapped_column(primary_key=True)
+    layout_id: Mapped[int] = mapped_column(Integer)
+    count: Mapped[int] = mapped_column(Integer)
+    values: Mapped[bytes] = mapped_column(LargeBinary)
