@@ -70,7 +70,9 @@ def test_events_watch_prints_new_events_until_interrupted(server_factory: Callab
         api.apply([SpecFile(name="fleet.yaml", content=fleet_yaml())])
         watch = subprocess.Popen([sys.executable, "-m", "fleetyard", "events", "--server", server.url, "--token",
                                   server.admin_token, "--watch", "--format", "json", "--kind", "site.", "--poll",
-                                  "0.2"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                                  "0.2"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                                 # a suite started in the background inherits SIGINT ignored; Ctrl-C is what is tested
+                                 preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
         try:
             for site in ("fra-1", "par-1"):  # one heartbeat each, then silence: two site.down events, one by one
                 api.report(SiteReport(site=site, agent_version="test", revision=1))
