@@ -2,6 +2,6 @@
 
 from __future__ import annotations
 
-from tests.server.conftest import new_database, postgres, server_factory
+from tests.server.conftest import new_database, postgres, server, server_factory
 
-__all__ = ["new_database", "postgres", "server_factory"]
+__all__ = ["new_database", "postgres", "server", "server_factory"]

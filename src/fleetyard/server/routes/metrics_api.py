@@ -61,9 +61,9 @@ def get_series(series: Annotated[str, Path(pattern=NUL_FREE, max_length=64)], st
                    "ISO 8601 UTC, inclusive; default: an hour before `end`"))] = None,
                end: Annotated[str | None, Query(pattern=NUL_FREE, max_length=64,
                                                 description="ISO 8601 UTC, exclusive; default: now")] = None,
-               resolution: Annotated[Literal[0, 60, 3600] | None, Query(description=(
-                   "Seconds per point (0: raw samples); default: the finest whose retention covers the range "
-                   "with at most 2,000 points per line"))] = None) -> SeriesResult:
+               resolution: Annotated[int | None, Query(ge=0, le=86_400, description=(
+                   "Seconds per point: 0 (raw samples), 60 or 3600; default: the finest whose retention "
+                   "covers the range with at most 2,000 points per line"))] = None) -> SeriesResult:
     """One series from `start` to `end`: a line per site and label, points `[time, value]` oldest first.
 
     422 with the reason for an unknown series, `end <= start`, a range older than the
