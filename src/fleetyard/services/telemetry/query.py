@@ -16,7 +16,7 @@ points.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Literal
 
 from pydantic import BaseModel
@@ -28,12 +28,13 @@ from fleetyard.services.telemetry.retention import RESOLUTIONS, Retention
 from fleetyard.services.telemetry.store import LAYOUTS, RAW, ROWS, unpack, utc
 from fleetyard.services.wire_telemetry import SERIES, split_key
 
-__all__ = ["MAX_POINTS", "POINTS_TARGET", "RAW_STEP", "InvalidQuery", "Latest", "Line", "SeriesResult", "history",
-           "latest", "pick_resolution"]
+__all__ = ["MAX_POINTS", "POINTS_TARGET", "RAW_STEP", "SLACK", "InvalidQuery", "Latest", "Line", "SeriesResult",
+           "history", "latest", "pick_resolution"]
 
 RAW_STEP = 5.0  # seconds between raw samples, for counting points
 POINTS_TARGET = 2000  # per line, when the resolution is chosen
 MAX_POINTS = 20_000  # per line, ever (a week of minutes is 10,080)
+SLACK = timedelta(minutes=5)  # "the last 7 days", computed a moment before the query, still fits 7 days
 
 
 class InvalidQuery(InvalidRequest, ValueError):
@@ -68,7 +69,7 @@ def pick_resolution(start: datetime, end: datetime, resolution: int | None, rete
     if end <= start:
         raise InvalidQuery(f"end {end.isoformat()} must be after start {start.isoformat()}")
     span = (end - start).total_seconds()
-    covers = [r for r in RESOLUTIONS if start >= now - retention.of(r)]
+    covers = [r for r in RESOLUTIONS if start >= now - retention.of(r) - SLACK]
     if resolution is not None:
         if resolution not in RESOLUTIONS:
             raise InvalidQuery(f"resolution {resolution}: expected one of 0 (raw), 60, 3600")
@@ -109,34 +110,38 @@ def history(session: Session, series: str, *, site: str | None = None, label: st
     r = pick_resolution(start, end, resolution, retention or Retention(), utc(now or datetime.now(UTC)))
     query = (select(ROWS.c.site, ROWS.c.t, ROWS.c.layout_id, ROWS.c["values"])
              .where(ROWS.c.resolution == r, ROWS.c.t >= start, ROWS.c.t < end).order_by(ROWS.c.site, ROWS.c.t))
+    conn = session.connection()
     if site is not None:
         query = query.where(ROWS.c.site == site)
-    conn = session.connection()
+    else:  # every site, named: the primary key (site, resolution, t) then serves the range per site
+        query = query.where(ROWS.c.site.in_(conn.execute(select(LAYOUTS.c.site).distinct()).scalars().all()))
     rows = conn.execute(query).all()
     columns: dict[int, list[tuple[str, int, bool]]] = {}  # layout -> (label, index, estimated)
     ids = {row[2] for row in rows}
     if ids:
         for lid, keys, estimated in conn.execute(
                 select(LAYOUTS.c.id, LAYOUTS.c["keys"], LAYOUTS.c.estimated).where(LAYOUTS.c.id.in_(ids))):
-            marked = set(estimated)
-            columns[lid] = [(split_key(k)[1], i, k in marked) for i, k in enumerate(keys)
+            guessed = set(estimated)
+            columns[lid] = [(split_key(k)[1], i, k in guessed) for i, k in enumerate(keys)
                             if split_key(k)[0] == series and (label is None or split_key(k)[1] == label)]
-    lines: dict[tuple[str, str], Line] = {}
+    points: dict[tuple[str, str], list[tuple[str, float]]] = {}
+    marked: set[tuple[str, str]] = set()
     for row_site, t, layout_id, blob in rows:
         wanted = columns.get(layout_id)
         if not wanted:
             continue
         values = unpack(blob)
-        when = utc(t).isoformat().replace("+00:00", "Z")
+        when = t.isoformat().replace("+00:00", "Z")  # UtcDateTime: aware UTC already
         for lab, i, estimated in wanted:
             v = float(values[i])
             if v != v:  # NaN: absent in this row
                 continue
-            line = lines.setdefault((row_site, lab), Line(site=row_site, label=lab, estimated=False, points=[]))
-            line.points.append((when, _value(v)))
-            line.estimated = line.estimated or estimated
+            points.setdefault((row_site, lab), []).append((when, _value(v)))
+            if estimated:
+                marked.add((row_site, lab))
+    lines = [Line(site=k[0], label=k[1], estimated=k in marked, points=points[k]) for k in sorted(points)]
     return SeriesResult(series=series, unit=info.unit, label=info.label, kind=info.kind, resolution=r,
-                        start=start, end=end, lines=[lines[k] for k in sorted(lines)])
+                        start=start, end=end, lines=lines)
 
 
 @dataclass(frozen=True)
