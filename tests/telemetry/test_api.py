@@ -111,8 +111,8 @@ def test_the_resolution_is_chosen_from_the_range(server: ServerProcess, span: ti
 @pytest.mark.parametrize(("params", "reason"), [
     ({"series": "gpu_watts"}, "unknown series 'gpu_watts'"),
     ({"start": iso(NOW), "end": iso(NOW - timedelta(hours=1))}, "must be after start"),
-    ({"start": iso(NOW - timedelta(days=800)), "end": iso(NOW)}, "older than the longest retention"),
-    ({"start": iso(NOW - timedelta(days=1)), "end": iso(NOW), "resolution": 0}, "resolution 0 is kept for 6:00:00"),
+    ({"start": iso(NOW - timedelta(days=800)), "end": iso(NOW)}, "older than the longest retention (365 d)"),
+    ({"start": iso(NOW - timedelta(days=1)), "end": iso(NOW), "resolution": 0}, "resolution 0 is kept for 6 h"),
     ({"start": iso(NOW - timedelta(days=300)), "end": iso(NOW), "resolution": 60}, "resolution 60 is kept for"),
     ({"start": "yesterday"}, "query parameter 'start': expected an ISO 8601 time"),
     ({"workload": "chat-eu"}, "series 'it_kw' has no workload label"),

@@ -59,6 +59,19 @@ class SeriesResult(BaseModel):
     lines: list[Line]
 
 
+def _iso(t: datetime) -> str:
+    return t.isoformat().replace("+00:00", "Z")
+
+
+def _span(d: timedelta) -> str:
+    """`6 h`, `7 d`, `90 min`: a retention as a reader writes it."""
+    s = d.total_seconds()
+    for unit, size in (("d", 86_400), ("h", 3600), ("min", 60)):
+        if s >= size and s % size == 0:
+            return f"{s / size:g} {unit}"
+    return f"{s:g} s"
+
+
 def _points(resolution: int, span: float) -> float:
     return span / (resolution or RAW_STEP)
 
@@ -67,21 +80,21 @@ def pick_resolution(start: datetime, end: datetime, resolution: int | None, rete
                     now: datetime) -> int:
     """The resolution to answer with, or `InvalidQuery` saying why none fits."""
     if end <= start:
-        raise InvalidQuery(f"end {end.isoformat()} must be after start {start.isoformat()}")
+        raise InvalidQuery(f"end {_iso(end)} must be after start {_iso(start)}")
     span = (end - start).total_seconds()
     covers = [r for r in RESOLUTIONS if start >= now - retention.of(r) - SLACK]
     if resolution is not None:
         if resolution not in RESOLUTIONS:
             raise InvalidQuery(f"resolution {resolution}: expected one of 0 (raw), 60, 3600")
         if resolution not in covers:
-            raise InvalidQuery(f"resolution {resolution} is kept for {retention.of(resolution)}: start "
-                               f"{start.isoformat()} is older; use a coarser resolution or a later start")
+            raise InvalidQuery(f"resolution {resolution} is kept for {_span(retention.of(resolution))}: start "
+                               f"{_iso(start)} is older; use a coarser resolution or a later start")
         if _points(resolution, span) > MAX_POINTS:
             raise InvalidQuery(f"{_points(resolution, span):.0f} points per line at resolution {resolution} "
                                f"(at most {MAX_POINTS}): use a coarser resolution or a shorter range")
         return resolution
     if not covers:
-        raise InvalidQuery(f"start {start.isoformat()} is older than the longest retention ({retention.hour})")
+        raise InvalidQuery(f"start {_iso(start)} is older than the longest retention ({_span(retention.hour)})")
     for r in covers:
         if _points(r, span) <= POINTS_TARGET:
             return r
@@ -131,7 +144,7 @@ def history(session: Session, series: str, *, site: str | None = None, label: st
         if not wanted:
             continue
         values = unpack(blob)
-        when = t.isoformat().replace("+00:00", "Z")  # UtcDateTime: aware UTC already
+        when = _iso(t)  # UtcDateTime: aware UTC already
         for lab, i, estimated in wanted:
             v = float(values[i])
             if v != v:  # NaN: absent in this row
@@ -168,6 +181,6 @@ def latest(session: Session, *, since: datetime | None = None) -> dict[str, Late
     out = {}
     for site, t, blob, keys, estimated in found:
         values = unpack(blob)
-        out[site] = Latest(site, utc(t), {k: float(values[i]) for i, k in enumerate(keys) if values[i] == values[i]},
-                           frozenset(estimated))
+        out[site] = Latest(site, utc(t), {k: _value(float(values[i])) for i, k in enumerate(keys)
+                                          if values[i] == values[i]}, frozenset(estimated))
     return out
