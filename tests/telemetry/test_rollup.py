@@ -18,7 +18,7 @@ from fleetyard.services.db import Database
 from fleetyard.services.db.tables import TelemetryPendingRow, TelemetryRow
 from fleetyard.services.telemetry import store
 from fleetyard.services.telemetry.retention import Retention, RetentionJob
-from fleetyard.services.telemetry.rollup import RollupJob
+from fleetyard.services.telemetry.rollup import RollupJob, take
 from fleetyard.services.telemetry.store import bucket
 from fleetyard.services.wire_telemetry import Sample
 from tests.server.conftest import BACKENDS
@@ -177,3 +177,19 @@ def test_samples_far_in_the_future_are_refused(backend: str, new_database: Calla
             s.commit()
         assert (got.accepted, got.refused) == (2, 1)
         assert [r[0] for r in rows(db, "fra-1", 0)] == [T0, T0 + timedelta(minutes=4)]
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_a_bucket_marked_while_it_is_computed_stays_pending(backend: str, new_database: Callable[[str], str | None],
+                                                           tmp_path: Path) -> None:
+    with database(backend, new_database, tmp_path) as db:
+        _ingest(db, "fra-1", samples(T0, 6))
+        with db.session() as s:
+            [(mark,)] = s.execute(select(TelemetryPendingRow.mark)).all()
+        _ingest(db, "fra-1", samples(T0 + timedelta(seconds=30), 6, first=6))  # the rest of the minute lands
+        with db.session() as s:
+            assert not take(s, "fra-1", 60, T0, mark)  # read before the late samples: not claimed
+            assert take(s, "fra-1", 60, T0, mark + 1)
+            s.rollback()
+        RollupJob(db).run(T0 + timedelta(hours=2))
+        assert rows(db, "fra-1", 60)[0][1] == 12

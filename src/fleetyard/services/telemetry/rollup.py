@@ -44,7 +44,7 @@ from fleetyard.services.telemetry.store import (
 )
 from fleetyard.services.wire_telemetry import SERIES, split_key
 
-__all__ = ["GRACE", "LEVELS", "RollupJob", "Summary", "roll_up", "summarize"]
+__all__ = ["GRACE", "LEVELS", "RollupJob", "Summary", "roll_up", "summarize", "take"]
 
 GRACE = timedelta(seconds=10)  # a bucket is computed this long after it ends (samples in flight)
 LEVELS = {60: RAW, 3600: 60}  # a resolution and the one it is computed from
@@ -107,6 +107,15 @@ def roll_up(session: Session, site: str, resolution: int, start: datetime) -> bo
     return True
 
 
+def take(session: Session, site: str, resolution: int, start: datetime, mark: int) -> bool:
+    """Claim a pending bucket read at `mark`: False if a write marked it again since (or
+    another server took it). On PostgreSQL the DELETE waits for a heartbeat that is
+    marking the row and then sees its new mark; on SQLite writers are serialized."""
+    return bool(session.connection().execute(delete(PENDING).where(
+        PENDING.c.site == site, PENDING.c.resolution == resolution, PENDING.c.t == start,
+        PENDING.c.mark == mark)).rowcount == 1)
+
+
 class RollupJob:
     """The background job (server/app.py): at most `budget` closed pending buckets per call."""
 
@@ -129,10 +138,7 @@ class RollupJob:
                     .where(PENDING.c.resolution == resolution, PENDING.c.t <= closed_before)
                     .order_by(PENDING.c.t).limit(self.budget - done)).all()
                 for site, start, mark in due:
-                    taken = conn.execute(delete(PENDING).where(
-                        PENDING.c.site == site, PENDING.c.resolution == resolution, PENDING.c.t == start,
-                        PENDING.c.mark == mark)).rowcount
-                    if taken != 1:
+                    if not take(session, site, resolution, start, mark):
                         continue  # marked again meanwhile (or another server took it): next tick
                     roll_up(session, site, resolution, start)
                     if resolution == 60:
