@@ -76,6 +76,9 @@ def get_series(series: Annotated[str, Path(pattern=NUL_FREE, max_length=64)], st
         raise InvalidRequest(f"series {series!r} has no {'workload' if workload is not None else 'source'} "
                              f"label ({info.label or 'one value per site'})")
     until = _time(end, "end") or datetime.now(UTC)
-    since = _time(start, "start") or until - DEFAULT_RANGE
+    try:
+        since = _time(start, "start") or until - DEFAULT_RANGE
+    except OverflowError:
+        raise InvalidRequest(f"query parameter 'end': {end} leaves no hour before it; give start") from None
     return history(session, series, site=site, label=label, start=since, end=until, resolution=resolution,
                    retention=state.settings.retention)
