@@ -167,17 +167,19 @@ class Latest:
 
 def latest(session: Session, *, since: datetime | None = None) -> dict[str, Latest]:
     """Each site's newest raw sample (at or after `since`, if given), by site name."""
-    newest = (select(ROWS.c.site, func.max(ROWS.c.t).label("t")).where(ROWS.c.resolution == RAW)
-              .group_by(ROWS.c.site))
-    if since is not None:
-        newest = newest.where(ROWS.c.t >= since)
+    inner = ROWS.alias("newest")
+    sites = select(LAYOUTS.c.site).distinct().subquery()
+    newest_t = (select(func.max(inner.c.t)).where(inner.c.site == sites.c.site, inner.c.resolution == RAW)
+                .scalar_subquery())  # per site, from the primary key's end: no scan of the history
+    newest = select(sites.c.site, newest_t.label("t"))
     sub = newest.subquery()
     conn = session.connection()
     found = conn.execute(
         select(ROWS.c.site, ROWS.c.t, ROWS.c["values"], LAYOUTS.c["keys"], LAYOUTS.c.estimated)
         .join(sub, and_(ROWS.c.site == sub.c.site, ROWS.c.t == sub.c.t))
         .join(LAYOUTS, LAYOUTS.c.id == ROWS.c.layout_id)
-        .where(ROWS.c.resolution == RAW).order_by(ROWS.c.site)).all()
+        .where(ROWS.c.resolution == RAW, *([ROWS.c.t >= since] if since is not None else []))
+        .order_by(ROWS.c.site)).all()
     out = {}
     for site, t, blob, keys, estimated in found:
         values = unpack(blob)
