@@ -12,7 +12,9 @@ roles refuse one; a heartbeat's body names its own site, which must be the path'
 registry object's bytes must fit its key (a manifest, an index), and a version
 manifest is written create-only (`If-None-Match: *`, else 428; 412 if it exists); a
 rollout action's `to` is only for `undo`; showback's `by` is a grouping, its `period` one
-from 1 h to two years and its `start` a time in UTC, and usage's times carry an offset.
+from 1 h to two years and its `start` a time in UTC, and usage's times carry an offset; a
+telemetry series must be one of the catalog's, its range after its start and within a
+retention, its labels the series' own.
 Those operations may answer 422 (and 412/428) to schema-valid data.
 
 The admin and viewer tokens under test are never revoked by a generated case (that
@@ -48,7 +50,7 @@ ACCEPTED = ["2xx", "3xx", "401", "403", "404", "409", "429", "422"]
 SEMANTIC = {"/api/v1/apply": ACCEPTED, "/api/v1/tokens": ACCEPTED, "/api/v1/sites/{site}/status": ACCEPTED,
             "/api/v1/resources/{kind}/{name}": ACCEPTED, "/api/v1/rollouts/{workload}/{action}": ACCEPTED,
             "/api/v1/registry/objects/{key}": [*ACCEPTED, "412", "428"],
-            "/api/v1/cost": ACCEPTED, "/api/v1/usage": ACCEPTED}
+            "/api/v1/cost": ACCEPTED, "/api/v1/usage": ACCEPTED, "/api/v1/metrics/{series}": ACCEPTED}
 COUNTS: dict[str, Counter[str]] = {}
 
 

@@ -42,7 +42,8 @@ def _calls() -> list[Call]:
         Call("health", "GET", "/healthz", frozenset(ROLES) | set(BAD)),
         *(Call("read", "GET", p, readers) for p in (
             "/api/v1/resources/sites", "/api/v1/resources/sites/fra-1", "/api/v1/plan", "/api/v1/status",
-            "/api/v1/models", "/api/v1/audit", "/api/v1/events", "/metrics")),
+            "/api/v1/models", "/api/v1/audit", "/api/v1/events", "/metrics", "/api/v1/metrics",
+            "/api/v1/metrics/gpu_power_w", "/api/v1/metrics/replicas_running?site=fra-1&workload=chat-eu")),
         Call("apply", "POST", "/api/v1/apply", writers, json=apply),
         Call("delete", "DELETE", "/api/v1/resources/sites/sin-1?dry_run=true", writers),
         Call("desired", "GET", "/api/v1/sites/fra-1/desired", readers | {"agent"}),

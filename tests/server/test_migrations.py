@@ -15,6 +15,7 @@ from tests.server.conftest import BACKENDS, ServerProcess
 
 TABLES = {"resources", "fleet_state", "plan_revisions", "site_reports", "tokens", "audit_log", "rollouts", "events",
           "site_availability", "traces", "schedules", "usage_hours", "web_sessions", "telemetry_layouts", "telemetry",
+          "telemetry_pending",
           "alembic_version"}
 
 

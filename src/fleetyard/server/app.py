@@ -18,7 +18,7 @@ from fleetyard.server.body import BodyLimits
 from fleetyard.server.errors import install_error_handlers
 from fleetyard.server.metrics import Metrics, MetricsMiddleware
 from fleetyard.server.openapi import install_openapi
-from fleetyard.server.routes import admin, energy, events, fleet, registry, rollouts, sites, system
+from fleetyard.server.routes import admin, energy, events, fleet, metrics_api, registry, rollouts, sites, system
 from fleetyard.server.settings import Settings
 from fleetyard.server.state import AppState
 from fleetyard.services.apply import FleetService
@@ -28,6 +28,8 @@ from fleetyard.services.objects import ObjectService
 from fleetyard.services.planning import PlanSettings
 from fleetyard.services.rollouts import RolloutService
 from fleetyard.services.schedules import ScheduleSettings
+from fleetyard.services.telemetry.retention import RetentionJob
+from fleetyard.services.telemetry.rollup import RollupJob
 from fleetyard.services.webhook import WebhookJob
 
 __all__ = ["background_jobs", "create_app", "make_state"]
@@ -58,6 +60,8 @@ def background_jobs(state: AppState) -> list[tuple[str, Job]]:
     if state.rollouts is not None:  # after failover: a re-plan's sites are the rollout's candidates
         jobs.append(("rollouts", state.rollouts.tick))
     jobs.append(("webhook", WebhookJob(state.db, s.event_webhook)))
+    jobs.append(("telemetry-rollup", RollupJob(state.db)))
+    jobs.append(("telemetry-retention", RetentionJob(state.db, s.retention)))  # after rollup: it frees rows
     return jobs
 
 
@@ -79,14 +83,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         title="fleetyard control plane",
         version=__version__,
         description="API v1 of docs/api.md: resources, plan, desired state, status, registry, tokens, audit, "
-                    "events. "
+                    "events, metrics (telemetry history). "
                     "Every error answers `ErrorOut` (`detail`, `problems`).",
         lifespan=lifespan,
     )
     app.state.fleetyard = state
     install_error_handlers(app)
     install_openapi(app)
-    for module in (system, fleet, sites, registry, admin, events, rollouts, energy):
+    for module in (system, fleet, sites, registry, admin, events, rollouts, energy, metrics_api):
         app.include_router(module.router)
     app.add_middleware(MetricsMiddleware, metrics=state.metrics)
     return app

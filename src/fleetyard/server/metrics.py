@@ -10,22 +10,33 @@ database at scrape time, so several server processes agree on them:
 
 Sync lag is the time since the current plan revision was made, for a site that
 does not yet run every model version it must hold (0 once it does).
+
+Fleet-wide telemetry (issue 12): each series of `wire_telemetry.SERIES` from every
+site's newest sample, `fleetyard_site_<series>{site[,workload|source]}` (a counter
+gets `_total`), plus `fleetyard_site_sample_timestamp_seconds{site}` - so one
+Prometheus target scrapes the whole fleet. A site without a sample for
+`TELEMETRY_STALE` heartbeat intervals drops out. The values are read with one query
+and cached for a heartbeat interval, so scrapes cost at most one query per interval.
 """
 
 from __future__ import annotations
 
+import threading
+import time
 from collections.abc import Awaitable, Callable, Iterator, MutableMapping
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter
-from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
 from fleetyard.services.db import Database
 from fleetyard.services.status import site_views
+from fleetyard.services.telemetry.query import Latest, latest
+from fleetyard.services.wire_telemetry import SERIES, split_key
 
-__all__ = ["Metrics", "MetricsMiddleware"]
+__all__ = ["Metrics", "MetricsMiddleware", "TelemetryCollector"]
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -69,6 +80,47 @@ class FleetCollector(Collector):
         yield from (sites, rev, last, lag, replicas, available)
 
 
+TELEMETRY_STALE = 12  # heartbeat intervals
+
+
+class TelemetryCollector(Collector):
+    """Every site's newest sample as site-labelled series, cached for `interval` seconds."""
+
+    def __init__(self, db: Database, interval: float) -> None:
+        self.db, self.interval = db, interval
+        self._cache: tuple[float, dict[str, Latest]] | None = None
+        self._lock = threading.Lock()
+
+    def _latest(self) -> dict[str, Latest]:
+        with self._lock:
+            now = time.monotonic()
+            if self._cache is None or now - self._cache[0] >= self.interval:
+                since = datetime.now(UTC) - timedelta(seconds=TELEMETRY_STALE * self.interval)
+                with self.db.session() as s:
+                    self._cache = (now, latest(s, since=since))
+            return self._cache[1]
+
+    def collect(self) -> Iterator[Metric]:
+        newest = self._latest()
+        stamp = GaugeMetricFamily("fleetyard_site_sample_timestamp_seconds",
+                                  "Unix time of the site's newest telemetry sample.", labels=["site"])
+        families: dict[str, GaugeMetricFamily | CounterMetricFamily] = {}
+        for name, info in SERIES.items():
+            labels = ["site", info.label] if info.label else ["site"]
+            text = f"{info.help} ({info.unit})" if info.unit else info.help
+            cls = CounterMetricFamily if info.kind == "counter" else GaugeMetricFamily
+            families[name] = cls(f"fleetyard_site_{name}", text, labels=labels)
+        for site, sample in sorted(newest.items()):
+            stamp.add_metric([site], sample.t.timestamp())
+            for key, value in sorted(sample.values.items()):
+                name, label = split_key(key)
+                family = families.get(name)
+                if family is not None and bool(label) == bool(SERIES[name].label):
+                    family.add_metric([site, label] if label else [site], value)
+        yield stamp
+        yield from families.values()
+
+
 class Metrics:
     """The app's registry and its counters."""
 
@@ -82,6 +134,7 @@ class Metrics:
         self.requests = Counter("fleetyard_http_requests", "HTTP requests by route template, method, status.",
                                 ["route", "method", "status"], registry=self.registry)
         self.registry.register(FleetCollector(db, interval))
+        self.registry.register(TelemetryCollector(db, interval))
 
 
 class MetricsMiddleware:

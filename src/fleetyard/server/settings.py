@@ -21,6 +21,10 @@
     FLEETYARD_SCHEDULE_OBJECTIVE  what the schedule minimizes: cost | carbon (cost)
     FLEETYARD_SCHEDULE_EXTEND     none | repeat-daily: a trace too short for the schedule's horizon is a
                                   422 (none), or its days are repeated (none)
+    FLEETYARD_TELEMETRY_RAW_RETENTION     seconds raw samples are kept once rolled up (21600 = 6 h)
+    FLEETYARD_TELEMETRY_MINUTE_RETENTION  seconds 1-minute rollups are kept (604800 = 7 d)
+    FLEETYARD_TELEMETRY_HOUR_RETENTION    seconds hourly rollups are kept (31536000 = 365 d;
+                                          docs/telemetry.md); each at least the one before
 
 Request body limits, in bytes, one per endpoint class (a larger body answers 413 naming
 the limit; checked on Content-Length and counted while the body streams in):
@@ -40,11 +44,14 @@ heartbeat is a few kB.
 from __future__ import annotations
 
 import os
+from datetime import timedelta
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from fleetyard.services.telemetry.retention import Retention
 
 __all__ = ["KIB", "MIB", "Settings", "default_data_dir"]
 
@@ -82,6 +89,9 @@ class Settings(BaseSettings):
     max_object_bytes: int = Field(default=256 * MIB, gt=0)
     max_heartbeat_bytes: int = Field(default=1 * MIB, gt=0)
     max_json_bytes: int = Field(default=64 * KIB, gt=0)
+    telemetry_raw_retention: float = Field(default=6 * 3600.0, ge=600, le=86_400 * 30)
+    telemetry_minute_retention: float = Field(default=7 * 86_400.0, ge=3600, le=86_400 * 366)
+    telemetry_hour_retention: float = Field(default=365 * 86_400.0, ge=86_400, le=86_400 * 3660)
 
     @field_validator("listen")
     @classmethod
@@ -99,6 +109,20 @@ class Settings(BaseSettings):
         if value is not None and not value.startswith(("http://", "https://")):
             raise ValueError(f"expected an http:// or https:// URL, got {value!r}")
         return value
+
+    @model_validator(mode="after")
+    def _retentions(self) -> Settings:
+        if not self.telemetry_raw_retention <= self.telemetry_minute_retention <= self.telemetry_hour_retention:
+            raise ValueError("telemetry retentions must grow: raw <= minute <= hour, got "
+                             f"{self.telemetry_raw_retention:g} s, {self.telemetry_minute_retention:g} s, "
+                             f"{self.telemetry_hour_retention:g} s")
+        return self
+
+    @property
+    def retention(self) -> Retention:
+        return Retention(raw=timedelta(seconds=self.telemetry_raw_retention),
+                         minute=timedelta(seconds=self.telemetry_minute_retention),
+                         hour=timedelta(seconds=self.telemetry_hour_retention))
 
     @property
     def host(self) -> str:

@@ -13,6 +13,7 @@ from fleetyard.server.openapi import errors, json_body
 from fleetyard.server.state import AppState
 from fleetyard.services import desired, status, tokens
 from fleetyard.services.errors import PayloadTooLarge
+from fleetyard.services.telemetry import store
 from fleetyard.services.wire import DesiredState, SiteReport
 
 router = APIRouter(prefix="/api/v1/sites", tags=["sites"])
@@ -32,7 +33,7 @@ def get_desired(site: Site, request: Request, state: StateDep, session: SessionD
             openapi_extra=json_body(SiteReport))
 async def put_status(site: Annotated[str, Path(json_schema_extra=SITE)], request: Request, state: StateDep,
                      credentials: CredentialsDep) -> Response:
-    """The heartbeat: a `SiteReport` for the site, stored with one upsert.
+    """The heartbeat: a `SiteReport` for the site, stored with one upsert, its samples added to the history.
 
     The server's hot path: the token check, the body's validation (after the token, so
     401/403 come before 413 and 422), the upsert and the commit run in one worker thread
@@ -50,5 +51,7 @@ def _heartbeat(state: AppState, header: str | None, site: str, body: bytes | Pay
         tokens.authenticate(session, header).require_site_writer(site)
         if isinstance(body, PayloadTooLarge):
             raise body
-        status.record_report(session, site, parse_json(SiteReport, body), interval=state.settings.heartbeat_interval)
+        report = parse_json(SiteReport, body)
+        status.record_report(session, site, report, interval=state.settings.heartbeat_interval)
+        store.ingest(session, site, report.samples)  # the samples' history, in the report's transaction
         session.commit()

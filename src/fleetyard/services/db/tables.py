@@ -12,8 +12,19 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any, ClassVar
 
-from sqlalchemy import (JSON, Boolean, DateTime, Dialect, Integer, LargeBinary, MetaData, SmallInteger, String, Text,
-                        UniqueConstraint)
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    DateTime,
+    Dialect,
+    Integer,
+    LargeBinary,
+    MetaData,
+    SmallInteger,
+    String,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
@@ -263,3 +274,17 @@ class TelemetryRow(Base):
     layout_id: Mapped[int] = mapped_column(Integer)
     count: Mapped[int] = mapped_column(Integer)
     values: Mapped[bytes] = mapped_column(LargeBinary)
+
+
+class TelemetryPendingRow(Base):
+    """A rollup bucket (`resolution` 60 or 3600, `t` its start) whose inputs changed since it
+    was last computed: a raw sample (or a minute row) landed in it. Every such write bumps
+    `mark`; the rollup job deletes the row only at the mark it read, so a sample arriving
+    while the bucket is computed leaves it pending for the next tick."""
+
+    __tablename__ = "telemetry_pending"
+
+    site: Mapped[str] = mapped_column(String(63), primary_key=True)
+    resolution: Mapped[int] = mapped_column(SmallInteger, primary_key=True, autoincrement=False)
+    t: Mapped[datetime] = mapped_column(primary_key=True)
+    mark: Mapped[int] = mapped_column(Integer)
