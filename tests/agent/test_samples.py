@@ -8,7 +8,7 @@ every report body; this machine has no nvidia-smi, and the agent is told to use 
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -24,6 +24,9 @@ from fleetyard.services.wire_telemetry import SERIES, Sample, split_key
 from tests.agent.rollout_site import wait_until
 from tests.agent.telemetry_receiver import Receiver
 from tests.replication.models import write_keys
+from tests.server.conftest import ServerProcess, fleet_files, server_factory
+
+__all__ = ["server_factory"]
 
 SITE = "par-1"
 
@@ -166,3 +169,31 @@ def test_measured_gpu_readings_are_not_marked_estimated() -> None:
     assert (s.values["fetched_bytes/origin"], s.values["fetched_bytes/peer"]) == (10, 12)
     assert fetched_sources({}) == {"origin": 0.0, "peer": 0.0}
     assert estimate_gpus(None).gpus == 0
+
+
+def test_the_real_server_accepts_reports_with_samples(tmp_path: Path,
+                                                      server_factory: Callable[..., ServerProcess]) -> None:
+    server = server_factory()
+    with server.client() as api:
+        api.apply(fleet_files())
+        token = api.create_token("agent", "fra-1").token
+    _, pub = write_keys(tmp_path / "keys")
+    config = AgentConfig(site="fra-1", server=server.url, token=token, data_dir=tmp_path / "agent",
+                         trust_keys=(pub,), heartbeat=0.2, relay_wait=0.0)
+    agent = Agent(config, HttpControlPlane(server.url, token, timeout=10.0))
+    agent.telemetry = GpuTelemetry(binary=None)
+    stop = threading.Event()
+    thread = threading.Thread(target=agent.run, args=(stop,), daemon=True)
+    agent.start()
+    thread.start()
+    try:
+        wait_until(lambda: agent.metrics.last_heartbeat._value.get() > 0 and len(agent.samples) == 0
+                   and agent.samples.dropped == 0, "a heartbeat with samples accepted (204)", timeout=60)
+        assert agent.metrics.heartbeat_failures._value.get() == 0
+    finally:
+        stop.set()
+        thread.join(30)
+        agent.shutdown()
+    with server.client() as api:
+        site = next(s for s in api.status().sites if s.site == "fra-1")
+    assert site.last_heartbeat is not None
