@@ -8,7 +8,9 @@ when the slot ends. A workload with a rollout block runs the version its rollout
 (services/rollout_state.py) with its health spec, and keeps the previous version.
 Model references were resolved against the registry when the plan was made;
 one that did not resolve then is tried again now (a model pushed after the apply
-needs no re-apply), and one that still does not is listed in `problems`.
+needs no re-apply), and one that still does not is listed in `problems`. For the site's
+telemetry (issue 12, docs/telemetry-agent.md) each workload carries its `metrics` block,
+its type and its SKU's board power at the site (the pool's `tdp_w`, else the catalog's).
 
 Each model lists its chunk `sources` in order of preference: peer sites that last
 reported the version `synced` or `active`, serve chunks (`peer_url`) and are not
