@@ -1,5 +1,5 @@
 """A real loopback HTTP control plane for telemetry tests: serves a desired state and records
-every status report body, answering 204 - or 503 while `down` (the link is lost)."""
+every status report body, answering 204 - or 503 while `down`; `cut` stops it listening."""
 
 from __future__ import annotations
 
@@ -52,10 +52,21 @@ class Receiver:
                     self.send_response(204)
                     self.end_headers()
 
+        self._handler = Handler
         self.http = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.http.server_address[1]}"
-        self.thread = threading.Thread(target=self.http.serve_forever, daemon=True)
-        self.thread.start()
+        self.port = self.http.server_address[1]
+        self.url = f"http://127.0.0.1:{self.port}"
+        threading.Thread(target=self.http.serve_forever, daemon=True).start()
+
+    def cut(self) -> None:
+        """Stop listening: connections are refused (the link is lost), until `restore`."""
+        self.http.shutdown()
+        self.http.server_close()
+
+    def restore(self) -> None:
+        """Listen again on the same port."""
+        self.http = ThreadingHTTPServer(("127.0.0.1", self.port), self._handler)
+        threading.Thread(target=self.http.serve_forever, daemon=True).start()
 
     def counts(self) -> tuple[int, int]:
         """(reports accepted, reports refused) so far."""

@@ -41,6 +41,7 @@ class SampleBuffer:
         self._items: deque[Sample] = deque()
         self._lock = threading.Lock()
         self.dropped = 0
+        self.added = 0
 
     def __len__(self) -> int:
         with self._lock:
@@ -53,6 +54,7 @@ class SampleBuffer:
             if self._items and sample.t <= self._items[-1].t:
                 sample = sample.model_copy(update={"t": self._items[-1].t + MIN_STEP})
             self._items.append(sample)
+            self.added += 1
             dropped = 0
             while len(self._items) > self.capacity:
                 self._items.popleft()
