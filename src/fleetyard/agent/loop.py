@@ -17,6 +17,10 @@ started beside the old and the old stopped once the new is ready by `health.prob
 known-good (agent/known_good.py): going back to one switches every replica at once
 and needs no validation, and an agent restarted mid-switch first brings back the
 version that was healthy, then tries the new one again beside it.
+
+Telemetry (issue 12, docs/telemetry-agent.md): every heartbeat adds one sample
+(agent/samples.py) to a bounded buffer (agent/sample_buffer.py); each report carries the
+oldest buffered samples, which leave the buffer once the server accepted the report.
 """
 
 from __future__ import annotations
