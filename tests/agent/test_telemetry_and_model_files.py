@@ -28,11 +28,14 @@ def test_reads_the_query_from_nvidia_smi(tmp_path: Path) -> None:
     # this machine has no GPU: a stand-in nvidia-smi prints what the real one prints
     smi = tmp_path / "nvidia-smi"
     smi.write_text("#!/bin/sh\n"
-                   '[ "$1" = "--query-gpu=power.draw,utilization.gpu" ] && '
-                   '[ "$2" = "--format=csv,noheader,nounits" ] && printf "250.5, 40\\n" && exit 0\nexit 9\n')
+                   '[ "$1" = "--query-gpu=power.draw,utilization.gpu,temperature.gpu,memory.used" ] && '
+                   '[ "$2" = "--format=csv,noheader,nounits" ] && printf "250.5, 40, 61, 2048\\n" && exit 0\nexit 9\n')
     smi.chmod(smi.stat().st_mode | stat.S_IEXEC)
-    t = GpuTelemetry(binary=str(smi)).read()
+    gpu = GpuTelemetry(binary=str(smi))
+    t = gpu.read()
     assert (t.gpu_power_w, t.gpu_utilization, t.gpus) == (250.5, 40.0, 1)
+    r = gpu.reading()
+    assert (r.temperature_c, r.memory_used_bytes) == (61.0, 2048 * 1024 * 1024)
 
 
 def test_hand_written_safetensors_load_with_the_safetensors_library(tmp_path: Path) -> None:

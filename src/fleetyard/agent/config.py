@@ -72,6 +72,10 @@ class AgentConfig:
     relay_wait: float = 10.0
     extra: dict[str, str] = field(default_factory=dict)
     flags_listen: tuple[str, int] | None = None  # issue 10: where the OFREP listener serves flags (agent/ofrep.py)
+    # issue 12 (docs/telemetry-agent.md): a DCGM exporter's Prometheus text URL, and how many
+    # telemetry samples wait for the server at most (None: 24 hours at the heartbeat interval)
+    dcgm_url: str | None = None
+    sample_buffer: int | None = None
 
     @property
     def flags_file(self) -> Path:
@@ -102,6 +106,11 @@ class AgentConfig:
             raise ConfigError(f"--heartbeat must be positive seconds, got {self.heartbeat}")
         if self.runtime == "kubernetes" and self.kubeconfig is not None and not self.kubeconfig.is_file():
             raise ConfigError(f"--kubeconfig {self.kubeconfig} does not exist")
+        if self.dcgm_url is not None and (urlsplit(self.dcgm_url).scheme not in ("http", "https")
+                                          or not urlsplit(self.dcgm_url).netloc):
+            raise ConfigError(f"--dcgm-url {self.dcgm_url!r}: expected a URL such as http://127.0.0.1:9400/metrics")
+        if self.sample_buffer is not None and self.sample_buffer < 1:
+            raise ConfigError(f"--sample-buffer must be at least 1 sample, got {self.sample_buffer}")
         if self.advertise_url is not None and urlsplit(self.advertise_url).scheme not in ("http", "https"):
             raise ConfigError(f"--advertise-url {self.advertise_url!r}: expected http://HOST:PORT")
         try:

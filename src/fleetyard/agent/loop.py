@@ -17,6 +17,10 @@ started beside the old and the old stopped once the new is ready by `health.prob
 known-good (agent/known_good.py): going back to one switches every replica at once
 and needs no validation, and an agent restarted mid-switch first brings back the
 version that was healthy, then tries the new one again beside it.
+
+Telemetry (issue 12, docs/telemetry-agent.md): every heartbeat adds one sample
+(agent/samples.py) to a bounded buffer (agent/sample_buffer.py); each report carries the
+oldest buffered samples, which leave the buffer once the server accepted the report.
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ import os
 import threading
 import time
 from collections.abc import Mapping
+from datetime import UTC, datetime
 from pathlib import Path
 
 from fleetyard import __version__
@@ -39,15 +44,19 @@ from fleetyard.agent.ofrep import FlagBook, OfrepServer
 from fleetyard.agent.relay import Relay, TokenCache
 from fleetyard.agent.runtime import KubernetesRuntime, ProcessRuntime, ReplicaCounts, Runtime, WorkloadRun
 from fleetyard.agent.runtime.process import Readiness
+from fleetyard.agent.sample_buffer import SampleBuffer, default_capacity
+from fleetyard.agent.samples import SyncLag, build_sample
 from fleetyard.agent.syncer import SyncWorker
 from fleetyard.agent.telemetry import GpuTelemetry
 from fleetyard.agent.tracker import ModelTracker
 from fleetyard.agent.validate import Validation, Validations
+from fleetyard.agent.workload_metrics import WorkloadScraper
 from fleetyard.registry import open_store
 from fleetyard.registry.names import parse_ref
 from fleetyard.replication import Clock, SystemClock, TokenBucket
 from fleetyard.services.client import ApiError
 from fleetyard.services.wire import DesiredState, DesiredWorkload, Replicas, SiteReport, WorkloadHealth, WorkloadStatus
+from fleetyard.services.wire_telemetry import Sample
 
 __all__ = ["Agent", "make_runtime"]
 
@@ -97,7 +106,11 @@ class Agent:
         if config.listen is not None:
             tokens = TokenCache(control.check_token, kept=d / "state" / "vouched-tokens.json")
             self.relay = Relay(d / "registry", config.listen[0], config.listen[1], tokens, self.metrics)
-        self.telemetry = GpuTelemetry()
+        self.telemetry = GpuTelemetry(dcgm_url=config.dcgm_url)
+        # issue 12: one telemetry sample per heartbeat, buffered until the server accepts it
+        self.samples = SampleBuffer(config.sample_buffer or default_capacity(config.heartbeat), self.metrics)
+        self.scraper = WorkloadScraper(every=config.heartbeat)
+        self.sync_lag = SyncLag()
         self.desired: DesiredState | None = None
         self.desired_error: str | None = None
         self.failstatic = FailStatic(d / "state", self.metrics, site=config.site)
@@ -119,6 +132,7 @@ class Agent:
         if self.relay is not None:
             self.relay.start()
         self.prober.start()
+        self.scraper.start()
         if self.ofrep is not None:
             self.ofrep.start()
         self.syncer.start()
@@ -131,7 +145,7 @@ class Agent:
             if now >= next_poll:
                 self._poll_desired()
                 self._reconcile()
-                self._report()
+                self._report(sample=True)
                 next_poll = now + self.config.heartbeat
             elif self._changed.is_set() and now - self._last_report >= REPORT_MIN_GAP:
                 self._changed.clear()
@@ -149,6 +163,7 @@ class Agent:
         self.validations.stop()
         self.runtime.stop()
         self.prober.stop()
+        self.scraper.stop()
         self._report()
         if self.relay is not None:
             self.relay.stop()
@@ -179,7 +194,9 @@ class Agent:
         """Give the prober the replicas to probe."""
         d = self.desired
         gates = {w.name: (w.health.metrics if w.health else None) for w in (d.workloads if d else [])}
-        self.prober.set_targets(self.runtime.endpoints(), gates)
+        endpoints = self.runtime.endpoints()
+        self.prober.set_targets(endpoints, gates)
+        self.scraper.set_targets(endpoints, {w.name: w.metrics for w in (d.workloads if d else [])})
 
     def _model_for(self, w: DesiredWorkload) -> str | None:
         """The verified version a workload should run now (see the module docstring)."""
@@ -329,10 +346,23 @@ class Agent:
                               ready=ready, total=total, error_ratio=s.error_ratio, p95_ms=s.p95_ms,
                               last_error=last_error)
 
-    def _report(self) -> None:
+    def sample(self, report: SiteReport) -> Sample:
+        """This moment's telemetry sample (agent/samples.py), from `report` and the readings."""
+        return build_sample(datetime.now(UTC), report, self.desired, self.telemetry.reading(),
+                            requests=self.scraper.stats(), fetched=self.tracker.bytes_by_source(),
+                            sync_lag_s=self.sync_lag.update(self.desired, report, time.monotonic()))
+
+    def _report(self, *, sample: bool = False) -> None:
+        """Send the status with the oldest buffered samples (`sample`: first add this heartbeat's);
+        they leave the buffer only once the server accepted them (agent/sample_buffer.py)."""
         self._last_report = time.monotonic()
+        report = self.report()
+        if sample:
+            self.samples.add(self.sample(report))
+        batch = self.samples.batch()
         try:
-            self.control.report(self.report())
+            self.control.report(report.model_copy(update={"samples": batch}))
+            self.samples.acknowledge(batch)
             self.metrics.last_heartbeat.set(time.time())
         except ApiError:
             self.metrics.heartbeat_failures.inc()

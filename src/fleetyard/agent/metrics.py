@@ -6,7 +6,8 @@ current state, 0 otherwise), replicas per workload and state, whether the site i
 a sync window, when the last heartbeat was accepted, whether the control plane answers
 and how old the desired state is (agent/failstatic.py). Rollouts (issue 10): the
 validation state of each workload's desired version (1 for the current state) and
-the replicas of that version ready by the probe.
+the replicas of that version ready by the probe. Telemetry (issue 12): samples dropped
+unsent because the buffer was full, and samples waiting (agent/sample_buffer.py).
 """
 
 from __future__ import annotations
@@ -56,6 +57,10 @@ class AgentMetrics:
         self.rollout_ready = Gauge("fleetyard_agent_rollout_ready_replicas",
                                    "Replicas of the workload's desired version ready by its probe.",
                                    ["workload", "model"], registry=r)
+        self.samples_dropped = Counter("fleetyard_agent_samples_dropped",
+                                       "Telemetry samples dropped unsent because the buffer was full.", registry=r)
+        self.samples_buffered = Gauge("fleetyard_agent_samples_buffered",
+                                      "Telemetry samples waiting for the server to accept them.", registry=r)
         self._rollout_models: dict[str, str] = {}
 
     def set_model_state(self, ref: str, state: ModelState) -> None:

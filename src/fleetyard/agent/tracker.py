@@ -97,6 +97,15 @@ class ModelTracker:
             self._dirty = True
         self.metrics.bytes_fetched.labels(source=source).inc(n)
 
+    def bytes_by_source(self) -> dict[str, int]:
+        """Bytes received per source over every model version this site has tracked."""
+        out: dict[str, int] = {}
+        with self._lock:
+            for t in self._models.values():
+                for source, n in t.bytes_by_source.items():
+                    out[source] = out.get(source, 0) + n
+        return out
+
     def due(self, ref: str) -> bool:
         """Whether a failed model may be tried again now."""
         t = self.get(ref)

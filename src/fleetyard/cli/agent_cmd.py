@@ -3,7 +3,7 @@
     fleetyard agent --site fra-1 --server http://cp:8080 --token fy_... --data-dir /var/lib/fleetyard \\
         --trust-key release.pub [--trust-key ...] [--max-mbps 200] [--listen 0.0.0.0:9400] \\
         [--runtime process|kubernetes] [--kubeconfig PATH] [--heartbeat 5] [--relay-wait 10] \\
-        [--flags-listen 127.0.0.1:8016]
+        [--flags-listen 127.0.0.1:8016] [--dcgm-url http://127.0.0.1:9400/metrics] [--sample-buffer N]
 
 A mistake (a bad flag, a missing key file, an unreachable server, a refused token, a
 site the server does not know) is one line on stderr and exit 2 (1 for a server that
@@ -105,6 +105,12 @@ def agent(
     flags_listen: Annotated[str | None, typer.Option("--flags-listen", envvar="FLEETYARD_FLAGS_LISTEN",
                                                      help="HOST:PORT to serve feature flags over OFREP "
                                                      "(docs/flags.md).")] = None,
+    dcgm_url: Annotated[str | None, typer.Option("--dcgm-url", envvar="FLEETYARD_DCGM_URL",
+                                                 help="A DCGM exporter's /metrics URL for GPU readings "
+                                                 "(docs/telemetry-agent.md).")] = None,
+    sample_buffer: Annotated[int | None, typer.Option("--sample-buffer", help="Telemetry samples kept "
+                                                      "while the server is away (default: 24 h of "
+                                                      "heartbeats).")] = None,
 ) -> None:
     """Run this site's agent: sync models, verify, activate, run workloads, report."""
     from fleetyard.agent.config import AgentConfig, ConfigError, RuntimeName, lock_data_dir, parse_listen
@@ -118,7 +124,8 @@ def agent(
                              listen=parse_listen(listen) if listen else None, advertise_url=advertise_url,
                              runtime=rt, kubeconfig=kubeconfig, namespace=namespace, image=image,
                              heartbeat=heartbeat, connect_timeout=connect_timeout, relay_wait=relay_wait,
-                             flags_listen=_listen("--flags-listen", flags_listen))
+                             flags_listen=_listen("--flags-listen", flags_listen), dcgm_url=dcgm_url,
+                             sample_buffer=sample_buffer)
         config.check()
         lock = lock_data_dir(config.data_dir)
     except ConfigError as exc:

@@ -8,7 +8,9 @@ when the slot ends. A workload with a rollout block runs the version its rollout
 (services/rollout_state.py) with its health spec, and keeps the previous version.
 Model references were resolved against the registry when the plan was made;
 one that did not resolve then is tried again now (a model pushed after the apply
-needs no re-apply), and one that still does not is listed in `problems`.
+needs no re-apply), and one that still does not is listed in `problems`. For the site's
+telemetry (issue 12, docs/telemetry-agent.md) each workload carries its `metrics` block,
+its type and its SKU's board power at the site (the pool's `tdp_w`, else the catalog's).
 
 Each model lists its chunk `sources` in order of preference: peer sites that last
 reported the version `synced` or `active`, serve chunks (`peer_url`) and are not
@@ -38,6 +40,7 @@ from fleetyard.services.rollout_state import assignment, gated, latest_rollouts,
 from fleetyard.services.schedules import active_jobs, current_schedule, parse_schedule, upcoming_jobs
 from fleetyard.services.wire import ChunkSource, DesiredModel, DesiredState, DesiredWorkload, SiteReport
 from fleetyard.spec import Site, Workload
+from fleetyard.spec.catalog import CATALOG
 from fleetyard.spec.geo import estimated_rtt_ms
 from fleetyard.spec.plan import Plan
 from fleetyard.spec.timeplan import Schedule
@@ -97,6 +100,7 @@ def site_needs(session: Session, plan: Plan | None, models: Mapping[str, Any],
         per.setdefault((site, name), {}).setdefault(sku, 0)
         per[(site, name)][sku] += replicas
     rollouts = latest_rollouts(session)
+    sites = site_specs(session)
     refs: dict[str, str | None] = {}  # each reference resolved once
     out: dict[str, SiteNeed] = {}
     for (site, name), skus in sorted(per.items()):
@@ -116,7 +120,8 @@ def site_needs(session: Session, plan: Plan | None, models: Mapping[str, Any],
             name=name, model=v.model, replicas=sum(skus.values()), gpu_sku=sku,
             gpus_per_replica=w.spec.replica.gpus, command=list(v.command) if v.command is not None else None,
             env=dict(v.env), health=rs.health if rs else None, validate=rs.validate_ if rs else None,
-            max_unavailable=rs.max_unavailable if rs else 1, keep=given.keep))
+            max_unavailable=rs.max_unavailable if rs else 1, keep=given.keep,
+            metrics=w.spec.metrics, type=w.spec.type, tdp_w=_tdp_w(sites.get(site), sku)))
         need.requested.setdefault(v.model, requested if v.model == (ref or requested) else v.model)
         for kept in (*given.keep, *given.prefetch):
             need.requested.setdefault(kept, kept)
@@ -129,6 +134,15 @@ def site_needs(session: Session, plan: Plan | None, models: Mapping[str, Any],
                                                                          resolved_ref(models, requested, store))
         out.setdefault(j.site, SiteNeed()).requested.setdefault(ref or requested, requested)
     return out
+
+
+def _tdp_w(site: Site | None, sku: str) -> float | None:
+    """The SKU's board power at the site: its pool's `tdp_w`, else the catalog's (None: unknown)."""
+    pool = next((p for p in site.spec.gpus if p.sku == sku), None) if site is not None else None
+    if pool is not None and pool.tdp_w is not None:
+        return pool.tdp_w
+    known = CATALOG.get(sku)
+    return known.tdp_w if known is not None else None
 
 
 def _stale(received: datetime, now: datetime, interval: float) -> bool:

@@ -28,8 +28,10 @@ from fleetyard.services.wire_energy import ScheduleOut as ScheduleOut
 from fleetyard.services.wire_energy import UsageOut as UsageOut
 from fleetyard.services.wire_telemetry import MAX_SAMPLES_PER_REPORT, Sample
 from fleetyard.spec.flag import SiteFlag
+from fleetyard.spec.models import WorkloadType
 from fleetyard.spec.plan import Plan
 from fleetyard.spec.rollout import HealthSpec, ValidateSpec
+from fleetyard.spec.workload_metrics import WorkloadMetrics
 
 # --- apply -----------------------------------------------------------------------------
 
@@ -129,6 +131,12 @@ class DesiredWorkload(_Wire):
     validate_: ValidateSpec | None = Field(default=None, alias="validate")
     max_unavailable: int = 1
     keep: list[str] = Field(default_factory=list)
+    # Telemetry (issue 12; docs/telemetry-agent.md): where the replicas serve Prometheus text
+    # (None: not scraped), and what the agent's power estimate needs without nvidia-smi - the
+    # workload's type (inference or a job) and the board power of its SKU at this site.
+    metrics: WorkloadMetrics | None = None
+    type: WorkloadType | None = None
+    tdp_w: float | None = None
 
     model_config = ConfigDict(extra="forbid", populate_by_name=True, serialize_by_alias=True)
 

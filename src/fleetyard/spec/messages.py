@@ -126,6 +126,10 @@ def pattern_hint(loc: Loc) -> str:
         return "expected a registry reference name:version or name@alias"
     if "sync_windows" in loc:
         return "expected a window HH:MM-HH:MM such as 01:00-05:00"
+    if last in ("path", "http", "url_path"):
+        return "expected a URL path starting with '/', without spaces, such as /metrics"
+    if "metrics" in loc and last in ("requests", "errors", "latency"):
+        return "expected a Prometheus metric name of letters, digits, '_' and ':', not starting with a digit"
     return (
         "expected a name of lowercase letters, digits and '-', starting and ending with a "
         "letter or digit, at most 63 characters"

@@ -39,6 +39,7 @@ from fleetyard.spec.quantities import (
 )
 from fleetyard.spec.rollout import RolloutSpec
 from fleetyard.spec.schedule import ScheduleSpec
+from fleetyard.spec.workload_metrics import WorkloadMetrics
 
 API_VERSION = "fleetyard/v1"
 
@@ -228,6 +229,9 @@ class WorkloadSpec(_Frozen):
     # Extension (issue 11): deferrable work with a time window (spec/schedule.py); such a
     # workload is scheduled in time slots by `fleetyard schedule`, not placed by `plan`.
     schedule: ScheduleSpec | None = None
+    # Extension (issue 12): where its replicas serve Prometheus text, for the request rate,
+    # error ratio and latency in the telemetry (spec/workload_metrics.py); omitted, none.
+    metrics: WorkloadMetrics | None = None
 
     @property
     def is_deferrable(self) -> bool:
