@@ -16,7 +16,7 @@ from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescap
 
 from fleetyard.services.web_sessions import WebSession
 
-__all__ = ["CSP", "NAV", "ago", "environment", "page"]
+__all__ = ["CSP", "NAV", "ago", "environment", "page", "render"]
 
 NAV = (("/ui/", "Fleet"), ("/ui/plan", "Plan"), ("/ui/rollouts", "Rollouts"), ("/ui/events", "Events"),
        ("/ui/audit", "Audit"), ("/ui/cost", "Cost and carbon"))
@@ -62,15 +62,21 @@ def environment() -> Environment:
     return env
 
 
+def render(template: str, web: WebSession | None, *, path: str = "/ui/", fragment: bool = False,
+           **context: Any) -> str:
+    """The HTML of a page for the session `web` (its main content only, with `fragment`)."""
+    principal = web.principal if web else None
+    return environment().get_template(template).render(
+        layout="fragment.html" if fragment else "base.html", nav=NAV, path=path,
+        principal=principal, csrf=web.csrf if web else "", live=context.pop("live", web is not None),
+        can_write=principal is not None and principal.role in ("operator", "admin"), **context)
+
+
 def page(request: Request, template: str, web: WebSession | None, *, status: int = 200,
          **context: Any) -> HTMLResponse:
     """The page (or, with `?fragment=1`, its main content) for the session `web`."""
-    fragment = request.query_params.get("fragment") == "1"
-    principal = web.principal if web else None
-    html = environment().get_template(template).render(
-        layout="fragment.html" if fragment else "base.html", nav=NAV, path=request.url.path,
-        principal=principal, csrf=web.csrf if web else "", live=context.pop("live", web is not None),
-        can_write=principal is not None and principal.role in ("operator", "admin"), **context)
+    html = render(template, web, path=request.url.path, fragment=request.query_params.get("fragment") == "1",
+                  **context)
     return HTMLResponse(html, status_code=status, headers={
         "Content-Security-Policy": CSP, "X-Content-Type-Options": "nosniff", "Referrer-Policy": "same-origin",
         "Cache-Control": "no-store"})
