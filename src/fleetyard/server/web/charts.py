@@ -62,7 +62,14 @@ def _label(t: datetime, span: float) -> str:
 
 
 def _fmt(v: float) -> str:
-    return f"{v:,.0f}" if abs(v) >= 100 else f"{v:,.2f}".rstrip("0").rstrip(".") if v else "0"
+    """A short number: 1,234 / 12.5 / 0.0042 (two significant digits below 1)."""
+    if v == 0:
+        return "0"
+    if abs(v) >= 100:
+        return f"{v:,.0f}"
+    if abs(v) >= 1:
+        return f"{v:,.2f}".rstrip("0").rstrip(".")
+    return f"{v:.2g}"
 
 
 def line_chart(title: str, lines: Sequence[Line], *, unit: str = "", width: int = 640,

@@ -113,7 +113,8 @@ def fleet_view(session: Session, interval: float, drift_after: float = 300.0) ->
             name=name, state=site_state(by_site.get(name)), status=by_site.get(name),
             gpus=Use(sum(u.gpus_used.values()) if u else 0, gpus_total),
             power_kw=Use(u.it_kw if u else 0.0, spec.power.it_capacity_kw if spec else (u.it_capacity_kw if u else 0)),
-            cooling_kw=Use(u.cooling_kw if u else 0.0, spec.cooling_capacity_kw if spec else 0.0),
+            # cooling removes the IT load's heat: its use is the IT kW, against the cooling capacity
+            cooling_kw=Use(u.it_kw if u else 0.0, spec.cooling_capacity_kw if spec else (u.cooling_kw if u else 0)),
             cost_per_hour=u.cost_per_hour if u else 0.0, carbon_kg_per_hour=u.carbon_kg_per_hour if u else 0.0)
         rows.append(row)
         if spec is not None:

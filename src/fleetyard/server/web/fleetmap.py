@@ -31,23 +31,37 @@ class MapPoint:
     href: str | None = None
 
 
-def project(points: Sequence[tuple[float, float]], width: float, height: float,
-            pad: float = 40.0) -> list[tuple[float, float]]:
-    """(lat, lon) -> (x, y) inside width x height with `pad` margins; north up, east right."""
+def project(points: Sequence[tuple[float, float]], width: float, height: float, pad: float = 40.0,
+            label_room: float = 0.0, min_span: float = 2.0) -> list[tuple[float, float]]:
+    """(lat, lon) -> (x, y) inside width x height with `pad` margins (and `label_room` more on
+    the right, for labels); north up, east right; a box at least `min_span` degrees wide and
+    high, so sites a few km apart are not blown up to the whole map."""
     if not points:
         return []
     lats = [p[0] for p in points]
     lons = [p[1] for p in points]
     k = math.cos(math.radians((min(lats) + max(lats)) / 2)) or 1e-6
-    span_x = max((max(lons) - min(lons)) * k, 1e-6)
-    span_y = max(max(lats) - min(lats), 1e-6)
-    scale = min((width - 2 * pad) / span_x, (height - 2 * pad) / span_y)
+    span_x = max((max(lons) - min(lons)) * k, min_span * k)
+    span_y = max(max(lats) - min(lats), min_span)
+    scale = min((width - 2 * pad - label_room) / span_x, (height - 2 * pad) / span_y)
     cx = (min(lons) + max(lons)) / 2
     cy = (min(lats) + max(lats)) / 2
-    if max(lons) - min(lons) < 1e-9 and max(lats) - min(lats) < 1e-9:
-        scale = 1.0
-    return [(round(width / 2 + (lon - cx) * k * scale, 1), round(height / 2 - (lat - cy) * scale, 1))
+    mid_x = pad + (width - 2 * pad - label_room) / 2
+    return [(round(mid_x + (lon - cx) * k * scale, 1), round(height / 2 - (lat - cy) * scale, 1))
             for lat, lon in points]
+
+
+def _label_rows(xy: Sequence[tuple[float, float]], line: float = 15.0, span: float = 90.0) -> list[float]:
+    """A y for each label: below any earlier label it would overlap (close sites stay readable)."""
+    placed: list[tuple[float, float]] = []
+    out: list[float] = []
+    for x, y in xy:
+        ly = y - 8
+        while any(abs(px - x) < span and abs(py - ly) < line for px, py in placed):
+            ly += line
+        placed.append((x, ly))
+        out.append(ly)
+    return out
 
 
 def fleet_map(points: Sequence[MapPoint], *, width: int = 720, height: int = 400) -> Markup:
@@ -57,19 +71,22 @@ def fleet_map(points: Sequence[MapPoint], *, width: int = 720, height: int = 400
             f'<rect class="sea" x="0" y="0" width="{width}" height="{height}"/>')
     if not points:
         return Markup(f'{head}<text x="{width / 2}" y="{height / 2}" text-anchor="middle">no sites yet</text></svg>')
-    xy = project([(p.lat, p.lon) for p in points], width, height)
+    order = sorted(range(len(points)), key=lambda i: (points[i].kind == "site", -points[i].lat, points[i].name))
+    points = [points[i] for i in order]
+    xy = project([(p.lat, p.lon) for p in points], width, height, label_room=90.0)
+    rows = _label_rows(xy)
     parts = [head]
-    for p, (x, y) in zip(points, xy, strict=True):
+    for p, (x, y), ly in zip(points, xy, rows, strict=True):
         name = escape(p.name)
         if p.kind == "region":
             parts.append(f'<g class="region" data-region="{name}"><rect x="{x - 6}" y="{y - 6}" width="12" '
                          f'height="12" fill="none" stroke="#1e3a8a" stroke-width="2"><title>region {name}</title>'
-                         f'</rect><text x="{x + 9}" y="{y + 16}" class="region-label">{name}</text></g>')
+                         f'</rect><text x="{x + 12}" y="{ly + 4}" class="region-label">{name}</text></g>')
             continue
         colour = STATE_COLOURS.get(p.state, STATE_COLOURS["unknown"])
         marker = (f'<circle cx="{x}" cy="{y}" r="9" fill="{colour}" stroke="#fff" stroke-width="2">'
                   f'<title>{name}: {escape(p.state)}</title></circle>'
-                  f'<text x="{x + 12}" y="{y - 8}" class="site-label">{name}</text>')
+                  f'<text x="{x + 12}" y="{ly + 4}" class="site-label">{name}</text>')
         if p.href:
             marker = f'<a href="{escape(p.href)}">{marker}</a>'
         parts.append(f'<g class="site state-{escape(p.state)}" data-site="{name}" data-state="{escape(p.state)}">'

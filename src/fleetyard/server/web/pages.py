@@ -57,16 +57,14 @@ def site_page(site: Annotated[str, Path(pattern=SITE["pattern"], max_length=SITE
     power = data.site_history(session, site, "it_kw", start, end)
     cap = [(start, row.power_kw.total), (end, row.power_kw.total)] if power and row.power_kw.total else []
     used = data.hourly_usage(session, 48, site=site)
-    site_charts = [
-        charts.line_chart(f"{site}: IT power (kW) against capacity", [("IT kW", power), ("capacity", cap)],
-                          unit="kW"),
-        charts.line_chart(f"{site}: GPU power (W)", [("GPU W", data.site_history(
-            session, site, "gpu_power_w", start, end))], unit="W"),
-        charts.line_chart(f"{site}: GPU utilization (%)", [("utilization", data.site_history(
-            session, site, "gpu_utilization", start, end))], unit="%"),
-        charts.line_chart(f"{site}: GPU-hours booked per hour (last 48 h)", [("GPU-hours", used["gpu_hours"])],
-                          unit="GPU-h"),
+    lines: list[tuple[str, list[charts.Line], str]] = [
+        ("IT power (kW) against capacity, last 6 h", [("IT kW", power), ("capacity", cap)], "kW"),
+        ("GPU power (W), last 6 h", [("GPU W", data.site_history(session, site, "gpu_power_w", start, end))], "W"),
+        ("GPU utilization (%), last 6 h", [("utilization", data.site_history(
+            session, site, "gpu_utilization", start, end))], "%"),
+        ("GPU-hours booked per hour (last 48 h)", [("GPU-hours", used["gpu_hours"])], "GPU-h"),
     ]
+    site_charts = [(title, charts.line_chart(f"{site}: {title}", ls, unit=unit)) for title, ls, unit in lines]
     plan = view.plan
     assignments = [a for a in plan.assignments if a.site == site] if plan else []
     return page(request, "site.html", web, title=f"Site {site}", row=row, spec=spec, charts=site_charts,
@@ -153,8 +151,8 @@ def cost_page(request: Request, state: StateDep, session: SessionDep, web: WebUs
         bars.append((by, charts.bar_chart(f"Cost by {by}", [(r.key, r.cost) for r in alloc.rows], unit="$"),
                      charts.bar_chart(f"Carbon by {by}", [(r.key, r.carbon_kg) for r in alloc.rows], unit="kg")))
     used = data.hourly_usage(session, 48)
-    over_time = [charts.line_chart("GPU-hours booked per hour (last 48 h)", [("GPU-hours", used["gpu_hours"])],
-                                   unit="GPU-h"),
-                 charts.line_chart("Metered GPU energy per hour (last 48 h)", [("kWh", used["kwh"])], unit="kWh")]
+    over_time = [(title, charts.line_chart(title, [(label, used[key])], unit=unit)) for title, label, key, unit in (
+        ("GPU-hours booked per hour (last 48 h)", "GPU-hours", "gpu_hours", "GPU-h"),
+        ("Metered GPU energy per hour (last 48 h)", "kWh", "kwh", "kWh"))]
     return page(request, "cost.html", web, title="Cost and carbon", bars=bars, totals=totals, error=error,
                 period=period, over_time=over_time)
