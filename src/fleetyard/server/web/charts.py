@@ -69,7 +69,7 @@ def _fmt(v: float) -> str:
         return f"{v:,.0f}"
     if abs(v) >= 1:
         return f"{v:,.2f}".rstrip("0").rstrip(".")
-    return f"{v:.2g}"
+    return f"{v:.2g}" if abs(v) >= 0.001 else ("<0.001" if v > 0 else ">-0.001")
 
 
 def line_chart(title: str, lines: Sequence[Line], *, unit: str = "", width: int = 640,
