@@ -207,6 +207,24 @@ def test_a_killed_site_turns_red_without_a_reload(person: Person, fleet: LocalFl
     person.shot("fleet-site-down")
 
 
+def test_a_viewer_reads_and_runs_a_what_if_but_gets_no_write_buttons(browser: Browser, fleet: LocalFleet) -> None:
+    p = Person(browser, fleet)
+    p.log_in(fleet.client.create_token("viewer", description="web test viewer").token)
+    expect(p.page.locator(".who")).to_contain_text("viewer")
+    p.page.goto(f"{fleet.url}/ui/rollouts")
+    expect(p.page.locator("section.rollout[data-workload='demo-chat']")).to_contain_text("demo-llm:1")
+    # no pause, resume, promote or abort (these rollouts are done; tests/web/test_templates.py shows an
+    # operator's buttons on a live one, and test_auth_web.py a viewer's forged POST refused)
+    assert p.page.locator("main form").count() == 0
+    p.page.goto(f"{fleet.url}/ui/plan")
+    p.page.get_by_label("Sites that fail").select_option("par-1")
+    p.page.get_by_role("button", name="Run what-if").click()
+    expect(p.page.locator("section.what-if-result")).to_contain_text("What if par-1 fails", timeout=WAIT_MS)
+    p.shot("viewer-whatif")
+    assert p.errors == []
+    p.context.close()
+
+
 def test_phone_width_renders_without_sideways_scrolling(browser: Browser, fleet: LocalFleet) -> None:
     p = Person(browser, fleet, width=390, height=844)
     p.log_in(fleet.admin)

@@ -36,16 +36,18 @@ def _rollout() -> RolloutOut:
 
 
 def test_viewers_get_no_write_buttons_operators_do() -> None:
-    viewer = render("rollouts.html", _web("viewer"), title="Rollouts", rollouts=[_rollout()],
-                    actions=("pause", "abort"))
-    operator = render("rollouts.html", _web("operator"), title="Rollouts", rollouts=[_rollout()],
-                      actions=("pause", "abort"))
+    actions = {"progressing": ("pause", "abort")}
+    viewer = render("rollouts.html", _web("viewer"), title="Rollouts", rollouts=[_rollout()], actions=actions)
+    operator = render("rollouts.html", _web("operator"), title="Rollouts", rollouts=[_rollout()], actions=actions)
+    done = render("rollouts.html", _web("admin"), title="Rollouts", actions=actions,
+                  rollouts=[_rollout().model_copy(update={"state": "succeeded"})])
     assert "wave 0 bakes" in viewer and "bake 2 s left" in viewer
     assert "/pause" not in viewer and ">Pause</button>" not in viewer
     assert ">Pause</button>" in operator and ">Abort</button>" in operator
     assert "/ui/rollouts/%3Cscript%3Ealert%28%22x%22%29%3C/script%3E/pause" in operator
     assert operator.count('name="csrf" value="csrf-token-value"') == 3  # two actions and the logout form
     assert EVIL not in operator
+    assert "<button type=\"submit\">Pause" not in done  # a finished rollout offers nothing to press
 
 
 def test_a_fragment_is_the_main_content_only() -> None:

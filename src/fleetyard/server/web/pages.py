@@ -29,7 +29,8 @@ __all__ = ["router"]
 router = APIRouter(prefix="/ui", include_in_schema=False)
 Name = Annotated[str, Path(pattern=NUL_FREE, max_length=63)]
 HISTORY = timedelta(hours=6)
-ROLLOUT_ACTIONS = ("pause", "resume", "promote", "abort")
+# the buttons a rollout in each state offers (the rollout service refuses the others: 409)
+ROLLOUT_ACTIONS = {"progressing": ("pause", "promote", "abort"), "paused": ("resume", "promote", "abort")}
 
 
 def _plan_settings(state: StateDep) -> PlanSettings:
