@@ -191,6 +191,10 @@ def test_rollouts_events_audit_and_cost_pages(person: Person) -> None:
     expect(bars.first).to_contain_text("demo")
     expect(page.locator("svg[aria-label='Cost by site'] g.bar").first).to_be_visible()
     expect(page.locator("svg[aria-label='Cost by workload'] g.bar").first).to_be_visible()
+    over_time = page.locator("svg[aria-label='Cost per hour by site (last 48 h)'] path[data-points]")
+    sites = page.locator("svg[aria-label='Cost by site'] g.bar").count()
+    assert over_time.count() == sites >= 1  # a line per site that booked usage, each with its hours
+    assert all(int(over_time.nth(i).get_attribute("data-points") or 0) >= 1 for i in range(sites))
     person.shot("cost")
 
 

@@ -102,7 +102,8 @@ def line_chart(title: str, lines: Sequence[Line], *, unit: str = "", width: int 
         parts.append(f'<line class="grid" x1="{left}" x2="{left + plot_w}" y1="{y(v)}" y2="{y(v)}"/>'
                      f'<text x="{left - 6}" y="{y(v) + 4}" text-anchor="end">{escape(_fmt(v))}</text>')
     for t in time_ticks(t_lo, t_hi):
-        parts.append(f'<text class="tick" x="{x(t)}" y="{height - 8}" text-anchor="middle">'
+        anchor = "end" if x(t) > width - 30 else "middle"  # the last label stays inside the chart
+        parts.append(f'<text class="tick" x="{x(t)}" y="{height - 8}" text-anchor="{anchor}">'
                      f'{escape(_label(t, span))}</text>')
     parts.append(f'<text x="{left}" y="{top - 2}" class="unit">{escape(unit)}</text></g>')
     for i, (label, pts) in enumerate(lines):

@@ -12,17 +12,23 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy.orm import Session
 
+from fleetyard.energy.pricing import price_usage
+from fleetyard.energy.timeline import Extend, TraceGap
+from fleetyard.energy.usage import UsageTable, hour_floor
 from fleetyard.server.web.fleetmap import MapPoint
 from fleetyard.services import status
 from fleetyard.services.errors import ServiceError
 from fleetyard.services.planning import current_plan, parse_plan
-from fleetyard.services.showback import stored_fleet
+from fleetyard.services.showback import recorded_usage, stored_fleet
 from fleetyard.services.usage import list_usage
 from fleetyard.services.wire import SiteStatus
 from fleetyard.spec.fleet import Fleet
 from fleetyard.spec.plan import Plan, SiteUsage
 
-__all__ = ["FleetView", "SiteRow", "fleet_view", "hourly_usage", "site_history", "site_state", "try_fleet"]
+__all__ = ["FleetView", "SiteRow", "cost_over_time", "fleet_view", "hourly_usage", "site_history", "site_state",
+           "try_fleet"]
+
+Points = list[tuple[datetime, float]]
 
 
 def site_history(session: Session, site: str, series: str, start: datetime,
@@ -148,3 +154,30 @@ def hourly_usage(session: Session, hours: int, *, site: str | None = None,
             break
         offset += 1000
     return {"gpu_hours": sorted(gpu.items()), "kwh": sorted(kwh.items())}
+
+
+def cost_over_time(session: Session, hours: int, extend: Extend = "none", *,
+                   now: datetime | None = None) -> tuple[dict[str, Points], dict[str, Points]]:
+    """Cost ($) and carbon (kg) per site and UTC hour over the last `hours`, priced as
+    `GET /api/v1/cost` prices what the sites reported (energy/pricing.py); empty when
+    nothing was booked, or a trace does not cover the hours (the bars above say why)."""
+    fleet, _problem = try_fleet(session)
+    end = hour_floor(now or datetime.now(UTC)) + timedelta(hours=1)
+    start = end - timedelta(hours=hours)
+    table = UsageTable.from_records(recorded_usage(session, start, end), start=start, end=end)
+    if fleet is None or len(table) == 0:
+        return {}, {}
+    try:
+        priced = price_usage(fleet, table, extend)
+    except TraceGap:
+        return {}, {}
+    cost = priced.gpu_rent + priced.energy_cost + priced.carbon_cost + priced.egress_cost
+    money: dict[str, dict[datetime, float]] = {}
+    carbon: dict[str, dict[datetime, float]] = {}
+    for i in range(len(table)):
+        site = table.sites[int(table.site[i])]
+        hour = datetime.fromtimestamp(int(table.hour_s[i]), UTC)
+        money.setdefault(site, {})[hour] = money.get(site, {}).get(hour, 0.0) + float(cost[i])
+        carbon.setdefault(site, {})[hour] = carbon.get(site, {}).get(hour, 0.0) + float(priced.carbon_kg[i])
+    return ({k: sorted(v.items()) for k, v in sorted(money.items())},
+            {k: sorted(v.items()) for k, v in sorted(carbon.items())})

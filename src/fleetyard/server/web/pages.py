@@ -152,8 +152,14 @@ def cost_page(request: Request, state: StateDep, session: SessionDep, web: WebUs
         bars.append((by, charts.bar_chart(f"Cost by {by}", [(r.key, r.cost) for r in alloc.rows], unit="$"),
                      charts.bar_chart(f"Carbon by {by}", [(r.key, r.carbon_kg) for r in alloc.rows], unit="kg")))
     used = data.hourly_usage(session, 48)
-    over_time = [(title, charts.line_chart(title, [(label, used[key])], unit=unit)) for title, label, key, unit in (
-        ("GPU-hours booked per hour (last 48 h)", "GPU-hours", "gpu_hours", "GPU-h"),
-        ("Metered GPU energy per hour (last 48 h)", "kWh", "kwh", "kWh"))]
+    money, carbon = data.cost_over_time(session, 48, state.settings.schedule_extend)
+    over_time = [
+        ("Cost per hour by site (last 48 h)", charts.line_chart("Cost per hour by site (last 48 h)",
+                                                                list(money.items()), unit="$")),
+        ("Carbon per hour by site (last 48 h)", charts.line_chart("Carbon per hour by site (last 48 h)",
+                                                                  list(carbon.items()), unit="kg CO2")),
+        *((title, charts.line_chart(title, [(label, used[key])], unit=unit)) for title, label, key, unit in (
+            ("GPU-hours booked per hour (last 48 h)", "GPU-hours", "gpu_hours", "GPU-h"),
+            ("Metered GPU energy per hour (last 48 h)", "kWh", "kwh", "kWh")))]
     return page(request, "cost.html", web, title="Cost and carbon", bars=bars, totals=totals, error=error,
                 period=period, over_time=over_time)
