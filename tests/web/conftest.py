@@ -2,4 +2,4 @@
 
 from __future__ import annotations
 
-from tests.server.conftest import postgres, server  # noqa: F401  (fixtures)
+from tests.server.conftest import postgres, server, server_factory  # noqa: F401  (fixtures)

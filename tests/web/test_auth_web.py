@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import httpx
 import pytest
@@ -183,3 +183,16 @@ def test_login_redirects_only_inside_the_dashboard(server: ServerProcess) -> Non
         for target, lands in (("/ui/audit", "/ui/audit"), ("https://evil.example/", "/ui/"), ("//evil", "/ui/")):
             r = c.post("/ui/login", data={"token": server.admin_token, "next": target}, headers={"Origin": server.url})
             assert r.status_code == 303 and r.headers["location"] == lands, target
+
+
+def test_every_page_answers_before_the_first_apply(server_factory: Callable[..., ServerProcess]) -> None:
+    empty = server_factory(name="empty")
+    c, csrf = _login(empty, empty.admin_token)
+    for path in PAGES:
+        r = c.get(path)
+        expected = 404 if path.startswith(("/ui/sites/", "/ui/plan?explain")) else 200
+        assert r.status_code == expected, (path, r.text[:300])
+    assert "No plan yet" in c.get("/ui/").text and "No plan yet" in c.get("/ui/plan").text
+    r = c.post("/ui/plan/whatif", data={"csrf": csrf, "sites": "fra-1"}, headers={"Origin": empty.url})
+    assert r.status_code == 422 and "No plan yet" in r.text
+    c.close()
