@@ -79,9 +79,10 @@ def fleet_map(points: Sequence[MapPoint], *, width: int = 720, height: int = 400
     for p, (x, y), ly in zip(points, xy, rows, strict=True):
         name = escape(p.name)
         if p.kind == "region":
-            parts.append(f'<g class="region" data-region="{name}"><rect x="{x - 6}" y="{y - 6}" width="12" '
-                         f'height="12" fill="none" stroke="#1e3a8a" stroke-width="2"><title>region {name}</title>'
-                         f'</rect><text x="{x + 12}" y="{ly + 4}" class="region-label">{name}</text></g>')
+            parts.append(f'<g class="region" data-region="{name}"><rect x="{x - 14}" y="{y - 14}" width="28" '
+                         f'height="28" fill="none" stroke="#1e3a8a" stroke-width="2" stroke-dasharray="4 2">'
+                         f'<title>region {name}</title>'
+                         f'</rect><text x="{x + 18}" y="{ly + 4}" class="region-label">{name}</text></g>')
             continue
         colour = STATE_COLOURS.get(p.state, STATE_COLOURS["unknown"])
         marker = (f'<circle cx="{x}" cy="{y}" r="9" fill="{colour}" stroke="#fff" stroke-width="2">'
