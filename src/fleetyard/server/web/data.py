@@ -25,7 +25,7 @@ from fleetyard.services.wire import SiteStatus
 from fleetyard.spec.fleet import Fleet
 from fleetyard.spec.plan import Plan, SiteUsage
 
-__all__ = ["FleetView", "SiteRow", "cost_over_time", "fleet_view", "hourly_usage", "site_history", "site_state",
+__all__ = ["FleetView", "SiteRow", "cost_over_time", "current", "fleet_view", "hourly_usage", "site_history", "site_state",
            "try_fleet"]
 
 Points = list[tuple[datetime, float]]
@@ -96,6 +96,7 @@ def try_fleet(session: Session) -> tuple[Fleet | None, str | None]:
 
 
 def current(session: Session) -> Plan | None:
+    """The current plan (None before the first apply)."""
     row = current_plan(session)
     return parse_plan(row.plan) if row is not None else None
 

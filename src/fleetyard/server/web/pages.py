@@ -99,15 +99,11 @@ def _plan(request: Request, state: StateDep, session: SessionDep, web: WebUserDe
             explanation = plan_views.explain(session, _plan_settings(state), explain)
         except ServiceError as exc:
             explain_error, code = exc.message, 404 if exc.status == 404 else 422
-    sites = [v.status.site for v in status_views(session, state)]
+    sites = [v.status.site for v in status.site_views(session, state.settings.heartbeat_interval)[1]]
     context: dict[str, object] = {"what_if": None, "what_if_error": None, "failed": ""} | extra
     return page(request, "plan.html", web, title="Plan", plan=plan, explain=explain or "", explanation=explanation,
                 explain_error=explain_error, site_names=sites, status=code,
                 live=not explain and context["what_if"] is None and context["what_if_error"] is None, **context)
-
-
-def status_views(session: SessionDep, state: StateDep) -> list[status.SiteView]:
-    return status.site_views(session, state.settings.heartbeat_interval)[1]
 
 
 @router.get("/rollouts")
