@@ -25,8 +25,8 @@ from fleetyard.services.wire import SiteStatus
 from fleetyard.spec.fleet import Fleet
 from fleetyard.spec.plan import Plan, SiteUsage
 
-__all__ = ["FleetView", "SiteRow", "cost_over_time", "current", "fleet_view", "hourly_usage", "site_history", "site_state",
-           "try_fleet"]
+__all__ = ["FleetView", "SiteRow", "cost_over_time", "current", "fleet_view", "hourly_usage", "site_history",
+           "site_state", "try_fleet"]
 
 Points = list[tuple[datetime, float]]
 
