@@ -21,6 +21,7 @@ from fleetyard.server.openapi import install_openapi
 from fleetyard.server.routes import admin, energy, events, fleet, metrics_api, registry, rollouts, sites, system
 from fleetyard.server.settings import Settings
 from fleetyard.server.state import AppState
+from fleetyard.server.web import install as install_dashboard
 from fleetyard.services.apply import FleetService
 from fleetyard.services.db import Database
 from fleetyard.services.failover import FailoverJob, FailoverSettings
@@ -92,5 +93,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_openapi(app)
     for module in (system, fleet, sites, registry, admin, events, rollouts, energy, metrics_api):
         app.include_router(module.router)
+    install_dashboard(app)  # /ui: the web dashboard (server/web/, docs/dashboard.md)
     app.add_middleware(MetricsMiddleware, metrics=state.metrics)
     return app
