@@ -146,7 +146,9 @@ def test_site_page_shows_models_replicas_and_a_chart_with_points(person: Person)
     expect(page.locator("table.models")).to_contain_text("demo-llm:1")
     expect(page.locator("table.workloads")).to_contain_text("demo-chat")
     expect(page.locator("svg.line-chart")).to_have_count(4)
-    expect(page.get_by_text("no samples yet").first).to_be_visible()  # telemetry history: not on this branch
+    it_kw = page.locator("svg[aria-label='fra-1: IT power (kW) against capacity, last 6 h'] path[data-points]")
+    _eventually(lambda: it_kw.count() >= 1 and int(it_kw.first.get_attribute("data-points") or 0) >= 2,
+                "fra-1's IT power samples in its chart (agent -> heartbeat -> history)", reload=page)
     booked = page.locator("svg[aria-label='fra-1: GPU-hours booked per hour (last 48 h)'] path[data-points]")
     _eventually(lambda: booked.count() == 1 and int(booked.get_attribute("data-points") or 0) >= 1,
                 "fra-1's booked GPU-hours in its chart", reload=page)

@@ -20,6 +20,7 @@ from fleetyard.services import status
 from fleetyard.services.errors import ServiceError
 from fleetyard.services.planning import current_plan, parse_plan
 from fleetyard.services.showback import recorded_usage, stored_fleet
+from fleetyard.services.telemetry.query import InvalidQuery, history
 from fleetyard.services.usage import list_usage
 from fleetyard.services.wire import SiteStatus
 from fleetyard.spec.fleet import Fleet
@@ -29,18 +30,30 @@ __all__ = ["FleetView", "SiteRow", "cost_over_time", "current", "fleet_view", "h
            "site_state", "try_fleet"]
 
 Points = list[tuple[datetime, float]]
+RAW_FALLBACK = timedelta(hours=1)
 
 
 def site_history(session: Session, site: str, series: str, start: datetime,
                  end: datetime) -> list[tuple[datetime, float]]:
-    """The site's samples of `series` (e.g. gpu_power_w, it_kw) between start and end, oldest first.
+    """The site's samples of `series` (e.g. gpu_power_w, it_kw) between start and end, oldest
+    first, summed over labels - from the telemetry history (services/telemetry/query.py).
 
-    TODO(issue 12, after merging the telemetry branch): answer from
-    `fleetyard.services.telemetry.query.history(session, series, site=site, start=start, end=end)`,
-    summing its `SeriesResult.lines[*].points` ([[iso, value], ...]) per timestamp over labels.
-    Until then there is no history on this branch and the page says "no samples yet"."""
-    del session, site, series, start, end
-    return []
+    The history picks its resolution (minutes for a few hours); a bucket appears only once it
+    has closed, so a site that started reporting minutes ago has raw samples but no rollup yet:
+    then the last hour of raw samples is drawn instead, and the chart is never empty while
+    data exists."""
+    try:
+        result = history(session, series, site=site, start=start, end=end)
+        if not any(line.points for line in result.lines):
+            result = history(session, series, site=site, start=max(start, end - RAW_FALLBACK), end=end, resolution=0)
+    except InvalidQuery:
+        return []
+    total: dict[datetime, float] = {}
+    for line in result.lines:
+        for iso, value in line.points:
+            t = datetime.fromisoformat(iso.replace("Z", "+00:00"))
+            total[t] = total.get(t, 0.0) + float(value)
+    return sorted(total.items())
 
 
 def site_state(s: SiteStatus | None) -> str:
