@@ -120,7 +120,7 @@ def start_server(f: Fleet, plan_time_limit: float) -> None:
            "--admin-token-file", str(f.data / "admin.token"), "--plan-time-limit", f"{plan_time_limit:g}"]
     env = {**os.environ, "FLEETYARD_FAILOVER": "false", "FLEETYARD_HEARTBEAT_INTERVAL": f"{HEARTBEAT_INTERVAL:g}",
            "FLEETYARD_LOG_LEVEL": "warning"}
-    log = open(f.data / "server.log", "wb")  # noqa: SIM115 - stays open as long as the server runs
+    log = open(f.data / "server.log", "wb")  # stays open as long as the server runs
     f.proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=env)
     f.url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 60

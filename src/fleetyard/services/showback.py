@@ -23,6 +23,7 @@ from fleetyard.energy.timeline import Extend, TraceGap
 from fleetyard.energy.usage import Usage, UsageTable, hour_floor
 from fleetyard.services.db import ResourceRow, UsageHourRow
 from fleetyard.services.errors import InvalidRequest, SpecInvalid
+from fleetyard.services.fleet_cache import cached_fleet
 from fleetyard.services.resources import STORED_PREFIX, stored_sources
 from fleetyard.services.traces import stored_trace_texts, trace_reader
 from fleetyard.spec import Problem, SpecError, load_fleet_sources
@@ -36,7 +37,12 @@ HOUR_S = 3600.0
 
 
 def stored_fleet(session: Session) -> Fleet:
-    """The fleet as stored, with its stored traces (SpecInvalid if it no longer loads)."""
+    """The fleet as stored, with its stored traces (SpecInvalid if it no longer loads);
+    loaded once per change of the stored documents (services/fleet_cache.py)."""
+    return cached_fleet(session, lambda: _load_stored_fleet(session))
+
+
+def _load_stored_fleet(session: Session) -> Fleet:
     rows = list(session.scalars(select(ResourceRow).order_by(ResourceRow.id)))
     try:
         return load_fleet_sources(stored_sources(rows), traces=trace_reader({}, stored_trace_texts(session))).fleet
