@@ -7,6 +7,7 @@ from pathlib import Path
 from fleetyard.registry import open_store
 from fleetyard.services.apply import FleetService
 from fleetyard.services.db import Database, migrate
+from fleetyard.services.desired import workload_specs
 from fleetyard.services.identity import Principal
 from fleetyard.services.planning import PlanSettings
 from fleetyard.services.showback import stored_fleet
@@ -35,14 +36,21 @@ def test_the_same_documents_give_the_same_fleet_and_a_change_reloads_it(tmp_path
     with db.session() as s:
         second = stored_fleet(s)
     assert second is not first and "zz-new" in second.regions and "zz-new" not in first.regions
+    with db.session() as s:
+        workloads = workload_specs(s)
+        workloads.clear()  # a caller's copy: the cache keeps its own
+        assert workload_specs(s) and set(workload_specs(s)) == set(second.workloads)
     service.delete("regions", "zz-new", ADMIN)  # the region deleted again
     with db.session() as s:
         assert "zz-new" not in stored_fleet(s).regions
+    service.delete("workloads", sorted(second.workloads)[0], ADMIN)
+    with db.session() as s:
+        assert sorted(second.workloads)[0] not in workload_specs(s)
     other = Database(f"sqlite:///{tmp_path}/other.db")  # another database is never served this one's fleet
     migrate(other.engine)
     with other.session() as s:
         try:
             fleet = stored_fleet(s)
-        except Exception:  # noqa: BLE001 - an empty database has no fleet to load, or an empty one
+        except Exception:
             fleet = None
         assert fleet is None or not fleet.sites

@@ -35,6 +35,7 @@ from fleetyard.registry import Store, parse_ref
 from fleetyard.services.db import ResourceRow, SiteReportRow
 from fleetyard.services.errors import NotFound
 from fleetyard.services.flags import desired_flags
+from fleetyard.services.fleet_cache import cached
 from fleetyard.services.planning import current_plan, parse_plan
 from fleetyard.services.rollout_state import assignment, gated, latest_rollouts, resolved_ref
 from fleetyard.services.schedules import active_jobs, current_schedule, parse_schedule, upcoming_jobs
@@ -64,6 +65,11 @@ class SiteNeed:
 
 
 def workload_specs(session: Session) -> dict[str, Workload]:
+    """The stored Workloads that validate, by name (a copy of the cached map: services/fleet_cache.py)."""
+    return dict(cached(session, "workloads", lambda: _workload_specs(session)))
+
+
+def _workload_specs(session: Session) -> dict[str, Workload]:
     out: dict[str, Workload] = {}
     for row in session.scalars(select(ResourceRow).where(ResourceRow.kind == "Workload")):
         try:
@@ -74,6 +80,11 @@ def workload_specs(session: Session) -> dict[str, Workload]:
 
 
 def site_specs(session: Session) -> dict[str, Site]:
+    """The stored Sites that validate, by name (a copy of the cached map)."""
+    return dict(cached(session, "sites", lambda: _site_specs(session)))
+
+
+def _site_specs(session: Session) -> dict[str, Site]:
     out: dict[str, Site] = {}
     for row in session.scalars(select(ResourceRow).where(ResourceRow.kind == "Site")):
         try:

@@ -14,13 +14,15 @@ so a fingerprint that still matches means the same documents, on any server shar
 database. (An apply that only moves a document to another file keeps its `updated_at`:
 the cached fleet is the same fleet, only its error messages would name the old file.)
 A fleet that does not load is never cached. The fleet is frozen; callers must not mutate it.
+The same cache keeps the stored Workload and Site specs by name (services/desired.py),
+which the status, the desired state and the rollouts read on every request.
 """
 
 from __future__ import annotations
 
 import threading
 from collections.abc import Callable
-from typing import Any
+from typing import Any, TypeVar, cast
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -28,10 +30,11 @@ from sqlalchemy.orm import Session
 from fleetyard.services.db import FleetStateRow, ResourceRow, TraceRow
 from fleetyard.spec.fleet import Fleet
 
-__all__ = ["cached_fleet", "fingerprint"]
+__all__ = ["cached", "cached_fleet", "fingerprint"]
 
+T = TypeVar("T")
 _lock = threading.Lock()
-_cache: dict[str, tuple[tuple[Any, ...], Fleet]] = {}  # database URL -> (fingerprint, fleet)
+_cache: dict[tuple[str, str], tuple[tuple[Any, ...], object]] = {}  # (database URL, what) -> (fingerprint, value)
 
 
 def fingerprint(session: Session) -> tuple[Any, ...]:
@@ -41,15 +44,19 @@ def fingerprint(session: Session) -> tuple[Any, ...]:
     return (revision, *resources, *traces)
 
 
-def cached_fleet(session: Session, load: Callable[[], Fleet]) -> Fleet:
-    """The fleet `load()` gives, from the cache while the stored documents are unchanged."""
-    key = str(session.get_bind().engine.url)
+def cached(session: Session, what: str, load: Callable[[], T]) -> T:
+    """What `load()` gives, from the cache while the stored documents are unchanged."""
+    key = (str(session.get_bind().engine.url), what)
     mark = fingerprint(session)
     with _lock:
         hit = _cache.get(key)
     if hit is not None and hit[0] == mark:
-        return hit[1]
-    fleet = load()
+        return cast(T, hit[1])
+    value = load()
     with _lock:
-        _cache[key] = (mark, fleet)
-    return fleet
+        _cache[key] = (mark, value)
+    return value
+
+
+def cached_fleet(session: Session, load: Callable[[], Fleet]) -> Fleet:
+    return cached(session, "fleet", load)
