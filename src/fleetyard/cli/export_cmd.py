@@ -13,7 +13,7 @@ from typing import Annotated
 import pydantic
 import typer
 
-from fleetyard.cli.common import console, fail, load_or_exit
+from fleetyard.cli.common import console, did_you_mean, fail, load_or_exit
 from fleetyard.cli.plan_cmd import Paths, StrategyOpt, options, planned
 from fleetyard.export import karmada_files, kubernetes_files
 from fleetyard.placement.milp import WorkLimits
@@ -54,14 +54,17 @@ def _write(out: Path, files: dict[str, bytes]) -> None:
 
 def export(
     paths: Paths,
-    to: Annotated[Target, typer.Option("--to", help="kubernetes (a folder per site) or karmada.",
-                                       show_default=False)],
+    to: Annotated[str, typer.Option("--to", help="kubernetes (a folder per site) or karmada.",
+                                    show_default=False)],
     out: Annotated[Path, typer.Option("--output", "-o", help="Folder to write (created).")] = Path("export"),
     plan_file: Annotated[Path | None, typer.Option("--plan", show_default=False, help=(
         "A plan JSON from `fleetyard plan -o json`: export it instead of planning."))] = None,
     strategy: StrategyOpt = "optimizer",
 ) -> None:
     """Write the plan as Kubernetes manifests per site, or as Karmada policies across sites."""
+    targets = [t.value for t in Target]
+    if to not in targets:
+        fail(f"--to: expected one of {', '.join(targets)}, got '{to}'{did_you_mean(to, targets)}")
     opts = options(strategy, 60.0, 0.002, WorkLimits.max_nodes or 0)  # `plan`'s defaults
     fleet = load_or_exit(paths)
     plan = _read_plan(plan_file) if plan_file is not None else planned(fleet, opts)
@@ -69,6 +72,6 @@ def export(
     unknown = sorted({a.workload for a in plan.assignments} - set(specs))
     if unknown:
         fail(f"the plan places workloads the fleet does not define: {', '.join(unknown)}")
-    files = kubernetes_files(plan, specs) if to is Target.kubernetes else karmada_files(plan, specs)
+    files = kubernetes_files(plan, specs) if to == Target.kubernetes else karmada_files(plan, specs)
     _write(out, files)
-    console.print(f"[green]wrote[/] {len(files)} files for {to.value} to {out}", highlight=False)
+    console.print(f"[green]wrote[/] {len(files)} files for {to} to {out}", highlight=False)

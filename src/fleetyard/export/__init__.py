@@ -10,9 +10,10 @@ from fleetyard.export.karmada import karmada_files
 from fleetyard.export.manifests import (
     GPU_PRODUCT_LABELS,
     PORT,
+    dns_name,
     gpu_selector,
     kubernetes_files,
     to_yaml,
 )
 
-__all__ = ["GPU_PRODUCT_LABELS", "PORT", "gpu_selector", "karmada_files", "kubernetes_files", "to_yaml"]
+__all__ = ["GPU_PRODUCT_LABELS", "PORT", "dns_name", "gpu_selector", "karmada_files", "kubernetes_files", "to_yaml"]
