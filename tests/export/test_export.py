@@ -171,7 +171,8 @@ def test_assignment_order_does_not_change_bytes(plan_json: Path) -> None:
     assert karmada_files(plan, specs) == karmada_files(shuffled, specs)
 
 
-@pytest.mark.parametrize("case", ["unknown-to", "missing-dir", "invalid-spec", "out-is-a-file", "bad-plan"])
+@pytest.mark.parametrize("case", ["unknown-to", "missing-dir", "invalid-spec", "out-is-a-file", "out-under-a-file",
+                                  "bad-plan"])
 def test_cli_errors_exit_2_with_one_line(case: str, tmp_path: Path) -> None:
     out = tmp_path / "out"
     args = ["export", str(EXAMPLE), "--to", "kubernetes", "-o", str(out)]
@@ -181,10 +182,13 @@ def test_cli_errors_exit_2_with_one_line(case: str, tmp_path: Path) -> None:
         args[1] = str(tmp_path / "nowhere")
     elif case == "invalid-spec":
         bad = tmp_path / "bad.yaml"
-        bad.write_text("apiVersion: fleetyard.io/v1\nkind: Workload\nmetadata: {name: w}\nspec: {type: nope}\n")
+        bad.write_text("apiVersion: fleetyard/v1\nkind: Workload\nmetadata: {name: w}\nspec: {type: nope}\n")
         args[1] = str(bad)
     elif case == "out-is-a-file":
         out.write_text("x")
+    elif case == "out-under-a-file":
+        out.write_text("x")
+        args[5] = str(out / "sub")
     else:
         plan = tmp_path / "plan.json"
         plan.write_text(json.dumps({"assignments": "none"}))
@@ -192,6 +196,8 @@ def test_cli_errors_exit_2_with_one_line(case: str, tmp_path: Path) -> None:
     code, stdout, stderr = _run(*args)
     assert code == 2
     assert stderr.strip() and "wrote" not in stdout
-    if case in ("out-is-a-file", "bad-plan", "unknown-to"):
+    if case == "invalid-spec":  # every problem on its line (file:line field), then the count
+        assert "bad.yaml:4 spec.type" in stderr and "nothing was planned" in stderr
+    else:
         assert len(stderr.strip().splitlines()) == 1, stderr
     assert not (out.is_dir() and any(out.iterdir()))

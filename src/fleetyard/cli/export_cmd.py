@@ -65,6 +65,9 @@ def export(
     targets = [t.value for t in Target]
     if to not in targets:
         fail(f"--to: expected one of {', '.join(targets)}, got '{to}'{did_you_mean(to, targets)}")
+    missing = [p for p in paths if not p.exists()]
+    if missing:
+        fail(f"{missing[0]}: no such file or folder")
     opts = options(strategy, 60.0, 0.002, WorkLimits.max_nodes or 0)  # `plan`'s defaults
     fleet = load_or_exit(paths)
     plan = _read_plan(plan_file) if plan_file is not None else planned(fleet, opts)
