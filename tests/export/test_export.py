@@ -201,3 +201,34 @@ def test_cli_errors_exit_2_with_one_line(case: str, tmp_path: Path) -> None:
     else:
         assert len(stderr.strip().splitlines()) == 1, stderr
     assert not (out.is_dir() and any(out.iterdir()))
+
+
+def test_override_rules_give_each_site_its_values(exported: dict[str, dict[str, bytes]], plan_json: Path) -> None:
+    """Applying each site's plaintext overriders to the template gives that site's Kubernetes values."""
+    docs = _docs(exported["karmada-planned"])
+    site_docs = _docs(exported["kubernetes-planned"])
+    sku_changes = 0
+    for name, doc in docs.items():
+        if doc["kind"] != "OverridePolicy":
+            continue
+        template = docs[name.replace("-overridepolicy", "-deployment")]
+        for rule in doc["spec"]["overrideRules"]:
+            site = rule["targetCluster"]["clusterNames"][0]
+            pod = json.loads(json.dumps(template["spec"]["template"]["spec"]))
+            for op in rule["overriders"]["plaintext"]:
+                parts = op["path"].split("/")[1:]
+                if parts[:3] != ["spec", "template", "spec"]:
+                    continue
+                target: Any = pod
+                for part in parts[3:-1]:
+                    target = target[int(part)] if isinstance(target, list) else target[part]
+                last = parts[-1]
+                target[int(last) if isinstance(target, list) else last] = op["value"]
+                sku_changes += last == "nodeSelector"
+            env = {e["name"]: e.get("value") for e in pod["containers"][0]["env"]}
+            assert env["FLEETYARD_SITE"] == site
+            local = [d for n, d in site_docs.items() if n.startswith(f"{site}/")
+                     and d["kind"] == "Deployment" and d["metadata"]["labels"]["fleetyard.io/workload"]
+                     == template["metadata"]["name"]]
+            assert pod["nodeSelector"] in [d["spec"]["template"]["spec"]["nodeSelector"] for d in local]
+    assert sku_changes > 0  # the example has a workload on different SKUs at different sites
