@@ -14,8 +14,10 @@ from typer.testing import CliRunner
 
 from fleetyard.cli.app import app
 from fleetyard.export import GPU_PRODUCT_LABELS, dns_name, gpu_selector, karmada_files, kubernetes_files
+from fleetyard.export.manifests import deployment
 from fleetyard.spec import CATALOG
 from fleetyard.spec.loader import load_fleet
+from fleetyard.spec.models import WorkloadSpec
 from fleetyard.spec.plan import Plan
 from tests.export.karmada_schema import SCHEMAS
 
@@ -232,3 +234,19 @@ def test_override_rules_give_each_site_its_values(exported: dict[str, dict[str, 
                      == template["metadata"]["name"]]
             assert pod["nodeSelector"] in [d["spec"]["template"]["spec"]["nodeSelector"] for d in local]
     assert sku_changes > 0  # the example has a workload on different SKUs at different sites
+
+
+def test_probes_command_and_amd_gpus_from_the_spec() -> None:
+    spec = WorkloadSpec.model_validate({
+        "type": "inference", "model": "llm:2", "command": ["python", "serve.py"], "replica": {"gpus": 4},
+        "env": {"FLEETYARD_IMAGE": "ghcr.io/acme/serve:1", "MODE": "fast"},
+        "rollout": {"health": {"probe": {"http": "/ready", "period_s": 7, "timeout_s": 3}}}})
+    doc = deployment("Chat_Big", spec, site="fra-1", sku="MI300X", replicas=3)
+    kubernetes_validate.validate(doc, KUBERNETES_VERSION, strict=True)
+    c = doc["spec"]["template"]["spec"]["containers"][0]
+    assert doc["metadata"]["name"] == "chat-big" and c["image"] == "ghcr.io/acme/serve:1"
+    assert c["command"] == ["python", "serve.py"] and c["resources"]["limits"] == {"amd.com/gpu": 4}
+    want = {"httpGet": {"path": "/ready", "port": "http"}, "periodSeconds": 7, "timeoutSeconds": 3}
+    assert c["readinessProbe"] == want and c["livenessProbe"] == {**want, "failureThreshold": 3}
+    assert [e["name"] for e in c["env"]][-1:] == ["MODE"]
+    assert doc["spec"]["template"]["spec"]["nodeSelector"] == {"amd.com/gpu.product-name": "AMD_Instinct_MI300X"}
