@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 SRC = Path(__file__).resolve().parents[1] / "src" / "fleetyard"
-ENGINES = ("spec", "placement", "registry", "replication", "rollout", "energy", "sim")
+ENGINES = ("spec", "placement", "registry", "replication", "rollout", "energy", "sim", "export")
 FORBIDDEN_IN_ENGINES = ("fastapi", "sqlalchemy", "httpx", "typer", "uvicorn", "rich",
                         "fleetyard.cli", "fleetyard.server", "fleetyard.agent", "fleetyard.services")
 

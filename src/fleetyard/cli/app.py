@@ -19,6 +19,7 @@ from fleetyard.cli import (
     cost_cmd,
     demo_cmd,
     events_cmd,
+    export_cmd,
     flags_cmd,
     plan_cmd,
     rollout_cmd,
@@ -45,6 +46,7 @@ backup_cmd.register(app)
 rollout_cmd.register(app)
 flags_cmd.register(app)
 events_cmd.register(app)
+export_cmd.register(app)
 cost_cmd.register(app)
 schedule_cmd.register(app)
 tco_cmd.register(app)

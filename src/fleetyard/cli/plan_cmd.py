@@ -25,7 +25,8 @@ from fleetyard.placement import STRATEGIES, OptimizerOptions, Planner, PlanOptio
 from fleetyard.placement.milp import WorkLimits
 from fleetyard.placement.planner import explain_workload
 from fleetyard.placement.resilience import moves
-from fleetyard.spec import CATALOG, SERVER_POWER_FACTOR
+from fleetyard.spec import CATALOG, SERVER_POWER_FACTOR, Fleet
+from fleetyard.spec.plan import Plan
 
 Paths = Annotated[list[Path], typer.Argument(help="Fleet spec files or folders (every *.yaml/*.yml).",
                                              show_default=False)]
@@ -39,7 +40,7 @@ StallOpt = Annotated[int, typer.Option("--max-nodes", min=0, help=(
     "Counted in work, not seconds, so a busy machine gives the same plan."))]
 
 
-def _options(strategy: str, time_limit: float, mip_gap: float, stall: int,
+def options(strategy: str, time_limit: float, mip_gap: float, stall: int,
              resilience: bool = True) -> PlanOptions:
     if strategy not in STRATEGIES:
         hint = did_you_mean(strategy, STRATEGIES)
@@ -48,6 +49,12 @@ def _options(strategy: str, time_limit: float, mip_gap: float, stall: int,
                        optimizer=OptimizerOptions(time_limit=time_limit, mip_gap=mip_gap,
                                                           limits=WorkLimits(max_nodes=stall or None)),
                        resilience=resilience)
+
+
+def planned(fleet: Fleet, opts: PlanOptions, at: str | None = None, day: str | None = None,
+            extend: ExtendChoice = ExtendChoice.none) -> Plan:
+    """The plan `fleetyard plan` prints: the planner at `at`, with the day's view when asked."""
+    return with_over_day(fleet, Planner(at_fleet(fleet, at, extend)).plan(opts), at, day, extend)
 
 
 def _source(paths: list[Path]) -> str:
@@ -84,9 +91,9 @@ def plan(
     extend: ExtendOpt = ExtendChoice.none,
 ) -> None:
     """Plan where every workload runs, for all workloads at once, and explain it."""
-    opts = _options(strategy, time_limit, mip_gap, stall, resilience)
+    opts = options(strategy, time_limit, mip_gap, stall, resilience)
     fleet = load_or_exit(paths)
-    result = with_over_day(fleet, Planner(at_fleet(fleet, at, extend)).plan(opts), at, day, extend)
+    result = planned(fleet, opts, at, day, extend)
     if output is Format.json:
         console.print_json(result.model_dump_json())
     else:
@@ -107,7 +114,7 @@ def explain(
     stall: StallOpt = WorkLimits.max_nodes or 0,
 ) -> None:
     """Show every site's verdict for one workload: rejected (all reasons), chosen, or not chosen."""
-    opts = _options(strategy, time_limit, mip_gap, stall, resilience=False)
+    opts = options(strategy, time_limit, mip_gap, stall, resilience=False)
     paths_ = paths
     fleet = load_or_exit(paths_)
     if workload not in fleet.workloads:
@@ -150,7 +157,7 @@ def whatif(
     fail_on_unserved: Annotated[bool, typer.Option(help="Exit 3 if the loss is not absorbable.")] = False,
 ) -> None:
     """Fail sites and show what moves, what it costs, and what can no longer be served."""
-    opts = _options(strategy, time_limit, mip_gap, stall, resilience=False)
+    opts = options(strategy, time_limit, mip_gap, stall, resilience=False)
     fleet = load_or_exit(paths)
     for site in fail_sites:
         if site not in fleet.sites:
