@@ -181,7 +181,9 @@ def test_the_scraper_thread_keeps_going_and_is_never_waited_for(served: Callable
     scraper.start()
     try:
         reads = 0
+        deadline = time.monotonic() + 60  # a bound on a hang, not a measurement
         while scraper.rounds < 3:  # stats() answers at once while scrapes hang
+            assert time.monotonic() < deadline, f"the scraper thread made {scraper.rounds} rounds in 60 s"
             assert scraper.stats() == {}
             reads += 1
             time.sleep(0.01)

@@ -12,6 +12,7 @@ services/storable.py), so a string the database cannot store is a 422 naming it.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import datetime
 from typing import Annotated
 
 from fastapi import Depends, Path, Request
@@ -20,11 +21,13 @@ from sqlalchemy.orm import Session
 
 from fleetyard.server.state import AppState
 from fleetyard.services import tokens
+from fleetyard.services.errors import InvalidRequest
 from fleetyard.services.identity import Principal
 from fleetyard.services.storable import NUL_FREE
+from fleetyard.spec.trace import parse_time
 
 __all__ = ["SITE", "AdminDep", "CredentialsDep", "ObjectReaderDep", "PathText", "PrincipalDep", "ReaderDep",
-           "SessionDep", "SiteReaderDep", "StateDep", "WriterDep", "center_url"]
+           "SessionDep", "SiteReaderDep", "StateDep", "WriterDep", "center_url", "query_time"]
 
 PathText = Annotated[str, Path(pattern=NUL_FREE)]
 SITE = {"pattern": NUL_FREE, "maxLength": 63}  # a site name, as the tables store it
@@ -98,3 +101,13 @@ SiteReaderDep = Annotated[Principal, Depends(_site_reader)]
 def center_url(request: Request, state: AppState) -> str:
     """The URL agents fetch chunks from at the center: the configured one, else this request's."""
     return (state.settings.public_url or str(request.base_url)).rstrip("/")
+
+
+def query_time(text: str | None, name: str) -> datetime | None:
+    """An ISO 8601 UTC query parameter (None when absent); a bad one is a 422 naming it."""
+    if text is None:
+        return None
+    t = parse_time(text)
+    if isinstance(t, str):
+        raise InvalidRequest(f"query parameter {name!r}: {t}")
+    return t

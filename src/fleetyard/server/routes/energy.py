@@ -8,14 +8,12 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 
 from fleetyard.energy.timeline import Extend
-from fleetyard.server.deps import ReaderDep, SessionDep, StateDep
+from fleetyard.server.deps import ReaderDep, SessionDep, StateDep, query_time
 from fleetyard.server.openapi import errors
 from fleetyard.services import schedules, showback, usage
-from fleetyard.services.errors import InvalidRequest
 from fleetyard.services.storable import NUL_FREE
 from fleetyard.services.wire import ScheduleOut, UsageOut
 from fleetyard.spec.allocation import Allocation
-from fleetyard.spec.trace import parse_time
 
 router = APIRouter(prefix="/api/v1", tags=["energy"])
 
@@ -25,14 +23,6 @@ def get_schedule(session: SessionDep, _principal: ReaderDep) -> ScheduleOut:
     """The deferred-work schedule made with the current plan revision; 404 before the first apply."""
     return schedules.schedule_out(session)
 
-
-def _utc(text: str | None, name: str) -> datetime | None:
-    if text is None:
-        return None
-    t = parse_time(text)
-    if isinstance(t, str):
-        raise InvalidRequest(f"query parameter {name!r}: {t}")
-    return t
 
 
 @router.get("/usage", response_model=list[UsageOut], responses=errors(422))
@@ -45,8 +35,8 @@ def get_usage(session: SessionDep, _principal: ReaderDep,
               offset: Annotated[int, Query(ge=0, le=2**31 - 1)] = 0) -> list[UsageOut]:
     """Hourly usage rows as the sites reported them (site, workload, SKU, hour), oldest first;
     page with `offset`."""
-    end = _utc(until, "until") or datetime.now(UTC)
-    begin = _utc(since, "since")
+    end = query_time(until, "until") or datetime.now(UTC)
+    begin = query_time(since, "since")
     if begin is None:
         begin = end - timedelta(days=30) if end.year > 1 else end
     return usage.list_usage(session, begin, end, limit=limit, offset=offset)

@@ -8,13 +8,12 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Path, Query
 from pydantic import BaseModel
 
-from fleetyard.server.deps import ReaderDep, SessionDep, StateDep
+from fleetyard.server.deps import ReaderDep, SessionDep, StateDep, query_time
 from fleetyard.server.openapi import errors
 from fleetyard.services.errors import InvalidRequest
 from fleetyard.services.storable import NUL_FREE
 from fleetyard.services.telemetry.query import SeriesResult, history
 from fleetyard.services.wire_telemetry import SERIES
-from fleetyard.spec.trace import parse_time
 
 router = APIRouter(prefix="/api/v1/metrics", tags=["metrics"])
 DEFAULT_RANGE = timedelta(hours=1)
@@ -29,14 +28,6 @@ class SeriesOut(BaseModel):
     kind: Literal["gauge", "counter"]
     help: str
 
-
-def _time(text: str | None, name: str) -> datetime | None:
-    if text is None:
-        return None
-    t = parse_time(text)
-    if isinstance(t, str):
-        raise InvalidRequest(f"query parameter {name!r}: {t}")
-    return t
 
 
 Text = Annotated[str | None, Query(pattern=NUL_FREE, max_length=63)]
@@ -75,9 +66,9 @@ def get_series(series: Annotated[str, Path(pattern=NUL_FREE, max_length=64)], st
     if info is not None and label is not None and info.label != ("workload" if workload is not None else "source"):
         raise InvalidRequest(f"series {series!r} has no {'workload' if workload is not None else 'source'} "
                              f"label ({info.label or 'one value per site'})")
-    until = _time(end, "end") or datetime.now(UTC)
+    until = query_time(end, "end") or datetime.now(UTC)
     try:
-        since = _time(start, "start") or until - DEFAULT_RANGE
+        since = query_time(start, "start") or until - DEFAULT_RANGE
     except OverflowError:
         raise InvalidRequest(f"query parameter 'end': {end} leaves no hour before it; give start") from None
     return history(session, series, site=site, label=label, start=since, end=until, resolution=resolution,
