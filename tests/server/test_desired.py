@@ -103,7 +103,8 @@ def test_desired_state_relay_and_status(server: ServerProcess, tmp_path: Path) -
     assert "fleetyard_sites 4.0" in metrics and "fleetyard_plan_revision" in metrics
     assert 'fleetyard_site_sync_lag_seconds{site="sin-1"} 0.0' in metrics
     assert 'fleetyard_registry_bytes_served_total{kind="packs"}' in metrics
-    assert 'fleetyard_http_requests_total{method="PUT",route="/api/v1/sites/{site}/status",status="204"}' in metrics
+    assert ('fleetyard_http_requests_total{app_name="fleetyard",method="PUT",path="/api/v1/sites/{site}/status",'
+            'status_code="204"}') in metrics
 
 
 def test_desired_of_unknown_site_is_404(server: ServerProcess) -> None:

@@ -7,9 +7,12 @@ import re
 from datetime import UTC, datetime
 from pathlib import Path
 
-from prometheus_client import generate_latest
+from starlette.applications import Starlette
+from starlette.responses import PlainTextResponse
+from starlette.routing import Route
+from starlette.testclient import TestClient
 
-from fleetyard.server.metrics import Metrics
+from fleetyard.server.metrics import Metrics, exposition, install_request_metrics
 from fleetyard.services.db import Database, migrate
 from fleetyard.services.telemetry import store
 from fleetyard.services.wire_telemetry import SERIES, Sample
@@ -26,7 +29,11 @@ def _exported(tmp_path: Path) -> set[str]:
     with db.session() as s:
         store.ingest(s, "fra-1", [Sample(t=datetime.now(UTC), values=values)])
         s.commit()
-    text = generate_latest(Metrics(db, 5.0).registry).decode()
+    web = Starlette(routes=[Route("/x", lambda _r: PlainTextResponse("x"))])
+    install_request_metrics(web)
+    with TestClient(web) as http:  # the request metrics exist once a request was measured
+        http.get("/x")
+    text = exposition(Metrics(db, 5.0)).decode()
     db.dispose()
     return {line.split("{")[0].split(" ")[0] for line in text.splitlines() if line and not line.startswith("#")}
 
@@ -42,5 +49,6 @@ def test_the_dashboard_is_valid_and_uses_exported_metrics(tmp_path: Path) -> Non
     assert len(doc["panels"]) >= 10 and used
     assert used - exported == set(), f"the dashboard charts metrics the server does not export: {used - exported}"
     titles = {p["title"] for p in doc["panels"]}
-    assert {"GPU power", "IT power", "Request rate", "Error ratio", "p99 latency", "Sync lag"} <= titles
+    assert {"GPU power", "IT power", "Request rate", "Error ratio", "p99 latency", "Sync lag",
+            "Control plane p99 latency by route"} <= titles
     assert all(p["datasource"]["uid"] == "${DS_PROMETHEUS}" for p in doc["panels"])

@@ -14,8 +14,9 @@ from typing import Protocol
 from fleetyard.agent.relay import TokenCheckUnavailable
 from fleetyard.registry import StorageError, layout
 from fleetyard.registry.backends.base import Backend
-from fleetyard.services.client import Client
+from fleetyard.services.client import ApiError, Client
 from fleetyard.services.http_backend import HttpBackend, RemoteAuthError
+from fleetyard.services.identity import METRICS_READERS
 from fleetyard.services.wire import DesiredState, SiteReport
 
 __all__ = ["ControlPlane", "HttpControlPlane"]
@@ -40,6 +41,10 @@ class ControlPlane(Protocol):
 
     def check_token(self, token: str) -> bool:
         """Whether the server accepts `token` for reading registry objects."""
+        ...
+
+    def check_scrape_token(self, token: str) -> bool:
+        """Whether `token` may read this agent's `/metrics` (scrape, viewer and up, agents)."""
         ...
 
     def close(self) -> None:
@@ -79,6 +84,15 @@ class HttpControlPlane:
                 return False
             except StorageError as exc:
                 raise TokenCheckUnavailable(str(exc)) from exc
+
+    def check_scrape_token(self, token: str) -> bool:
+        try:
+            with Client(self.server_url, token, timeout=10.0) as probe:
+                return probe.whoami().role in METRICS_READERS
+        except ApiError as exc:
+            if exc.status in (401, 403):
+                return False
+            raise TokenCheckUnavailable(exc.message) from exc
 
     def close(self) -> None:
         self._client.close()

@@ -105,7 +105,9 @@ class Agent:
         self.relay: Relay | None = None
         if config.listen is not None:
             tokens = TokenCache(control.check_token, kept=d / "state" / "vouched-tokens.json")
-            self.relay = Relay(d / "registry", config.listen[0], config.listen[1], tokens, self.metrics)
+            scrapers = TokenCache(control.check_scrape_token, kept=d / "state" / "vouched-scrapers.json")
+            self.relay = Relay(d / "registry", config.listen[0], config.listen[1], tokens, self.metrics,
+                               scrapers=scrapers)
         self.telemetry = GpuTelemetry(dcgm_url=config.dcgm_url)
         # issue 12: one telemetry sample per heartbeat, buffered until the server accepts it
         self.samples = SampleBuffer(config.sample_buffer or default_capacity(config.heartbeat), self.metrics)

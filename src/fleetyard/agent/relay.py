@@ -17,6 +17,10 @@ tokens the server vouched for (their SHA-256 only) survive an agent restart, so 
 agent restarted while the server is down still serves its peers and `/metrics` (fail
 static, docs/failover.md); a token the server refuses is dropped from it. Peers never
 have to trust a relay either: every chunk is checked against its BLAKE3 name.
+
+`/metrics` has a cache of its own: the agent asks `GET /api/v1/whoami` with the token
+and lets `scrape` tokens (Prometheus, docs/prometheus.md), readers and agent tokens in;
+a scrape token reads no registry object.
 """
 
 from __future__ import annotations
@@ -127,14 +131,14 @@ class _Handler(BaseHTTPRequestHandler):
     def _error(self, status: int, detail: str, headers: dict[str, str] | None = None) -> None:
         self._send(status, json.dumps({"detail": detail}).encode(), headers=headers)
 
-    def _authorized(self) -> bool:
+    def _authorized(self, cache: TokenCache | None = None) -> bool:
         auth = self.headers.get("Authorization", "")
         token = auth[7:].strip() if auth.lower().startswith("bearer ") else ""
         if not token:
             self._error(401, "a bearer token is required", {"WWW-Authenticate": "Bearer"})
             return False
         try:
-            ok = self.relay.tokens.allowed(token)
+            ok = (cache or self.relay.tokens).allowed(token)
         except TokenCheckUnavailable as exc:
             self._error(503, f"cannot check the token with the control plane now: {exc}")
             return False
@@ -147,7 +151,7 @@ class _Handler(BaseHTTPRequestHandler):
         if url.path == "/healthz":
             self._send(200, b'{"status": "ok"}')
         elif url.path == "/metrics":
-            if self._authorized():
+            if self._authorized(self.relay.scrapers):
                 self._send(200, self.relay.metrics.render(), "text/plain; version=0.0.4; charset=utf-8")
         elif url.path == OBJECTS:
             if self._authorized():
@@ -230,10 +234,12 @@ class _Handler(BaseHTTPRequestHandler):
 class Relay:
     """Serves one agent's local registry to peers, plus its metrics, on HOST:PORT."""
 
-    def __init__(self, root: Path, host: str, port: int, tokens: TokenCache, metrics: AgentMetrics) -> None:
+    def __init__(self, root: Path, host: str, port: int, tokens: TokenCache, metrics: AgentMetrics,
+                 *, scrapers: TokenCache | None = None) -> None:
         self.root = root
         self._backend = LocalBackend(root)
         self.tokens = tokens
+        self.scrapers = scrapers if scrapers is not None else tokens  # who may read /metrics
         self.metrics = metrics
         handler = type("RelayHandler", (_Handler,), {"relay": self})
         self._server = ThreadingHTTPServer((host, port), handler)

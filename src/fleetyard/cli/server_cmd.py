@@ -212,7 +212,8 @@ def audit(
 
 @token_app.command("create")
 def token_create(
-    role: Annotated[str, typer.Option(help="admin, operator, viewer or agent.", show_default=False)],
+    role: Annotated[str, typer.Option(help="admin, operator, viewer, agent or scrape (only /metrics).",
+                                     show_default=False)],
     site: Annotated[str | None, typer.Option(help="The site of an agent token.")] = None,
     ttl_hours: Annotated[float | None, typer.Option(help="Expire after this many hours.")] = None,
     description: Annotated[str, typer.Option(help="What the token is for.")] = "",
@@ -225,7 +226,7 @@ def token_create(
     try:
         request = TokenCreate(role=role, site=site, ttl_hours=ttl_hours, description=description)  # type: ignore[arg-type]
     except ValidationError:
-        fail(f"--role: expected admin, operator, viewer or agent, got {role!r}")
+        fail(f"--role: expected admin, operator, viewer, agent or scrape, got {role!r}")
     if db is not None:
         created = _create_in_db(db, request)
     else:

@@ -16,7 +16,7 @@ from fleetyard.registry import open_store
 from fleetyard.server.background import Background, Job
 from fleetyard.server.body import BodyLimits
 from fleetyard.server.errors import install_error_handlers
-from fleetyard.server.metrics import Metrics, MetricsMiddleware
+from fleetyard.server.metrics import Metrics, install_request_metrics
 from fleetyard.server.openapi import install_openapi
 from fleetyard.server.routes import admin, energy, events, fleet, metrics_api, registry, rollouts, sites, system
 from fleetyard.server.settings import Settings
@@ -94,5 +94,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     for module in (system, fleet, sites, registry, admin, events, rollouts, energy, metrics_api):
         app.include_router(module.router)
     install_dashboard(app)  # /ui: the web dashboard (server/web/, docs/dashboard.md)
-    app.add_middleware(MetricsMiddleware, metrics=state.metrics)
+    install_request_metrics(app)
     return app

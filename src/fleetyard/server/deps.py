@@ -27,7 +27,7 @@ from fleetyard.services.storable import NUL_FREE
 from fleetyard.spec.trace import parse_time
 
 __all__ = ["SITE", "AdminDep", "CredentialsDep", "ObjectReaderDep", "PathText", "PrincipalDep", "ReaderDep",
-           "SessionDep", "SiteReaderDep", "StateDep", "WriterDep", "center_url", "query_time"]
+           "ScraperDep", "SessionDep", "SiteReaderDep", "StateDep", "WriterDep", "center_url", "query_time"]
 
 PathText = Annotated[str, Path(pattern=NUL_FREE)]
 SITE = {"pattern": NUL_FREE, "maxLength": 63}  # a site name, as the tables store it
@@ -84,6 +84,11 @@ async def _object_reader(principal: PrincipalDep) -> Principal:
     return principal
 
 
+async def _scraper(principal: PrincipalDep) -> Principal:
+    principal.require_scraper()
+    return principal
+
+
 async def _site_reader(request: Request, principal: PrincipalDep) -> Principal:
     """Readers, or the agent of the route's `{site}` (read raw here: validated after)."""
     principal.require_site_reader(str(request.path_params.get("site", "")))
@@ -96,6 +101,7 @@ WriterDep = Annotated[Principal, Depends(_writer)]
 AdminDep = Annotated[Principal, Depends(_admin)]
 ObjectReaderDep = Annotated[Principal, Depends(_object_reader)]
 SiteReaderDep = Annotated[Principal, Depends(_site_reader)]
+ScraperDep = Annotated[Principal, Depends(_scraper)]
 
 
 def center_url(request: Request, state: AppState) -> str:

@@ -1,8 +1,7 @@
 """Prometheus metrics of one server (a registry per app, never the global one).
 
 Counters are kept in the process (`fleetyard_heartbeats_total{site}`,
-`fleetyard_apply_total{result}`, `fleetyard_registry_bytes_served_total{kind}`,
-`fleetyard_http_requests_total{route,method,status}`); gauges are read from the
+`fleetyard_apply_total{result}`, `fleetyard_registry_bytes_served_total{kind}`); gauges are read from the
 database at scrape time, so several server processes agree on them:
 `fleetyard_sites`, `fleetyard_site_last_heartbeat_timestamp_seconds{site}`,
 `fleetyard_plan_revision`, `fleetyard_site_sync_lag_seconds{site}` and
@@ -17,32 +16,38 @@ gets `_total`), plus `fleetyard_site_sample_timestamp_seconds{site}` - so one
 Prometheus target scrapes the whole fleet. A site without a sample for
 `TELEMETRY_STALE` heartbeat intervals drops out. The values are read with one query
 and cached for a heartbeat interval, so scrapes cost at most one query per interval.
+
+HTTP requests (issue 13) are measured by starlette-exporter's middleware, a maintained
+instrumentation library: `fleetyard_http_requests_total{method,path,status_code,app_name}`
+and the latency histogram `fleetyard_http_request_duration_seconds{...}` (buckets
+`LATENCY_BUCKETS`), labelled by the route template (`/api/v1/resources/{kind}/{name}`,
+never the raw path; unmatched paths share `__unknown__`), so the label set stays bounded
+whatever clients send. The library keeps its metrics in prometheus_client's process-wide
+registry; `exposition` renders it after the app's own registry.
 """
 
 from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Awaitable, Callable, Iterator, MutableMapping
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
-from prometheus_client import CollectorRegistry, Counter
+from prometheus_client import REGISTRY, CollectorRegistry, Counter, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
+from starlette.applications import Starlette
+from starlette_exporter import PrometheusMiddleware
 
 from fleetyard.services.db import Database
 from fleetyard.services.status import site_views
 from fleetyard.services.telemetry.query import Latest, latest
 from fleetyard.services.wire_telemetry import SERIES, split_key
 
-__all__ = ["Metrics", "MetricsMiddleware", "TelemetryCollector"]
+__all__ = ["LATENCY_BUCKETS", "Metrics", "TelemetryCollector", "exposition", "install_request_metrics"]
 
-Scope = MutableMapping[str, Any]
-Message = MutableMapping[str, Any]
-Receive = Callable[[], Awaitable[Message]]
-Send = Callable[[Message], Awaitable[None]]
-ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+# An API answers in milliseconds; applies and plans take seconds; 10 s is already an outage.
+LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 
 
 class FleetCollector(Collector):
@@ -131,32 +136,16 @@ class Metrics:
                                registry=self.registry)
         self.bytes_served = Counter("fleetyard_registry_bytes_served", "Registry bytes sent, by object kind.",
                                     ["kind"], registry=self.registry)
-        self.requests = Counter("fleetyard_http_requests", "HTTP requests by route template, method, status.",
-                                ["route", "method", "status"], registry=self.registry)
         self.registry.register(FleetCollector(db, interval))
         self.registry.register(TelemetryCollector(db, interval))
 
 
-class MetricsMiddleware:
-    """Counts every HTTP request by its route template (not the raw path: bounded labels)."""
+def install_request_metrics(app: Starlette) -> None:
+    """Request counts and latency by route template (starlette-exporter; docs/prometheus.md)."""
+    app.add_middleware(PrometheusMiddleware, app_name="fleetyard", prefix="fleetyard_http", group_paths=True,
+                       group_unhandled_paths=True, filter_unhandled_paths=False, buckets=LATENCY_BUCKETS)
 
-    def __init__(self, app: ASGIApp, metrics: Metrics) -> None:
-        self.app, self.metrics = app, metrics
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        status = [500]
-
-        async def send_status(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                status[0] = int(message["status"])
-            await send(message)
-
-        try:
-            await self.app(scope, receive, send_status)
-        finally:
-            route = scope.get("route")
-            template = getattr(route, "path", None) or "<unmatched>"
-            self.metrics.requests.labels(template, scope.get("method", ""), str(status[0])).inc()
+def exposition(metrics: Metrics) -> bytes:
+    """The text a scrape gets: the app's own registry, then the request metrics (process-wide)."""
+    return generate_latest(metrics.registry) + generate_latest(REGISTRY)

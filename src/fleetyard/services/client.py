@@ -46,6 +46,7 @@ from fleetyard.services.wire import (
     TokenCreated,
     TokenOut,
     UsageOut,
+    WhoAmI,
 )
 from fleetyard.spec import Problem
 from fleetyard.spec.allocation import Allocation
@@ -296,6 +297,10 @@ class Client:
         `period` as `30d`/`72h`/`2w`, `start` ISO 8601 UTC (the server's default when None)."""
         params = {"by": by, "period": period, **({"start": start} if start is not None else {})}
         return self._get(f"{API}/cost", Allocation, **params)
+
+    def whoami(self) -> WhoAmI:
+        """`GET /api/v1/whoami`: the token's id, role and site."""
+        return self._get("/api/v1/whoami", WhoAmI)
 
     def metrics(self) -> str:
         """The server's Prometheus metrics (text format)."""

@@ -4,6 +4,7 @@
     operator  read everything; apply and delete resources; write the registry
     viewer    read everything
     agent     its own site's desired state and status; read registry objects
+    scrape    only `/metrics`, on the server and on every agent (Prometheus)
 
 Each check raises `Forbidden` naming what was needed; routes call exactly one.
 """
@@ -15,10 +16,12 @@ from dataclasses import dataclass
 from fleetyard.services.errors import Forbidden
 from fleetyard.services.wire import Role
 
-__all__ = ["LOCAL_ADMIN", "Principal"]
+__all__ = ["LOCAL_ADMIN", "METRICS_READERS", "SCRAPERS", "Principal"]
 
 READERS: frozenset[Role] = frozenset({"viewer", "operator", "admin"})
 WRITERS: frozenset[Role] = frozenset({"operator", "admin"})
+SCRAPERS: frozenset[Role] = frozenset({"scrape", "viewer", "operator", "admin"})
+METRICS_READERS: frozenset[Role] = SCRAPERS | {"agent"}  # on an agent's listener: any agent token too
 
 
 @dataclass(frozen=True)
@@ -52,6 +55,11 @@ class Principal:
     def require_admin(self) -> None:
         if self.role != "admin":
             raise self._deny("role admin")
+
+    def require_scraper(self) -> None:
+        """scrape, viewer, operator or admin: the server's `/metrics`."""
+        if self.role not in SCRAPERS:
+            raise self._deny("role scrape, viewer, operator or admin")
 
     def require_site_reader(self, site: str) -> None:
         """Readers, or the agent of this site."""

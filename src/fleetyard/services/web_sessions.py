@@ -57,7 +57,7 @@ def start_session(session: Session, secret: str, *, now: datetime | None = None)
     at = now or datetime.now(UTC)
     principal = tokens.authenticate(session, f"Bearer {secret.strip()}", now=at)
     if principal.role not in READERS:
-        raise Unauthorized(f"token {principal.token_id} is an {principal.role} token; the dashboard needs a "
+        raise Unauthorized(f"token {principal.token_id} has role {principal.role}; the dashboard needs a "
                            "viewer, operator or admin token")
     row = session.get(TokenRow, principal.token_id)
     assert row is not None

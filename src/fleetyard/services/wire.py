@@ -279,6 +279,14 @@ class TokenCreated(TokenOut):
     token: str  # shown once; only its hash is stored
 
 
+class WhoAmI(_Wire):
+    """The caller as the server sees it (`GET /api/v1/whoami`): agents check scrape tokens with it."""
+
+    id: str
+    role: Role
+    site: str | None = None
+
+
 class AuditEntry(_Wire):
     id: int
     at: datetime

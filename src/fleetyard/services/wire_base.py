@@ -11,7 +11,7 @@ from fleetyard.services.storable import NUL_FREE
 
 __all__ = ["Bytes", "Count", "Long", "ModelState", "Name", "Role", "Text"]
 
-Role = Literal["admin", "operator", "viewer", "agent"]
+Role = Literal["admin", "operator", "viewer", "agent", "scrape"]
 ModelState = Literal["pending", "syncing", "synced", "active", "failed"]
 
 
