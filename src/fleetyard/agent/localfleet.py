@@ -21,10 +21,9 @@ from pathlib import Path
 
 import httpx
 import numpy as np
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import ec
 
 from fleetyard.registry import PushResult, push
+from fleetyard.registry.signing import new_key_pair
 from fleetyard.services.client import ApiError, Client, read_spec_files
 from fleetyard.services.http_backend import open_remote_store
 from fleetyard.services.wire import ApplyResult, FleetStatus, SiteStatus
@@ -79,12 +78,10 @@ def write_model(folder: Path, *, version: int = 1, tensors: int = 8, rows: int =
 
 def _key_pair(folder: Path) -> tuple[Path, Path]:
     folder.mkdir(parents=True, exist_ok=True)
-    key = ec.generate_private_key(ec.SECP256R1())
+    private, public = new_key_pair()
     priv, pub = folder / "signing.pem", folder / "signing.pub"
-    priv.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                       serialization.NoEncryption()))
-    pub.write_bytes(key.public_key().public_bytes(serialization.Encoding.PEM,
-                                                  serialization.PublicFormat.SubjectPublicKeyInfo))
+    priv.write_bytes(private)
+    pub.write_bytes(public)
     return priv, pub
 
 

@@ -25,6 +25,7 @@ from typing import Annotated
 import typer
 
 from fleetyard.cli.common import console, fail, load_or_exit
+from fleetyard.cli.contexts import connection_or_exit
 from fleetyard.cli.cost_render import allocation_csv, allocation_table
 from fleetyard.cli.plan_time import ExtendChoice, ExtendOpt, parse_at
 from fleetyard.cli.server_cmd import TokenOpt, _api
@@ -152,7 +153,10 @@ def cost(
     if paths and server:
         fail("give fleet spec folders or --server, not both")
     if not paths and not server:
-        fail("give fleet spec folders (DIR...) or --server URL")
+        current = connection_or_exit()
+        if current.context is None:
+            fail("give fleet spec folders (DIR...) or --server URL (or use a context: fleetyard config)")
+        server = current.server
     if server:
         if output is CostFormat.focus:
             fail("--format focus: needs fleet spec folders (the server answers with the allocation only)")

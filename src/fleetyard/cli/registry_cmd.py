@@ -17,15 +17,18 @@ from fleetyard.cli.registry_common import (
     FormatOpt,
     JsonOpt,
     RegistryOpt,
+    RegistryServerOpt,
+    RegistryTokenOpt,
     err,
     errors,
     human_size,
-    open_registry,
     out,
     parse_labels,
     progress_bars,
     read_password,
     registry_app,
+    registry_store,
+    trusted_key,
 )
 from fleetyard.registry import (
     diff_versions,
@@ -33,7 +36,6 @@ from fleetyard.registry import (
     pull,
     push,
 )
-from fleetyard.services.http_backend import open_remote_store
 
 __all__ = ["registry_app"]
 
@@ -57,17 +59,15 @@ def push_cmd(
         int | None, typer.Option(help="Chunking processes [default: cores].")
     ] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
-    server: Annotated[str | None, typer.Option(envvar="FLEETYARD_SERVER", show_default=False,
-                                               help="Push to this server instead (only chunks it lacks).")] = None,
-    token: Annotated[str | None, typer.Option(envvar="FLEETYARD_TOKEN", show_default=False,
-                                              help="Bearer token for --server.")] = None,
+    server: RegistryServerOpt = None,
+    token: RegistryTokenOpt = None,
 ) -> None:
     """Push a model folder as a new immutable version (only new chunks are stored)."""
     with errors():
         r = parse_ref(ref, allow_alias=False)
         assert r.version is not None
         labels = parse_labels(label)
-        store = open_remote_store(server, token or "") if server else open_registry(registry, create=True)
+        store = registry_store(registry, server, token, create=True)  # a server stores only chunks it lacks
         with progress_bars(not quiet) as progress:
             res = push(
                 store,
@@ -101,10 +101,13 @@ def pull_cmd(
         Path | None, typer.Option(help="Refuse the version unless signed by this key.")
     ] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
+    server: RegistryServerOpt = None,
+    token: RegistryTokenOpt = None,
 ) -> None:
     """Write a version into a folder, every chunk verified, `model.sig` included."""
     with errors():
-        store = open_registry(registry)
+        store = registry_store(registry, server, token)
+        public_key = trusted_key(public_key)
         with progress_bars(not quiet) as progress:
             res = pull(
                 store,
@@ -130,10 +133,12 @@ def ls_cmd(
     registry: RegistryOpt = None,
     as_json: JsonOpt = False,
     output: FormatOpt = Format.table,
+    server: RegistryServerOpt = None,
+    token: RegistryTokenOpt = None,
 ) -> None:
     """List versions with their size, signature and aliases (an unreadable object is a warning)."""
     with errors():
-        store = open_registry(registry)
+        store = registry_store(registry, server, token)
         listing = store.listing(name)
         for bad in listing.problems:
             err.print(f"[yellow]warning:[/] skipped {bad.key}: {bad.message}", soft_wrap=True)
@@ -175,10 +180,12 @@ def show_cmd(
     registry: RegistryOpt = None,
     as_json: JsonOpt = False,
     output: FormatOpt = Format.table,
+    server: RegistryServerOpt = None,
+    token: RegistryTokenOpt = None,
 ) -> None:
     """Show a version's metadata and files."""
     with errors():
-        m = open_registry(registry).resolve(ref)
+        m = registry_store(registry, server, token).resolve(ref)
         if as_json or output is Format.json:
             doc = json.loads(m.to_json())
             doc["signature"] = m.signed
@@ -205,10 +212,12 @@ def diff_cmd(
     registry: RegistryOpt = None,
     as_json: JsonOpt = False,
     output: FormatOpt = Format.table,
+    server: RegistryServerOpt = None,
+    token: RegistryTokenOpt = None,
 ) -> None:
     """Files and bytes changed from A to B, and the bytes a site holding A must fetch."""
     with errors():
-        d = diff_versions(open_registry(registry), a, b)
+        d = diff_versions(registry_store(registry, server, token), a, b)
         if as_json or output is Format.json:
             doc = {
                 "a": d.a,

@@ -44,6 +44,7 @@ from fleetyard.registry import (
     VerificationError,
     open_store,
 )
+from fleetyard.services.http_backend import RemoteAuthError
 
 __all__ = ["Format", "FormatOpt", "JsonOpt", "RegistryOpt", "alias_app", "default_registry", "registry_app"]
 
@@ -85,8 +86,49 @@ def default_registry() -> str:
     return os.path.join(data, "fleetyard", "registry")
 
 
+RegistryServerOpt = Annotated[str | None, typer.Option(
+    "--server", envvar="FLEETYARD_SERVER", show_default=False,
+    help="Use the control plane's registry over HTTP (default: the context's registry or server).")]
+RegistryTokenOpt = Annotated[str | None, typer.Option(
+    "--token", envvar="FLEETYARD_TOKEN", show_default=False, help="Bearer token for --server (or --token-file).")]
+
+
 def open_registry(registry: str | None, *, create: bool = False) -> Store:
+    """A folder or S3 store: --registry / FLEETYARD_REGISTRY, else the context's registry, else the default."""
+    if not registry:
+        from fleetyard.cli.contexts import connection_or_exit
+
+        registry = connection_or_exit().registry
     return open_store(registry or default_registry(), create=create)
+
+
+def registry_store(registry: str | None, server: str | None, token: str | None, *, create: bool = False) -> Store:
+    """Where a registry command reads or writes, in order: --registry (FLEETYARD_REGISTRY),
+    --server (FLEETYARD_SERVER, over HTTP), the context's registry, the context's server,
+    the default folder (docs/contexts.md)."""
+    from fleetyard.cli.contexts import connection_or_exit
+    from fleetyard.services.http_backend import open_remote_store
+
+    if registry:
+        return open_store(registry, create=create)
+    conn = connection_or_exit(server or None, token)
+    if server:
+        return open_remote_store(conn.server, conn.token or "")
+    if conn.registry:
+        return open_store(conn.registry, create=create)
+    if conn.context is not None and conn.server:
+        return open_remote_store(conn.server, conn.token or "")
+    return open_store(default_registry(), create=create)
+
+
+def trusted_key(given: Path | None) -> Path | None:
+    """--public-key, else the context's first trusted key (None: no signature required)."""
+    if given is not None:
+        return given
+    from fleetyard.cli.contexts import connection_or_exit
+
+    keys = connection_or_exit().trusted_keys
+    return keys[0] if keys else None
 
 
 def fail(message: str, code: int) -> typer.Exit:
@@ -103,6 +145,8 @@ def errors() -> Iterator[None]:
         raise fail(str(exc), 2) from None
     except VerificationError as exc:
         raise fail(str(exc), 3) from None
+    except RemoteAuthError as exc:  # the server refused the token, its role or its site: fix the input
+        raise fail(str(exc), 2) from None
     except RegistryError as exc:
         raise fail(str(exc), 1) from None
     except KeyboardInterrupt:

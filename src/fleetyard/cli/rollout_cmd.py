@@ -20,6 +20,7 @@ from rich.live import Live
 from rich.table import Table
 
 from fleetyard.cli.common import EXIT_ERROR, EXIT_INVALID, EXIT_RESULT, Format, console, fail
+from fleetyard.cli.contexts import connection_or_exit
 from fleetyard.cli.rollout_render import rollout_view, rollouts_table
 from fleetyard.cli.server_cmd import DEFAULT_SERVER, FormatOpt, ServerOpt, TokenOpt, _json
 from fleetyard.services.client import ApiError, Client, InvalidServerUrl
@@ -61,7 +62,7 @@ def status(
 ) -> None:
     """The latest rollout of WORKLOAD (its waves), or of every workload."""
     try:
-        with Client(server, token) as api:
+        with Client(*_where(server, token)) as api:
             rows = _fetch(api, workload)
             if watch:
                 rows = _watch(api, workload, rows, interval, output)
@@ -96,9 +97,14 @@ def _watch(api: Client, workload: str | None, rows: list[RolloutOut], interval: 
     return rows
 
 
+def _where(server: str, token: str | None) -> tuple[str, str | None]:
+    conn = connection_or_exit(server, token)  # flags, environment, the context (cli/contexts.py)
+    return conn.server, conn.token
+
+
 def _act(action: str, workload: str, server: str, token: str | None, output: Format, to: str | None = None) -> None:
     try:
-        with Client(server, token) as api:
+        with Client(*_where(server, token)) as api:
             r = api.rollout_action(workload, action, to=to)
     except ApiError as exc:
         _fail(exc)

@@ -26,6 +26,7 @@ import yaml
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from fleetyard.cli.common import EXIT_ERROR, EXIT_INVALID, Format, console, err, fail, print_problems
+from fleetyard.cli.contexts import connection_or_exit
 from fleetyard.cli.server_render import (
     apply_view,
     audit_table,
@@ -42,10 +43,13 @@ from fleetyard.spec import Problem
 
 __all__ = ["register"]
 
-DEFAULT_SERVER = "http://127.0.0.1:8080"
-ServerOpt = Annotated[str, typer.Option("--server", envvar="FLEETYARD_SERVER", help="Control plane URL.")]
+DEFAULT_SERVER = ""  # not given: the context's server, else http://127.0.0.1:8080 (cli/contexts.py)
+ServerOpt = Annotated[str, typer.Option("--server", envvar="FLEETYARD_SERVER", show_default=False,
+                                        help="Control plane URL (default: the context's, else "
+                                             "http://127.0.0.1:8080).")]
 TokenOpt = Annotated[str | None, typer.Option("--token", envvar="FLEETYARD_TOKEN", show_default=False,
-                                              help="Bearer token (or FLEETYARD_TOKEN).")]
+                                              help="Bearer token (or FLEETYARD_TOKEN; better: --token-file "
+                                                   "or a context).")]
 FormatOpt = Annotated[Format, typer.Option("--format", "-o", help="Output: table or json.")]
 token_app = typer.Typer(help="Create, list and revoke API tokens.", no_args_is_help=True)
 
@@ -60,8 +64,9 @@ def register(app: typer.Typer) -> None:
 @contextmanager
 def _api(server: str, token: str | None) -> Iterator[Client]:
     """A client; API errors become one line (and the spec problems) and the exit code."""
+    conn = connection_or_exit(server, token)
     try:
-        with Client(server, token) as client:
+        with Client(conn.server, conn.token) as client:
             yield client
     except ApiError as exc:
         if exc.problems:

@@ -25,7 +25,18 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from fleetyard.registry.errors import SignatureError, SigningKeyError
 from fleetyard.registry.source import SIGNATURE_FILE
 
-__all__ = ["check_private_key", "check_public_key", "sign_folder", "signed_paths", "verify_folder"]
+__all__ = ["check_private_key", "check_public_key", "new_key_pair", "sign_folder", "signed_paths", "verify_folder"]
+
+
+def new_key_pair(password: str | None = None) -> tuple[bytes, bytes]:
+    """A new signing key pair: (PKCS#8 PEM private key, encrypted if a password is given;
+    SubjectPublicKeyInfo PEM public key). P-256, as `model_signing` signs with."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    crypt = (serialization.BestAvailableEncryption(password.encode()) if password
+             else serialization.NoEncryption())
+    private = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, crypt)
+    public = key.public_key().public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+    return private, public
 
 
 def check_private_key(path: str | os.PathLike[str], password: str | None) -> None:
