@@ -11,6 +11,7 @@ A plan JSON file is what `fleetyard plan -o json` or `fleetyard get plan -o json
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -25,7 +26,7 @@ from fleetyard.cli.common import EXIT_ERROR, EXIT_INVALID, EXIT_OK, Format, cons
 from fleetyard.cli.render import money
 from fleetyard.services.client import ApiError, Client
 from fleetyard.services.plan_history import PlanDiffOut, diff_plans
-from fleetyard.services.wire import PlanRevisionOut, ResourceDiff
+from fleetyard.services.wire import PlanOut, PlanRevisionOut, ResourceDiff
 from fleetyard.spec.plan import Plan
 
 __all__ = ["EXIT_CHANGES", "detailed_code", "diff_view", "invalid_exits", "plan_diff", "plan_diff_command",
@@ -91,7 +92,11 @@ def read_plan_file(path: Path, code: int = EXIT_INVALID) -> Plan:
     except UnicodeDecodeError as exc:
         fail(f"{path}: not UTF-8 text: {exc.reason} at byte {exc.start}", code)
     try:
-        return Plan.model_validate_json(text)
+        doc = json.loads(text)
+    except ValueError as exc:
+        fail(f"{path}: not a plan JSON (fleetyard plan -o json): {exc}", code)
+    try:  # `get plan -o json` adds the server's fields (revision, created_at, models)
+        return (PlanOut if isinstance(doc, dict) and "revision" in doc else Plan).model_validate(doc)
     except ValidationError as exc:
         first = exc.errors()[0]
         where = ".".join(str(x) for x in first["loc"]) or "(document)"

@@ -50,7 +50,8 @@ def _walk(path: str, old: Any, new: Any, secret: bool, in_env: bool) -> Iterator
     if isinstance(old, Mapping) and isinstance(new, Mapping):
         # an env entry {name: X, value: Y}: its value is secret when X looks like one
         pair_secret = in_env and (_is_secret(old.get("name")) or _is_secret(new.get("name")))
-        for k in list(old) + [k for k in new if k not in old]:
+        # the new document's order (as applied; PostgreSQL's JSONB does not keep the stored one's)
+        for k in list(new) + [k for k in old if k not in new]:
             leaf_secret = secret or (in_env and _is_secret(k)) or (pair_secret and k == "value")
             yield from _walk(_key(path, k), old.get(k, _MISSING), new.get(k, _MISSING), leaf_secret,
                              in_env or k == "env")
@@ -80,7 +81,7 @@ def _shown(value: Any, masked: bool) -> str | None:
 
 
 def diff_documents(old: Mapping[str, Any], new: Mapping[str, Any]) -> list[FieldChange]:
-    """Every leaf that differs between two documents, in document order (old's keys first)."""
+    """Every leaf that differs between two documents, in the new one's order (then removed keys)."""
     return [FieldChange(path=p, before=_shown(a, m), after=_shown(b, m)) for p, a, b, m in
             _walk("", old, new, False, False)]
 
