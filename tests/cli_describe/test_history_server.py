@@ -94,7 +94,7 @@ def test_unknown_and_bad_revisions(server: ServerProcess) -> None:
         assert r.status_code == 422 and words in r.text, (query, r.text)
     r = httpx.get(f"{server.url}/api/v1/plan?revision=77777", headers=headers, timeout=30)
     assert r.status_code == 404 and r.json()["detail"].startswith("no plan revision 77777")
-    for query in ("limit=0", "limit=501", "offset=-1", "limit=x"):
+    for query in ("limit=0", "limit=501", "offset=-1", "limit=x", "limt=5", "limit=1&limit=2"):
         r = httpx.get(f"{server.url}/api/v1/plan/revisions?{query}", headers=headers, timeout=30)
         assert r.status_code == 422, (query, r.text)
     assert httpx.get(f"{server.url}/api/v1/plan/revisions", timeout=30).status_code == 401
