@@ -42,6 +42,9 @@ def test_apply_shows_a_field_diff_and_a_dry_run_stores_nothing(server: ServerPro
         assert code == 0 and "spec.replicas.min: 5 -> 3" in out and "spec.env.API_TOKEN: *** -> (none)" in out
         code, out, _ = run(server, "apply", "-f", str(FLEET))
         assert code == 0 and "no resource changes" in out
+        code, out, _ = run(server, "delete", "site", "sin-1", "--dry-run")
+        assert code == 0 and "- Site/sin-1  deleted" in out
+        assert api.resource("sites", "sin-1").name == "sin-1"
 
 
 def test_revisions_an_old_plan_and_plan_diff(server: ServerProcess, tmp_path: Path) -> None:

@@ -199,7 +199,7 @@ def delete(
     """Delete a resource and re-plan (refused if the rest of the fleet would not validate)."""
     with _api(server, token) as api:
         result = api.delete(kind, name, dry_run=dry_run)
-    _json(result) if output is Format.json else console.print(apply_view(result, "deleted"))
+    _json(result) if output is Format.json else console.print(apply_view(result, "deleted"), diff_view(result.diff))
 
 
 def status(server: ServerOpt = DEFAULT_SERVER, token: TokenOpt = None, output: FormatOpt = Format.table,
