@@ -4,6 +4,7 @@ reasons, capacity, status from a heartbeat, events; -o json and yaml carry the s
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -11,7 +12,7 @@ import yaml
 
 from fleetyard.services.wire import Replicas, SiteReport, WorkloadStatus
 from tests.cli_describe.helpers import run
-from tests.server.conftest import ServerProcess
+from tests.server.conftest import FLEET, ServerProcess
 
 
 def _report(server: ServerProcess) -> None:
@@ -110,3 +111,23 @@ def test_wrong_kind_name_or_format_is_one_line_exit_2(server: ServerProcess) -> 
     assert code == 2 and "expected site or workload (did you mean 'workload'?)" in err
     code, _, err = run(server, "describe", "site", "par-1", "-o", "xml")
     assert code == 2 and "--format: expected one of table, json, yaml" in err
+
+
+def test_describe_site_shows_its_events_and_why_it_is_unavailable(
+        server_factory: Callable[..., ServerProcess]) -> None:
+    server = server_factory(FLEETYARD_FAILOVER="true", FLEETYARD_FAILOVER_GRACE="1", FLEETYARD_TICK_INTERVAL="0.2",
+                            FLEETYARD_HEARTBEAT_INTERVAL="0.2")
+    code, _, err = run(server, "apply", "-f", str(FLEET))
+    assert code == 0, err
+    with server.client() as api:
+        api.report(SiteReport(site="fra-1", agent_version="describe-test", revision=1))  # then silence
+        deadline = time.monotonic() + 60
+        while not api.events(kind="site.down", subject="fra-1"):
+            assert time.monotonic() < deadline, "fra-1 was not marked down within 60 s"
+            time.sleep(0.2)
+    code, out, _ = run(server, "describe", "site", "fra-1", "-o", "json")
+    d = json.loads(out)
+    assert code == 0 and any(e["kind"] == "site.down" for e in d["events"])
+    assert d["status"]["state"].startswith("unavailable")
+    code, out, _ = run(server, "describe", "site", "fra-1")
+    assert "site.down" in out and "State: unavailable" in out
