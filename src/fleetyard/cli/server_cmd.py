@@ -158,7 +158,8 @@ def get(
 ) -> None:
     """Show stored resources, the current plan (or a stored revision) or the registry's models."""
     if watch_:
-        watch_command(lambda: get(what, name, server, token, output, revision), interval=interval, output=output)
+        watch_command(lambda: get(what, name, server=server, token=token, output=output, revision=revision),
+                      interval=interval, output=output)
         return
     kind = {"site": "sites", "workload": "workloads", "region": "regions", "policy": "policies",
             "objective": "objectives", "flag": "flags", "model": "models"}.get(what, what)
