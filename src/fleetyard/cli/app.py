@@ -22,6 +22,7 @@ from fleetyard.cli import (
     config_cmd,
     cost_cmd,
     demo_cmd,
+    describe_cmd,
     events_cmd,
     export_cmd,
     flags_cmd,
@@ -99,6 +100,7 @@ export_cmd.register(app)
 cost_cmd.register(app)
 schedule_cmd.register(app)
 tco_cmd.register(app)
+describe_cmd.register(app)
 app.add_typer(registry_app, name="registry")
 
 

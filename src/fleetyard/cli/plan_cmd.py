@@ -19,6 +19,7 @@ from fleetyard.cli.common import (
     fail,
     load_or_exit,
 )
+from fleetyard.cli.plan_history_cmd import detailed_code, invalid_exits, plan_diff_command, previous_plan
 from fleetyard.cli.plan_time import AtOpt, DayOpt, ExtendChoice, ExtendOpt, at_fleet, over_day_text, with_over_day
 from fleetyard.cli.render import explanation_table, money, render_plan, unplaced_table
 from fleetyard.placement import STRATEGIES, OptimizerOptions, Planner, PlanOptions, failover
@@ -89,11 +90,26 @@ def plan(
     at: AtOpt = None,
     day: DayOpt = None,
     extend: ExtendOpt = ExtendChoice.none,
+    detailed_exitcode: Annotated[bool, typer.Option("--detailed-exitcode", help=(
+        "Exit 0 if the plan places the same replicas as the server's current plan (or --against), "
+        "2 if anything changes, 1 on any error, invalid input included (as terraform)."))] = False,
+    against: Annotated[Path | None, typer.Option("--against", show_default=False, help=(
+        "With --detailed-exitcode: compare with this plan JSON (plan -o json) instead of the server's."))] = None,
+    server: Annotated[str | None, typer.Option("--server", envvar="FLEETYARD_SERVER", show_default=False,
+                                               help="Control plane URL: --detailed-exitcode, plan diff.")] = None,
+    token: Annotated[str | None, typer.Option("--token", envvar="FLEETYARD_TOKEN", show_default=False,
+                                              help="Bearer token (or FLEETYARD_TOKEN).")] = None,
 ) -> None:
-    """Plan where every workload runs, for all workloads at once, and explain it."""
-    opts = options(strategy, time_limit, mip_gap, stall, resilience)
-    fleet = load_or_exit(paths)
-    result = planned(fleet, opts, at, day, extend)
+    """Plan where every workload runs, for all workloads at once, and explain it.
+    `fleetyard plan diff A B` compares two plans (revision numbers or plan JSON files)."""
+    if paths and paths[0] == Path("diff"):
+        plan_diff_command(paths[1:], server, token, output)
+        return
+    with invalid_exits(detailed_exitcode):
+        opts = options(strategy, time_limit, mip_gap, stall, resilience)
+        fleet = load_or_exit(paths)
+        before = previous_plan(server, token, against) if detailed_exitcode else None
+        result = planned(fleet, opts, at, day, extend)
     if output is Format.json:
         console.print_json(result.model_dump_json())
     else:
@@ -102,6 +118,8 @@ def plan(
             console.print(over_day_text(result))
     if fail_on_unplaced and result.unplaced:
         raise typer.Exit(EXIT_RESULT)
+    if before is not None:
+        raise typer.Exit(detailed_code(before, result, output))
 
 
 def explain(

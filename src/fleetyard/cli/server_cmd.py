@@ -27,6 +27,7 @@ from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from fleetyard.cli.common import EXIT_ERROR, EXIT_INVALID, Format, console, err, fail, print_problems
 from fleetyard.cli.contexts import connection_or_exit
+from fleetyard.cli.plan_history_cmd import diff_view, revisions_table
 from fleetyard.cli.server_render import (
     apply_view,
     audit_table,
@@ -37,6 +38,7 @@ from fleetyard.cli.server_render import (
     status_table,
     tokens_table,
 )
+from fleetyard.cli.watch import DEFAULT_INTERVAL_S, IntervalOpt, WatchOpt, json_line, status_key, watch, watch_command
 from fleetyard.services.client import KINDS, ApiError, Client, InvalidServerUrl, read_spec_files
 from fleetyard.services.wire import Role, TokenCreate
 from fleetyard.spec import Problem
@@ -144,23 +146,38 @@ def apply(
         _json(result)
     else:
         console.print(apply_view(result, "applied"))
+        console.print(diff_view(result.diff))
 
 
 def get(
-    what: Annotated[str, typer.Argument(help=f"{'|'.join(KINDS)}|plan|models", show_default=False)],
+    what: Annotated[str, typer.Argument(help=f"{'|'.join(KINDS)}|plan|revisions|models", show_default=False)],
     name: Annotated[str | None, typer.Argument(help="One resource (printed as YAML).")] = None,
     server: ServerOpt = DEFAULT_SERVER,
     token: TokenOpt = None,
     output: FormatOpt = Format.table,
+    revision: Annotated[int | None, typer.Option("--revision", min=1, max=2**31 - 1, show_default=False,
+                                                 help="get plan: this stored revision (fleetyard get revisions).")]
+    = None,
+    watch_: WatchOpt = False,
+    interval: IntervalOpt = DEFAULT_INTERVAL_S,
 ) -> None:
-    """Show stored resources, the current plan or the registry's models."""
+    """Show stored resources, the current plan (or a stored revision) or the registry's models."""
+    if watch_:
+        watch_command(lambda: get(what, name, server=server, token=token, output=output, revision=revision),
+                      interval=interval, output=output)
+        return
     kind = {"site": "sites", "workload": "workloads", "region": "regions", "policy": "policies",
             "objective": "objectives", "flag": "flags", "model": "models"}.get(what, what)
-    if kind not in (*KINDS, "plan", "models"):
-        fail(f"cannot get {what!r}: expected one of {', '.join(KINDS)}, plan, models")
+    if kind not in (*KINDS, "plan", "revisions", "models"):
+        fail(f"cannot get {what!r}: expected one of {', '.join(KINDS)}, plan, revisions, models")
+    if revision is not None and kind != "plan":
+        fail(f"--revision: only for 'get plan', got 'get {what}'")
     with _api(server, token) as api:
-        if kind == "plan":
-            p = api.plan()
+        if kind == "revisions":
+            revs = api.plan_revisions(limit=500)
+            _json(revs) if output is Format.json else console.print(revisions_table(revs))
+        elif kind == "plan":
+            p = api.plan(revision)
             _json(p) if output is Format.json else console.print(plan_view(p))
         elif kind == "models":
             models = api.models()
@@ -188,15 +205,24 @@ def delete(
     """Delete a resource and re-plan (refused if the rest of the fleet would not validate)."""
     with _api(server, token) as api:
         result = api.delete(kind, name, dry_run=dry_run)
-    _json(result) if output is Format.json else console.print(apply_view(result, "deleted"))
+    _json(result) if output is Format.json else console.print(apply_view(result, "deleted"), diff_view(result.diff))
 
 
-def status(server: ServerOpt = DEFAULT_SERVER, token: TokenOpt = None, output: FormatOpt = Format.table) -> None:
+def status(server: ServerOpt = DEFAULT_SERVER, token: TokenOpt = None, output: FormatOpt = Format.table,
+           watch_: WatchOpt = False, interval: IntervalOpt = DEFAULT_INTERVAL_S) -> None:
     """Per site: last heartbeat, models synced/active, bytes fetched, replicas, sync progress."""
     with _api(server, token) as api:
+        if watch_:
+            watch(api.status, lambda st: _show_status(st, output, lines=True), status_key, interval=interval,
+                  output=output)
+            return
         st = api.status()
+    _show_status(st, output)
+
+
+def _show_status(st: Any, output: Format, *, lines: bool = False) -> None:
     if output is Format.json:
-        _json(st)
+        console.print(json_line(st), highlight=False, soft_wrap=True) if lines else _json(st)
         return
     console.print(status_table(st))
     if st.deferred:

@@ -19,6 +19,7 @@ from fleetyard.server.errors import install_error_handlers
 from fleetyard.server.metrics import Metrics, install_request_metrics
 from fleetyard.server.openapi import install_openapi
 from fleetyard.server.routes import admin, energy, events, fleet, metrics_api, registry, rollouts, sites, system
+from fleetyard.server.routes import plan_history as plan_history_routes
 from fleetyard.server.settings import Settings
 from fleetyard.server.state import AppState
 from fleetyard.server.web import install as install_dashboard
@@ -91,7 +92,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.fleetyard = state
     install_error_handlers(app)
     install_openapi(app)
-    for module in (system, fleet, sites, registry, admin, events, rollouts, energy, metrics_api):
+    for module in (system, fleet, sites, registry, admin, events, rollouts, energy, metrics_api, plan_history_routes):
         app.include_router(module.router)
     install_dashboard(app)  # /ui: the web dashboard (server/web/, docs/dashboard.md)
     install_request_metrics(app)

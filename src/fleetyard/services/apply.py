@@ -53,9 +53,10 @@ from fleetyard.services.planning import (
 )
 from fleetyard.services.resources import Key, declared_keys, fleet_documents, kind_of, stored_sources
 from fleetyard.services.schedules import ScheduleSettings, current_schedule, make_schedule, parse_schedule
+from fleetyard.services.spec_diff import resource_diff
 from fleetyard.services.storable import dotted, find_unstorable
 from fleetyard.services.traces import StoredTrace, TraceWrites, stored_traces, trace_reader, trace_writes, write_traces
-from fleetyard.services.wire import ApplyRequest, ApplyResult, ResourceChange
+from fleetyard.services.wire import ApplyRequest, ApplyResult, ResourceChange, ResourceDiff
 from fleetyard.spec import Problem, SpecError, load_fleet_sources
 from fleetyard.spec.fleet import Fleet
 from fleetyard.spec.plan import Plan
@@ -179,6 +180,7 @@ class FleetService:
         changes = [ResourceChange(kind=k[0], name=k[1], action=self._action(stored.get(k), docs[k][0]))
                    for k in docs if k in e.touched]
         changes += [ResourceChange(kind=k[0], name=k[1], action="deleted") for k in sorted(e.deleted)]
+        diff = _diffs(stored, docs, changes)
         models = resolve_models(loaded.fleet, self.store)
         changed = any(c.action != "unchanged" for c in changes) or models != snap.models or snap.plan is None
         changed = changed or snap.down != snap.planned
@@ -195,7 +197,7 @@ class FleetService:
                 self._write_sources(snap, docs, e.touched)
             return ApplyResult(dry_run=dry_run, revision=snap.revision, changes=changes, plan_changes=[],
                                cost_per_hour_before=cost_before, cost_per_hour_after=cost_before,
-                               warnings=warnings)
+                               warnings=warnings, diff=diff)
         edited = {c.name for c in changes if c.kind == "Workload" and c.action != "unchanged"}
         touched_changes = [c for c in changes if c.action != "unchanged"]
         flags_only = snap.plan is not None and bool(touched_changes) and all(c.kind == "Flag" for c in touched_changes)
@@ -207,7 +209,7 @@ class FleetService:
         result = ApplyResult(dry_run=dry_run, revision=snap.revision if dry_run else snap.revision + 1,
                              changes=changes, plan_changes=plan_changes(snap.plan, plan, edited),
                              cost_per_hour_before=cost_before, cost_per_hour_after=plan.totals.cost_per_hour,
-                             warnings=warnings)
+                             warnings=warnings, diff=diff)
         if not dry_run:
             self._commit(snap, docs, changes, plan, models, actor, action, result, schedule, writes)
         return result
@@ -305,6 +307,20 @@ def _mark_planned(session: Session, snap: _Snapshot, result: ApplyResult, plan: 
         "revision": result.revision, "down": sorted(snap.down), "out": out, "back": back, "actor": actor.actor,
         "changes": [c.model_dump(mode="json") for c in result.plan_changes],
         "unplaced": [u.model_dump(mode="json") for u in plan.unplaced]})
+
+
+def _diffs(stored: dict[Key, ResourceRow], docs: dict[Key, tuple[dict[str, Any], str]],
+           changes: list[ResourceChange]) -> list[ResourceDiff]:
+    """Field by field, what each changed resource becomes (services/spec_diff.py): the
+    stored document against the one applied."""
+    out = []
+    for c in changes:
+        old = stored.get((c.kind, c.name))
+        new = docs.get((c.kind, c.name)) if c.action != "deleted" else None
+        d = resource_diff(c.kind, c.name, old.document if old else None, new[0] if new else None)
+        if d is not None:
+            out.append(d)
+    return out
 
 
 def _check_storable(fleet: Fleet, docs: dict[Key, tuple[dict[str, Any], str]], what: str) -> None:

@@ -34,6 +34,7 @@ from fleetyard.services.wire import (
     ModelOut,
     ObjectOut,
     PlanOut,
+    PlanRevisionOut,
     ProblemOut,
     ResourceOut,
     Role,
@@ -219,9 +220,16 @@ class Client:
         r = self._request("DELETE", path, params={"dry_run": "true"} if dry_run else None, long=True)
         return _parse(r, ApplyResult)
 
-    def plan(self) -> PlanOut:
-        """The current plan and its revision; 404 → ApiError before the first apply."""
-        return self._get(f"{API}/plan", PlanOut)
+    def plan(self, revision: int | None = None) -> PlanOut:
+        """The current plan and its revision, or the stored `revision`; 404 → ApiError before the
+        first apply or for a revision not stored."""
+        if revision is None:
+            return self._get(f"{API}/plan", PlanOut)
+        return self._get(f"{API}/plan", PlanOut, revision=revision)
+
+    def plan_revisions(self, *, limit: int = 50, offset: int = 0) -> list[PlanRevisionOut]:
+        """The stored plan revisions, newest first, `limit` from `offset`."""
+        return self._get_list(f"{API}/plan/revisions", PlanRevisionOut, limit=limit, offset=offset)
 
     def schedule(self) -> ScheduleOut:
         """The deferred-work schedule of the current plan revision; 404 → ApiError before the first apply."""

@@ -22,6 +22,9 @@ from fleetyard.services.wire_base import Name as Name
 from fleetyard.services.wire_base import Role as Role
 from fleetyard.services.wire_base import Text as Text
 from fleetyard.services.wire_base import _In, _Wire
+from fleetyard.services.wire_diff import FieldChange as FieldChange
+from fleetyard.services.wire_diff import PlanRevisionOut as PlanRevisionOut
+from fleetyard.services.wire_diff import ResourceDiff as ResourceDiff
 from fleetyard.services.wire_energy import DeferredState as DeferredState
 from fleetyard.services.wire_energy import DeferredStatus as DeferredStatus
 from fleetyard.services.wire_energy import ScheduleOut as ScheduleOut
@@ -83,6 +86,8 @@ class ApplyResult(_Wire):
     cost_per_hour_before: float
     cost_per_hour_after: float
     warnings: list[ProblemOut] = Field(default_factory=list)
+    # issue 13: field by field, what the request changes in each resource (`kubectl diff`)
+    diff: list[ResourceDiff] = Field(default_factory=list)
 
 
 # --- resources ---------------------------------------------------------------------------

@@ -13,7 +13,7 @@ from fleetyard.server.body import parse_json, read_body
 from fleetyard.server.deps import PathText, ReaderDep, SessionDep, StateDep, WriterDep
 from fleetyard.server.openapi import errors, json_body
 from fleetyard.server.state import AppState
-from fleetyard.services import planning, resources, status
+from fleetyard.services import plan_history, planning, resources, status
 from fleetyard.services.errors import ServiceError
 from fleetyard.services.identity import Principal
 from fleetyard.services.models import list_models
@@ -74,10 +74,13 @@ def delete_resource(kind: PathText, name: PathText, state: StateDep, principal: 
     return _counted(state, lambda: state.fleet.delete(kind, name, principal, dry_run=dry_run))
 
 
-@router.get("/plan", response_model=PlanOut, responses=errors(404))
-def get_plan(session: SessionDep, _principal: ReaderDep) -> PlanOut:
-    """The current plan; 404 before the first apply."""
-    return planning.plan_out(session)
+@router.get("/plan", response_model=PlanOut, responses=errors(404, 422))
+def get_plan(session: SessionDep, _principal: ReaderDep,
+             revision: Annotated[int | None, Query(ge=1, le=2**31 - 1, description="A stored revision "
+                                                   "(GET /api/v1/plan/revisions) instead of the current plan.")]
+             = None) -> PlanOut:
+    """The current plan, or the one of `revision`; 404 before the first apply or for a revision not stored."""
+    return planning.plan_out(session) if revision is None else plan_history.plan_at(session, revision)
 
 
 @router.get("/status", response_model=FleetStatus, responses=errors())
