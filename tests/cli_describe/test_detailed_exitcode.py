@@ -67,3 +67,26 @@ def test_against_the_servers_current_plan(server_factory: Callable[..., ServerPr
     server.stop()
     code, _, err = run(server, "plan", str(FLEET), "--detailed-exitcode")
     assert code == 1 and "cannot connect" in err
+
+
+def test_unchanged_files_after_an_incremental_re_plan_are_exit_0(server_factory: Callable[..., ServerProcess],
+                                                                 tmp_path: Path) -> None:
+    """The server re-plans from what runs (moves must pay for themselves); so does the comparison:
+    the files just applied never count as a change, however the server got to its plan."""
+    import shutil
+
+    examples = Path(__file__).resolve().parents[2] / "examples" / "fleet"
+    edited = tmp_path / "fleet"
+    shutil.copytree(examples, edited)
+    inference = edited / "workloads-inference.yaml"
+    text = inference.read_text(encoding="utf-8")
+    assert "    eu-central: 150\n" in text
+    inference.write_text(text.replace("    eu-central: 150\n", "    eu-central: 400\n", 1), encoding="utf-8")
+    server = server_factory()
+    for folder in (examples, edited):
+        code, _, err = run(server, "apply", "-f", str(folder))
+        assert code == 0, err
+    code, out, err = run(server, "plan", str(edited), "--detailed-exitcode", *FAST)
+    assert code == 0, out + err
+    code, out, _ = run(server, "plan", str(examples), "--detailed-exitcode", *FAST)
+    assert code == 2 and "moderation" in out

@@ -109,6 +109,14 @@ def plan(
         opts = options(strategy, time_limit, mip_gap, stall, resilience)
         fleet = load_or_exit(paths)
         before = previous_plan(server, token, against) if detailed_exitcode else None
+        if before is not None and before[0] is not None:
+            # As the control plane re-plans: from what runs now, moving work only where a move
+            # pays for itself (placement/movecost.py), so unchanged specs give an unchanged plan.
+            from dataclasses import replace
+
+            from fleetyard.placement.movecost import running_from_assignments
+
+            opts = replace(opts, current=running_from_assignments(before[0].assignments), replan="full")
         result = planned(fleet, opts, at, day, extend)
     if output is Format.json:
         console.print_json(result.model_dump_json())
