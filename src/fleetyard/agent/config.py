@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import fcntl
 import os
+import re
 import socket
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -65,6 +66,8 @@ class AgentConfig:
     advertise_url: str | None = None
     runtime: RuntimeName = "process"
     kubeconfig: Path | None = None
+    in_cluster: bool = False  # the agent runs in a pod: the service account's token and CA
+    model_pvc: str | None = None  # a claim holding the data dir: models mounted from it (docs/kubernetes.md)
     namespace: str = "default"
     image: str = "python:3.11-slim"
     heartbeat: float = 5.0
@@ -106,6 +109,11 @@ class AgentConfig:
             raise ConfigError(f"--heartbeat must be positive seconds, got {self.heartbeat}")
         if self.runtime == "kubernetes" and self.kubeconfig is not None and not self.kubeconfig.is_file():
             raise ConfigError(f"--kubeconfig {self.kubeconfig} does not exist")
+        if self.in_cluster and self.kubeconfig is not None:
+            raise ConfigError("--in-cluster and --kubeconfig: give one of them")
+        if self.model_pvc is not None and not re.fullmatch(r"[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?", self.model_pvc):
+            raise ConfigError(f"--model-pvc {self.model_pvc!r}: expected a PersistentVolumeClaim name "
+                              "(lowercase letters, digits, '-' and '.')")
         if self.dcgm_url is not None and (urlsplit(self.dcgm_url).scheme not in ("http", "https")
                                           or not urlsplit(self.dcgm_url).netloc):
             raise ConfigError(f"--dcgm-url {self.dcgm_url!r}: expected a URL such as http://127.0.0.1:9400/metrics")

@@ -69,7 +69,8 @@ def make_runtime(config: AgentConfig, ready: Readiness | None = None,
     replica's environment; both for the process runtime)."""
     if config.runtime == "kubernetes":
         return KubernetesRuntime(config.data_dir, site=config.site, kubeconfig=config.kubeconfig,
-                                 namespace=config.namespace, image=config.image)
+                                 in_cluster=config.in_cluster, namespace=config.namespace, image=config.image,
+                                 model_pvc=config.model_pvc)
     return ProcessRuntime(config.data_dir, site=config.site, ready=ready,
                           base_env={**os.environ, **env} if env else None)
 

@@ -92,8 +92,12 @@ def agent(
     advertise_url: Annotated[str | None, typer.Option("--advertise-url", help="URL peers use to reach "
                                                       "--listen (default: from --listen).")] = None,
     runtime: Annotated[str, typer.Option("--runtime", help="process or kubernetes.")] = "process",
-    kubeconfig: Annotated[Path | None, typer.Option("--kubeconfig", help="Apply Deployments with kubectl "
-                                                    "using this kubeconfig (kubernetes runtime).")] = None,
+    kubeconfig: Annotated[Path | None, typer.Option("--kubeconfig", help="Server-side apply Deployments and "
+                                                    "Services with this kubeconfig (kubernetes runtime).")] = None,
+    in_cluster: Annotated[bool, typer.Option("--in-cluster", help="Use the pod's service account "
+                                             "(kubernetes runtime).")] = False,
+    model_pvc: Annotated[str | None, typer.Option("--model-pvc", help="PersistentVolumeClaim holding the data "
+                                                  "dir: pods mount models from it (kubernetes runtime).")] = None,
     namespace: Annotated[str, typer.Option("--namespace", help="Kubernetes namespace.")] = "default",
     image: Annotated[str, typer.Option("--image", help="Container image (kubernetes runtime) unless a "
                                        "workload sets FLEETYARD_IMAGE.")] = "python:3.11-slim",
@@ -122,7 +126,8 @@ def agent(
         config = AgentConfig(site=site, server=server, token=token, data_dir=data_dir,
                              trust_keys=tuple(trust_key), max_mbps=max_mbps,
                              listen=parse_listen(listen) if listen else None, advertise_url=advertise_url,
-                             runtime=rt, kubeconfig=kubeconfig, namespace=namespace, image=image,
+                             runtime=rt, kubeconfig=kubeconfig, in_cluster=in_cluster, model_pvc=model_pvc,
+                             namespace=namespace, image=image,
                              heartbeat=heartbeat, connect_timeout=connect_timeout, relay_wait=relay_wait,
                              flags_listen=_listen("--flags-listen", flags_listen), dcgm_url=dcgm_url,
                              sample_buffer=sample_buffer)
