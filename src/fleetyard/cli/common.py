@@ -24,8 +24,12 @@ err = Console(stderr=True)
 
 
 class Format(StrEnum):
+    """`-o`: a table that fits 80 columns, the wide table, or the data as JSON or YAML (cli/output.py)."""
+
     table = "table"
+    wide = "wide"
     json = "json"
+    yaml = "yaml"
 
 
 def fail(message: str, code: int = EXIT_INVALID) -> NoReturn:

@@ -17,10 +17,10 @@ from typing import Annotated, Any
 
 import typer
 import yaml
-from rich.table import Table
 
 from fleetyard.cli.common import EXIT_INVALID, console, did_you_mean, fail, print_problems
 from fleetyard.cli.contexts import Config, ConfigProblem, Context, config_path, load_config, save_config
+from fleetyard.cli.output import table
 
 __all__ = ["register"]
 
@@ -83,11 +83,11 @@ def get_contexts(output: Annotated[Out, typer.Option("--output", "-o", help="tab
         console.print(f"no contexts in {config_path()} (fleetyard config set-context NAME --server URL)",
                       highlight=False)
         return
-    table = Table("CURRENT", "NAME", "SERVER", "AUTH", "REGISTRY", "KEYS", box=None, header_style="bold")
+    rows_table = table("CURRENT", "NAME", "SERVER", "AUTH", "REGISTRY", "KEYS")
     for r in rows:
-        table.add_row("*" if r["current"] else "", r["name"], r["server"], r["auth"], r["registry"],
+        rows_table.add_row("*" if r["current"] else "", r["name"], r["server"], r["auth"], r["registry"],
                       str(r["trusted_keys"]))
-    console.print(table)
+    console.print(rows_table)
 
 
 @config_app.command("current-context")

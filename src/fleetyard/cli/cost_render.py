@@ -5,9 +5,9 @@ from __future__ import annotations
 import csv
 import io
 
-from rich import box
 from rich.table import Table
 
+from fleetyard.cli.output import table
 from fleetyard.cli.render import money
 from fleetyard.spec.allocation import Allocation, Amounts
 from fleetyard.spec.trace import format_time
@@ -37,7 +37,7 @@ def _cells(key: str, v: Amounts, share: str) -> list[str]:
 
 
 def allocation_table(a: Allocation) -> Table:
-    t = Table(title=_title(a), title_justify="left", box=box.SIMPLE_HEAD, padding=(0, 1), pad_edge=False)
+    t = table(title=_title(a))
     label = a.by.removeprefix("label:") if a.by.startswith("label:") else a.by.capitalize()
     widest = max([len(r.key) for r in a.rows] + [len(label), 5])
     t.add_column(label, style="bold", min_width=min(widest, 12), no_wrap=True)

@@ -28,6 +28,7 @@ import typer
 from rich.table import Table
 
 from fleetyard.cli.common import EXIT_ERROR, console, err, fail
+from fleetyard.cli.output import table
 
 if TYPE_CHECKING:
     from fleetyard.agent.localfleet import LocalFleet
@@ -52,15 +53,13 @@ class _Step:
 
 
 def _human(n: float) -> str:
-    for unit in ("B", "KB", "MB", "GB"):
-        if n < 1000 or unit == "GB":
-            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
-        n /= 1000
-    return f"{n:.1f} GB"
+    from fleetyard.cli.output import size
+
+    return size(n)
 
 
 def _bytes_table(st: FleetStatus, ref: str, title: str, new_bytes: int | None = None) -> Table:
-    t = Table(title=title, title_justify="left")
+    t = table(title=title)
     for col in ("Site", "State", "Fetched", "From", *(["vs diff"] if new_bytes else [])):
         t.add_column(col, justify="right" if col in ("Fetched", "vs diff") else "left")
     for s in sorted(st.sites, key=lambda s: s.site):

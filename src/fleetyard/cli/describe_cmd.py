@@ -23,6 +23,7 @@ from rich.table import Table
 from rich.text import Text
 
 from fleetyard.cli.common import console, did_you_mean, fail
+from fleetyard.cli.output import emit, structured
 from fleetyard.cli.server_cmd import DEFAULT_SERVER, ServerOpt, TokenOpt, _api
 from fleetyard.cli.server_render import ago
 from fleetyard.services.client import ApiError, Client
@@ -32,7 +33,7 @@ __all__ = ["EVENTS", "describe", "describe_data", "register"]
 
 EVENTS = 10  # newest events shown
 KINDS = {"site": "sites", "sites": "sites", "workload": "workloads", "workloads": "workloads"}
-OUTPUTS = ("table", "json", "yaml")
+OUTPUTS = ("table", "wide", "json", "yaml")
 
 
 def register(app: typer.Typer) -> None:
@@ -53,10 +54,8 @@ def describe(
         fail(f"--format: expected one of {', '.join(OUTPUTS)}, got {output!r}{did_you_mean(output, OUTPUTS)}")
     with _api(server, token) as api:
         data = describe_data(api, KINDS[kind], name)
-    if output == "json":
-        console.print_json(data=data)
-    elif output == "yaml":
-        console.print(yaml.safe_dump(data, sort_keys=False).rstrip(), highlight=False, markup=False)
+    if structured(output):
+        emit(data, output)
     else:
         console.print(describe_view(data))
 

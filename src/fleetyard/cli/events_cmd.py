@@ -15,6 +15,7 @@ from typing import Annotated
 import typer
 
 from fleetyard.cli.common import Format, console
+from fleetyard.cli.output import structured
 from fleetyard.cli.server_cmd import DEFAULT_SERVER, FormatOpt, ServerOpt, TokenOpt, _api, _json
 from fleetyard.cli.server_render import events_table
 from fleetyard.services.client import ApiError, Client
@@ -31,12 +32,12 @@ def register(app: typer.Typer) -> None:
 
 
 def _show(rows: list[EventOut], output: Format, *, lines: bool) -> None:
-    if output is Format.json:
+    if structured(output):
         if lines:
             for e in rows:
                 console.print(e.model_dump_json(), highlight=False, soft_wrap=True)
         else:
-            _json(rows)
+            _json(rows, output)
     elif rows:
         console.print(events_table(rows))
 

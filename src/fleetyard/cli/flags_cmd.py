@@ -19,6 +19,7 @@ from typing import Annotated, Any
 import typer
 
 from fleetyard.cli.common import EXIT_RESULT, Format, console, did_you_mean, fail, load_or_exit
+from fleetyard.cli.output import structured
 from fleetyard.rollout.flags import BUCKETS, bucket, evaluate, resolve, site_facts
 
 __all__ = ["register"]
@@ -50,7 +51,7 @@ def eval_flag(
     key: Annotated[str | None, typer.Option("--key", help="The caller's targetingKey.")] = None,
     context: Annotated[list[str] | None, typer.Option("--context", help="NAME=VALUE of the evaluation "
                                                       "context; repeatable.")] = None,
-    output: Annotated[Format, typer.Option("--format", "-o", help="Output: table or json.")] = Format.table,
+    output: Annotated[Format, typer.Option("--format", "-o", help="Output: table, wide, json or yaml.")] = Format.table,
 ) -> None:
     """Evaluate a flag at a site for a caller, on files alone."""
     ctx = _context(context or [], key)
@@ -72,7 +73,7 @@ def eval_flag(
         if e.reason == "SPLIT" and raw is not None:
             b = bucket(flag, str(raw))
             why += f", bucket {b} < {round((rule.percent or 0) * BUCKETS / 100)}"
-    if output is Format.json:
+    if structured(output):
         console.print_json(json.dumps({
             "key": flag, "site": site, "country": facts.country, "region": facts.region, "value": e.value,
             "variant": e.variant, "reason": e.reason, "errorCode": e.error.code if e.error else None,

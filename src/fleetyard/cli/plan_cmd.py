@@ -8,7 +8,6 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.table import Table
 from rich.text import Text
 
 from fleetyard.cli.common import (
@@ -19,6 +18,7 @@ from fleetyard.cli.common import (
     fail,
     load_or_exit,
 )
+from fleetyard.cli.output import emit, structured, table
 from fleetyard.cli.plan_history_cmd import detailed_code, invalid_exits, plan_diff_command, previous_plan
 from fleetyard.cli.plan_time import AtOpt, DayOpt, ExtendChoice, ExtendOpt, at_fleet, over_day_text, with_over_day
 from fleetyard.cli.render import explanation_table, money, render_plan, unplaced_table
@@ -32,7 +32,7 @@ from fleetyard.spec.plan import Plan
 Paths = Annotated[list[Path], typer.Argument(help="Fleet spec files or folders (every *.yaml/*.yml).",
                                              show_default=False)]
 StrategyOpt = Annotated[str, typer.Option("--strategy", "-s", help=f"One of: {', '.join(STRATEGIES)}.")]
-FormatOpt = Annotated[Format, typer.Option("--format", "-o", help="Output: table or json.")]
+FormatOpt = Annotated[Format, typer.Option("--format", "-o", help="Output: table, wide, json or yaml.")]
 TimeLimitOpt = Annotated[float, typer.Option("--time-limit", min=1.0, help=(
     "Safety net on the clock, seconds: a plan cut by it says so (the stop rules count work)."))]
 GapOpt = Annotated[float, typer.Option("--mip-gap", min=0.0, max=1.0, help="Stop when proven within this gap.")]
@@ -118,10 +118,10 @@ def plan(
 
             opts = replace(opts, current=running_from_assignments(before[0].assignments), replan="full")
         result = planned(fleet, opts, at, day, extend)
-    if output is Format.json:
-        console.print_json(result.model_dump_json())
+    if structured(output):
+        emit(result.model_dump_json(), output)
     else:
-        render_plan(console, result, fleet, _source(paths))
+        render_plan(console, result, fleet, _source(paths), wide=output is Format.wide)
         if result.over_day is not None:
             console.print(over_day_text(result))
     if fail_on_unplaced and result.unplaced:
@@ -148,8 +148,8 @@ def explain(
     planner = Planner(fleet)
     placement = planner.place(opts)
     ex = explain_workload(planner, placement, workload)
-    if output is Format.json:
-        console.print_json(json.dumps(dataclasses.asdict(ex)))
+    if structured(output):
+        emit(json.dumps(dataclasses.asdict(ex)), output)
         return
     console.print(Text.assemble((f"{ex.workload}", "bold cyan"), f"  {ex.type}, priority {ex.priority}"))
     console.print(f"needs: {ex.needs}", highlight=False)
@@ -157,13 +157,13 @@ def explain(
         console.print(f"policies: {', '.join(ex.policies)}", highlight=False)
     console.print(ex.summary, highlight=False)
     if ex.routes:
-        t = Table(title="Routes", title_justify="left")
+        t = table(title="Routes")
         for col in ("Region", "Site", "rps", "RTT ms"):
             t.add_column(col)
         for region, site, rps, ms in ex.routes:
             t.add_row(region, site, f"{rps:g}", f"{ms:.1f}")
         console.print(t)
-    console.print(explanation_table(ex.sites))
+    console.print(explanation_table(ex.sites, wide=output is Format.wide))
     if ex.unplaced_reasons:
         console.print(Text("Not placed or not served:", style="bold red"))
         for r in ex.unplaced_reasons:
@@ -211,7 +211,7 @@ def whatif(
         worse = result.unplaced
     absorbable = not worse
     delta = after_plan.totals.cost_per_hour - before_plan.totals.cost_per_hour
-    if output is Format.json:
+    if structured(output):
         console.print_json(json.dumps({
             "failed_sites": fail_sites, "mode": "replan" if replan else "failover", "absorbable": absorbable,
             "moves": [dataclasses.asdict(m) for m in diff],
@@ -227,7 +227,7 @@ def whatif(
                 "only to make room")
         console.print(Text.assemble(("What if ", "bold"), (", ".join(fail_sites), "bold red"),
                                     f" fails - {mode}"))
-        t = Table(title="What moves", title_justify="left")
+        t = table(title="What moves")
         for col in ("Workload", "Site", "SKU", "Before", "After"):
             t.add_column(col)
         for m in diff:
@@ -247,7 +247,7 @@ def whatif(
 
 def catalog() -> None:
     """The built-in GPU catalog (memory, board power, default replica power, link inside a server)."""
-    t = Table(title="GPU catalog", title_justify="left")
+    t = table(title="GPU catalog")
     for col in ("SKU", "Vendor", "Memory GB", "TDP W", "Replica kW per GPU", "Link in server", "GPUs per server"):
         t.add_column(col)
     for m in CATALOG.values():

@@ -23,6 +23,7 @@ from rich.table import Table
 from rich.text import Text
 
 from fleetyard.cli.common import EXIT_ERROR, EXIT_INVALID, EXIT_OK, Format, console, fail
+from fleetyard.cli.output import emit, structured, table
 from fleetyard.cli.render import money
 from fleetyard.services.client import ApiError, Client
 from fleetyard.services.plan_history import PlanDiffOut, diff_plans
@@ -53,7 +54,7 @@ def diff_view(diffs: list[ResourceDiff]) -> Group:
 
 
 def revisions_table(rows: list[PlanRevisionOut]) -> Table:
-    t = Table(title="Plan revisions", title_justify="left")
+    t = table(title="Plan revisions")
     for col in ("Revision", "Created (UTC)", "By", "Action", "Changed", "Assignments", "Replicas", "Unplaced", "$/h"):
         t.add_column(col, justify="right" if col in ("Revision", "Assignments", "Replicas", "Unplaced", "$/h")
                      else "left")
@@ -71,7 +72,7 @@ def plan_diff_view(d: PlanDiffOut) -> Group:
                           "yellow" if d.changes else "green"))
     parts: list[Text | Table] = [head]
     if d.changes:
-        t = Table()
+        t = table()
         for col in ("Workload", "Site", "SKU", "Before", "After", "Change", "Why"):
             t.add_column(col, justify="right" if col in ("Before", "After") else "left")
         for c in d.changes:
@@ -121,8 +122,8 @@ def plan_diff(a: str, b: str, api: Client | None, output: Format) -> None:
     before, before_label = _side(a, api)
     after, after_label = _side(b, api)
     d = diff_plans(before, after, before_label, after_label)
-    if output is Format.json:
-        console.print_json(d.model_dump_json())
+    if structured(output):
+        emit(d.model_dump_json(), output)
     else:
         console.print(plan_diff_view(d))
 
@@ -183,6 +184,6 @@ def detailed_code(before: tuple[Plan | None, str], after: Plan, output: Format) 
     moved, appeared, disappeared or changed replicas (timing and solver fields never count);
     in table output, the changes follow the plan."""
     d = diff_plans(before[0], after, before[1], "this plan")
-    if output is not Format.json:
+    if not structured(output):
         console.print(plan_diff_view(d))
     return EXIT_CHANGES if d.changes else EXIT_OK

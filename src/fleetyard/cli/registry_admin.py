@@ -11,6 +11,7 @@ from typing import Annotated
 
 import typer
 
+from fleetyard.cli.output import emit, structured
 from fleetyard.cli.registry_common import (
     Format,
     FormatOpt,
@@ -104,7 +105,7 @@ def verify_cmd(
         store = open_registry(registry)
         with progress_bars(not quiet) as progress:
             rep = verify_store(store, progress=lambda d, t: progress("verify", d, t))
-        if as_json or output is Format.json:
+        if as_json or structured(output):
             doc = {
                 "ok": rep.ok,
                 "versions": rep.versions,
@@ -114,7 +115,7 @@ def verify_cmd(
                 "problems": [p.__dict__ for p in rep.problems],
                 "warnings": [p.__dict__ for p in rep.warnings],
             }
-            out.print_json(json.dumps(doc))
+            emit(json.dumps(doc), output, out)
         else:
             for p in rep.problems:
                 err.print(f"[red]{p.kind}:[/] {p.message}", soft_wrap=True)

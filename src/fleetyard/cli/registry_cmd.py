@@ -10,8 +10,8 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.table import Table
 
+from fleetyard.cli.output import emit, structured, table
 from fleetyard.cli.registry_common import (
     Format,
     FormatOpt,
@@ -158,12 +158,12 @@ def ls_cmd(
             }
             for m in versions
         ]
-        if as_json or output is Format.json:
-            out.print_json(json.dumps(rows))
+        if as_json or structured(output):
+            emit(json.dumps(rows), output, out)
             return
-        table = Table("VERSION", "SIZE", "FILES", "CREATED", "SIGNED", "ALIASES", box=None)
+        rows_table = table("VERSION", "SIZE", "FILES", "CREATED", "SIGNED", "ALIASES")
         for row in rows:
-            table.add_row(
+            rows_table.add_row(
                 row["ref"],
                 human_size(row["size"]),
                 str(row["files"]),
@@ -171,7 +171,7 @@ def ls_cmd(
                 "yes" if row["signed"] else "no",
                 ", ".join(row["aliases"]),
             )
-        out.print(table if rows else f"no versions in {store.url}")
+        out.print(rows_table if rows else f"no versions in {store.url}")
 
 
 @registry_app.command("show")
@@ -186,10 +186,10 @@ def show_cmd(
     """Show a version's metadata and files."""
     with errors():
         m = registry_store(registry, server, token).resolve(ref)
-        if as_json or output is Format.json:
+        if as_json or structured(output):
             doc = json.loads(m.to_json())
             doc["signature"] = m.signed
-            out.print_json(json.dumps(doc))
+            emit(json.dumps(doc), output, out)
             return
         out.print(
             f"[bold]{m.ref}[/]  {human_size(m.size)} in {len(m.files)} files, {m.chunk_count} chunks"
@@ -199,10 +199,10 @@ def show_cmd(
         )
         if m.labels:
             out.print("labels " + ", ".join(f"{k}={v}" for k, v in sorted(m.labels.items())))
-        table = Table("FILE", "SIZE", "MODE", box=None)
+        rows_table = table("FILE", "SIZE", "MODE")
         for f in m.files:
-            table.add_row(f.path, human_size(f.size), oct(f.mode))
-        out.print(table)
+            rows_table.add_row(f.path, human_size(f.size), oct(f.mode))
+        out.print(rows_table)
 
 
 @registry_app.command("diff")
@@ -218,7 +218,7 @@ def diff_cmd(
     """Files and bytes changed from A to B, and the bytes a site holding A must fetch."""
     with errors():
         d = diff_versions(registry_store(registry, server, token), a, b)
-        if as_json or output is Format.json:
+        if as_json or structured(output):
             doc = {
                 "a": d.a,
                 "b": d.b,
@@ -228,14 +228,14 @@ def diff_cmd(
                 "fetch_chunks": d.fetch_chunks,
                 "files": [f.__dict__ for f in d.files if f.status != "same"],
             }
-            out.print_json(json.dumps(doc))
+            emit(json.dumps(doc), output, out)
             return
-        table = Table("STATUS", "FILE", f"SIZE {d.a}", f"SIZE {d.b}", box=None)
+        rows_table = table("STATUS", "FILE", f"SIZE {d.a}", f"SIZE {d.b}")
         for f in d.files:
             if f.status != "same":
-                table.add_row(f.status, f.path, human_size(f.size_a), human_size(f.size_b))
-        if table.row_count:
-            out.print(table)
+                rows_table.add_row(f.status, f.path, human_size(f.size_a), human_size(f.size_b))
+        if rows_table.row_count:
+            out.print(rows_table)
         out.print(
             f"{d.a} -> {d.b}: {d.count('added')} added, {d.count('removed')} removed, "
             f"{d.count('changed')} changed, {d.count('same')} unchanged files; "

@@ -75,7 +75,7 @@ RegistryOpt = Annotated[
     ),
 ]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON instead of tables (same as --format json).")]
-FormatOpt = Annotated[Format, typer.Option("--format", "-o", help="Output: table or json.")]
+FormatOpt = Annotated[Format, typer.Option("--format", "-o", help="Output: table, wide, json or yaml.")]
 
 
 def default_registry() -> str:
@@ -158,11 +158,10 @@ def errors() -> Iterator[None]:
 
 
 def human_size(n: float) -> str:
-    for unit in ("B", "KB", "MB", "GB", "TB"):
-        if abs(n) < 1000 or unit == "TB":
-            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.2f} {unit}"
-        n /= 1000
-    return f"{n:.2f} TB"
+    """The CLI's one size format (cli/output.py)."""
+    from fleetyard.cli.output import size
+
+    return size(n)
 
 
 @contextmanager

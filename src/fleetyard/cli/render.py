@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 from rich.console import Console, Group
 from rich.table import Table
 from rich.text import Text
 
+from fleetyard.cli.output import table
 from fleetyard.placement.explain import SiteExplanation
 from fleetyard.spec.fleet import Fleet
 from fleetyard.spec.plan import Plan, ResilienceEntry, Unplaced
@@ -31,37 +33,54 @@ def plan_header(plan: Plan, fleet: Fleet, source: str) -> Text:
     )
 
 
-def workloads_table(plan: Plan) -> Table:
-    t = Table(title="Workloads", title_justify="left", expand=False, show_lines=False)
-    for col, kw in (("Workload", {"style": "bold"}), ("Type", {}), ("Prio", {"justify": "right"}),
-                    ("Repl.", {"justify": "right"}), ("Placement", {}), ("Why", {"style": "dim"})):
-        t.add_column(col, **kw)  # type: ignore[arg-type]
+NAME: dict[str, Any] = {"style": "bold", "no_wrap": True}
+RIGHT: dict[str, Any] = {"justify": "right", "no_wrap": True}
+
+
+def workloads_table(plan: Plan, wide: bool = False) -> Table:
+    """WORKLOAD, REPLICAS, PLACEMENT (and TYPE, PRIORITY, WHY with -o wide): 80 columns by default."""
+    cols: list[tuple[str, dict[str, Any]]] = [("WORKLOAD", NAME)]
+    if wide:
+        cols += [("TYPE", {"no_wrap": True}), ("PRIO", RIGHT)]
+    cols += [("REPLICAS", RIGHT), ("PLACEMENT", {})]
+    if wide:
+        cols.append(("WHY", {"style": "dim"}))
+    t = table(*cols, title="Workloads")
     short = {u.workload for u in plan.unplaced}
     for w in plan.workloads:
         name = Text(w.workload, style="bold red" if w.workload in short else "bold")
-        t.add_row(name, w.type, str(w.priority), str(w.replicas), w.placed, w.why)
+        row: list[Any] = [name]
+        if wide:
+            row += [w.type, str(w.priority)]
+        row += [str(w.replicas), w.placed]
+        if wide:
+            row.append(w.why)
+        t.add_row(*row)
     return t
 
 
 def unplaced_table(unplaced: Sequence[Unplaced], title: str = "Unplaced and unserved") -> Table:
-    t = Table(title=title, title_justify="left", title_style="bold red")
-    t.add_column("Workload", style="bold")
-    t.add_column("Replicas", justify="right")
-    t.add_column("Unserved rps")
-    t.add_column("Reasons")
+    t = table(("WORKLOAD", NAME), ("REPLICAS", RIGHT), "UNSERVED RPS", "REASONS", title=title,
+              title_style="bold red")
     for u in unplaced:
         unserved = ", ".join(f"{r} {v:g}" for r, v in u.unserved.items()) or "-"
         t.add_row(u.workload, str(u.replicas), unserved, "\n".join(f"- {r}" for r in u.reasons))
     return t
 
 
-def sites_table(plan: Plan, fleet: Fleet) -> Table:
-    t = Table(title="Sites", title_justify="left")
-    for col, kw in (("Site", {"style": "bold"}), ("Type", {}), ("CC", {}), ("GPUs used/total", {}),
-                    ("IT kW", {"justify": "right"}), ("Power", {"justify": "right"}),
-                    ("Cooling", {"justify": "right"}), ("$/h", {"justify": "right"}),
-                    ("kg CO2/h", {"justify": "right"}), ("Loss", {})):
-        t.add_column(col, **kw)  # type: ignore[arg-type]
+def sites_table(plan: Plan, fleet: Fleet, wide: bool = False) -> Table:
+    """SITE, GPUS used/total, IT KW, POWER, $/H, LOSS (and TYPE, CC, COOLING, CO2 with -o wide)."""
+    cols: list[tuple[str, dict[str, Any]]] = [("SITE", NAME)]
+    if wide:
+        cols += [("TYPE", {"no_wrap": True}), ("CC", {"no_wrap": True})]
+    cols += [("GPUS USED/TOTAL", {}), ("IT KW", RIGHT), ("POWER", RIGHT)]
+    if wide:
+        cols += [("COOLING", RIGHT)]
+    cols += [("$/H", RIGHT)]
+    if wide:
+        cols += [("KG CO2/H", RIGHT)]
+    cols += [("LOSS", {})]
+    t = table(*cols, title="Sites")
     res = {r.failed_site: r for r in plan.resilience}
     for s in plan.sites:
         spec = fleet.sites[s.site].spec
@@ -74,9 +93,17 @@ def sites_table(plan: Plan, fleet: Fleet) -> Table:
         else:
             loss = Text(f"NOT absorbable ({', '.join(u.workload for u in entry.unplaced[:2])}"
                         f"{', ...' if len(entry.unplaced) > 2 else ''})", style="red")
-        t.add_row(s.site, spec.type, spec.country, gpus, f"{s.it_kw:.1f}",
-                  _pct(s.it_kw, s.it_capacity_kw), _pct(s.it_kw, s.cooling_kw),
-                  money(s.cost_per_hour), f"{s.carbon_kg_per_hour:.1f}", loss)
+        row: list[Any] = [s.site]
+        if wide:
+            row += [spec.type, spec.country]
+        row += [gpus, f"{s.it_kw:.1f}", _pct(s.it_kw, s.it_capacity_kw)]
+        if wide:
+            row.append(_pct(s.it_kw, s.cooling_kw))
+        row.append(money(s.cost_per_hour))
+        if wide:
+            row.append(f"{s.carbon_kg_per_hour:.1f}")
+        row.append(loss if wide or entry is None or entry.absorbable else Text("NOT absorbable", style="red"))
+        t.add_row(*row)
     return t
 
 
@@ -146,11 +173,13 @@ def resilience_text(entries: Sequence[ResilienceEntry]) -> Text:
     )
 
 
-def render_plan(console: Console, plan: Plan, fleet: Fleet, source: str) -> None:
-    parts: list[object] = [plan_header(plan, fleet, source), workloads_table(plan)]
+def render_plan(console: Console, plan: Plan, fleet: Fleet, source: str, wide: bool = False) -> None:
+    """The plan as tables: 80 columns by default, every column with `wide` (-o wide)."""
+    parts: list[object] = [plan_header(plan, fleet, source), workloads_table(plan, wide)]
     if plan.unplaced:
         parts.append(unplaced_table(plan.unplaced))
-    parts.extend([sites_table(plan, fleet), totals_text(plan), burst_text(plan), resilience_text(plan.resilience)])
+    parts.extend([sites_table(plan, fleet, wide), totals_text(plan), burst_text(plan),
+                  resilience_text(plan.resilience)])
     if plan.deferred:
         parts.append(Text(f"Deferred (a schedule; see `fleetyard schedule`): {', '.join(plan.deferred)}"))
     for note in plan.solver.notes:
@@ -158,19 +187,23 @@ def render_plan(console: Console, plan: Plan, fleet: Fleet, source: str) -> None
     console.print(Group(*parts))  # type: ignore[arg-type]
 
 
-def explanation_table(rows: Sequence[SiteExplanation]) -> Table:
-    t = Table(title="Every site", title_justify="left")
-    for col, kw in (("Site", {"style": "bold"}), ("Verdict", {}), ("SKU", {}),
-                    ("$/h per replica", {"justify": "right"}), ("kg CO2/h", {"justify": "right"}),
-                    ("Latency", {}), ("Why", {})):
-        t.add_column(col, **kw)  # type: ignore[arg-type]
+def explanation_table(rows: Sequence[SiteExplanation], wide: bool = False) -> Table:
+    """SITE, VERDICT, SKU, $/H per replica, WHY (and KG CO2/H, LATENCY with -o wide)."""
+    cols: list[tuple[str, dict[str, Any]]] = [("SITE", NAME), ("VERDICT", {"no_wrap": True}), ("SKU", {}),
+                                              ("$/H", RIGHT)]
+    if wide:
+        cols += [("KG CO2/H", RIGHT), ("LATENCY", {})]
+    cols.append(("WHY", {}))
+    t = table(*cols, title="Every site")
     style = {"chosen": "bold green", "not chosen": "yellow", "rejected": "red"}
     order = {"chosen": 0, "not chosen": 1, "rejected": 2}
     for r in sorted(rows, key=lambda r: (order[r.verdict], r.cost_per_replica or 0.0, r.site)):
         sku = ", ".join(f"{k} x{n}" for k, n in r.replicas.items()) if r.replicas else (r.sku or "-")
         lat = ", ".join(f"{g} {v:.1f} ms" for g, v in r.latency_ms.items()) or "-"
-        t.add_row(r.site, Text(r.verdict, style=style[r.verdict]), sku,
-                  money(r.cost_per_replica) if r.cost_per_replica is not None else "-",
-                  f"{r.carbon_kg_per_replica:.2f}" if r.carbon_kg_per_replica is not None else "-",
-                  lat, "\n".join(f"- {m}" for m in r.reasons))
+        row: list[Any] = [r.site, Text(r.verdict, style=style[r.verdict]), sku,
+                          money(r.cost_per_replica) if r.cost_per_replica is not None else "-"]
+        if wide:
+            row += [f"{r.carbon_kg_per_replica:.2f}" if r.carbon_kg_per_replica is not None else "-", lat]
+        row.append("\n".join(f"- {m}" for m in r.reasons))
+        t.add_row(*row)
     return t

@@ -21,6 +21,7 @@ from rich.table import Table
 
 from fleetyard.cli.common import EXIT_ERROR, EXIT_INVALID, EXIT_RESULT, Format, console, fail
 from fleetyard.cli.contexts import connection_or_exit
+from fleetyard.cli.output import structured
 from fleetyard.cli.rollout_render import rollout_view, rollouts_table
 from fleetyard.cli.server_cmd import DEFAULT_SERVER, FormatOpt, ServerOpt, TokenOpt, _json
 from fleetyard.services.client import ApiError, Client, InvalidServerUrl
@@ -70,20 +71,20 @@ def status(
         _fail(exc)
         return
     if not watch:
-        _json(rows[0] if workload else rows) if output is Format.json else console.print(_render(rows, workload))
+        _json(rows[0] if workload else rows, output) if structured(output) else console.print(_render(rows, workload))
     if watch and any(r.state in ("rolled_back", "aborted") for r in rows):
         raise typer.Exit(EXIT_RESULT)
 
 
 def _watch(api: Client, workload: str | None, rows: list[RolloutOut], interval: float,
            output: Format) -> list[RolloutOut]:
-    if output is Format.json:  # one JSON document per change, then the last one
+    if structured(output):  # one JSON document per change, then the last one
         last = ""
         while True:
             doc = (rows[0] if workload else rows)
             text = doc.model_dump_json() if isinstance(doc, RolloutOut) else str([r.model_dump_json() for r in doc])
             if text != last:
-                _json(doc)
+                _json(doc, output)
                 last = text
             if all(r.state in TERMINAL for r in rows):
                 return rows
@@ -109,8 +110,8 @@ def _act(action: str, workload: str, server: str, token: str | None, output: For
     except ApiError as exc:
         _fail(exc)
         return
-    if output is Format.json:
-        _json(r)
+    if structured(output):
+        _json(r, output)
     else:
         console.print(rollout_view(r))
 

@@ -9,6 +9,7 @@ from rich.console import Group
 from rich.table import Table
 from rich.text import Text
 
+from fleetyard.cli.output import table
 from fleetyard.cli.server_render import ago
 from fleetyard.services.wire import RolloutOut
 
@@ -28,7 +29,7 @@ def _wave_no(r: RolloutOut) -> str:
 
 
 def rollouts_table(rows: Sequence[RolloutOut]) -> Table:
-    t = Table("Workload", "From", "To", "State", "Waves done", "Updated", "Reason", box=None)
+    t = table("Workload", "From", "To", "State", "Waves done", "Updated", "Reason")
     now = datetime.now(UTC)
     for r in rows:
         t.add_row(r.workload, r.from_ or "-", r.to, _state(r.state), _wave_no(r), ago(r.updated_at, now),
@@ -43,7 +44,7 @@ def rollout_view(r: RolloutOut) -> Group:
     parts: list[Text | Table] = [head]
     if r.reason:
         parts.append(Text(f"Reason: {r.reason}", style=STATE_STYLE.get(r.state, "")))
-    t = Table("Wave", "Sites", "State", "Started", "Why these sites / reason", box=None)
+    t = table("Wave", "Sites", "State", "Started", "Why these sites / reason")
     now = datetime.now(UTC)
     for w in r.waves:
         detail = Text(w.why, style="dim")

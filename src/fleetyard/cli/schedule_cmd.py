@@ -19,6 +19,7 @@ from typing import Annotated
 import typer
 
 from fleetyard.cli.common import EXIT_RESULT, Format, console, did_you_mean, fail, load_or_exit
+from fleetyard.cli.output import emit, structured
 from fleetyard.cli.schedule_render import render_schedule
 from fleetyard.energy.schedule import schedule_fleet
 from fleetyard.energy.timeline import TraceGap
@@ -103,7 +104,7 @@ def schedule(
         "none: a trace that does not cover the horizon is an error; repeat-daily: repeat its days."))
     ] = ExtendName.none,
     slot: Annotated[str, typer.Option("--slot", help="Slot length: 1h, 30m, 15m.")] = "1h",
-    output: Annotated[Format, typer.Option("--format", "-o", help="Output: table or json.")] = Format.table,
+    output: Annotated[Format, typer.Option("--format", "-o", help="Output: table, wide, json or yaml.")] = Format.table,
     strategy: Annotated[str, typer.Option("--strategy", "-s", help=(
         f"Planner of the always-on work, one of: {', '.join(STRATEGIES)}."))] = "optimizer",
     fail_on_unscheduled: Annotated[bool, typer.Option(help="Exit 3 if any deferrable job is unscheduled.")] = False,
@@ -125,8 +126,8 @@ def schedule(
         fail(str(exc))
     except ValueError as exc:
         fail(f"--horizon/--slot: {exc}")
-    if output is Format.json:
-        console.print_json(result.model_dump_json())
+    if structured(output):
+        emit(result.model_dump_json(), output)
     else:
         render_schedule(console, result, ", ".join(str(p) for p in paths))
     if fail_on_unscheduled and result.unscheduled:

@@ -6,6 +6,7 @@ from rich.console import Console, Group
 from rich.table import Table
 from rich.text import Text
 
+from fleetyard.cli.output import table
 from fleetyard.cli.render import money
 from fleetyard.spec.timeplan import Schedule, ScheduledJob, Unscheduled
 
@@ -22,7 +23,7 @@ def _span(job: ScheduledJob) -> tuple[str, str]:
 
 
 def jobs_table(s: Schedule) -> Table:
-    t = Table(title="Schedule", title_justify="left")
+    t = table(title="Schedule")
     for col, kw in (("Workload", {"style": "bold"}), ("Site", {}), ("SKU", {}), ("Repl.", {"justify": "right"}),
                     ("Start", {}), ("End", {}), ("Runs", {"justify": "right"}), ("kWh", {"justify": "right"}),
                     ("kg CO2", {"justify": "right"}), ("Cost", {"justify": "right"}),
@@ -40,7 +41,7 @@ def jobs_table(s: Schedule) -> Table:
 
 
 def unscheduled_table(items: list[Unscheduled], title: str = "Unscheduled") -> Table:
-    t = Table(title=title, title_justify="left", title_style="bold red")
+    t = table(title=title, title_style="bold red")
     t.add_column("Workload", style="bold")
     t.add_column("Reasons")
     for u in items:

@@ -23,10 +23,11 @@ from typing import Annotated, Any
 
 import typer
 import yaml
-from pydantic import BaseModel, TypeAdapter, ValidationError
+from pydantic import BaseModel, ValidationError
 
 from fleetyard.cli.common import EXIT_ERROR, EXIT_INVALID, Format, console, err, fail, print_problems
 from fleetyard.cli.contexts import connection_or_exit
+from fleetyard.cli.output import emit, structured
 from fleetyard.cli.plan_history_cmd import diff_view, revisions_table
 from fleetyard.cli.server_render import (
     apply_view,
@@ -52,7 +53,7 @@ ServerOpt = Annotated[str, typer.Option("--server", envvar="FLEETYARD_SERVER", s
 TokenOpt = Annotated[str | None, typer.Option("--token", envvar="FLEETYARD_TOKEN", show_default=False,
                                               help="Bearer token (or FLEETYARD_TOKEN; better: --token-file "
                                                    "or a context).")]
-FormatOpt = Annotated[Format, typer.Option("--format", "-o", help="Output: table or json.")]
+FormatOpt = Annotated[Format, typer.Option("--format", "-o", help="Output: table, wide, json or yaml.")]
 token_app = typer.Typer(help="Create, list and revoke API tokens.", no_args_is_help=True)
 
 
@@ -80,11 +81,9 @@ def _api(server: str, token: str | None) -> Iterator[Client]:
         fail(exc.message, code)
 
 
-def _json(value: BaseModel | list[Any]) -> None:
-    if isinstance(value, BaseModel):
-        console.print_json(value.model_dump_json())
-    else:
-        console.print_json(TypeAdapter(list[Any]).dump_json(value).decode())
+def _json(value: BaseModel | list[Any], output: Format = Format.json) -> None:
+    """A result as JSON or YAML (cli/output.py)."""
+    emit(value, output)
 
 
 def server(
@@ -142,8 +141,8 @@ def apply(
     with _api(server, token) as api:
         result = api.apply(specs, dry_run=dry_run)
     print_problems([Problem(p.file, p.line, p.path, p.message, p.severity) for p in result.warnings])
-    if output is Format.json:
-        _json(result)
+    if structured(output):
+        _json(result, output)
     else:
         console.print(apply_view(result, "applied"))
         console.print(diff_view(result.diff))
@@ -175,23 +174,23 @@ def get(
     with _api(server, token) as api:
         if kind == "revisions":
             revs = api.plan_revisions(limit=500)
-            _json(revs) if output is Format.json else console.print(revisions_table(revs))
+            _json(revs, output) if structured(output) else console.print(revisions_table(revs))
         elif kind == "plan":
             p = api.plan(revision)
-            _json(p) if output is Format.json else console.print(plan_view(p))
+            _json(p, output) if structured(output) else console.print(plan_view(p))
         elif kind == "models":
             models = api.models()
-            _json(models) if output is Format.json else console.print(models_table(models))
+            _json(models, output) if structured(output) else console.print(models_table(models))
         elif name is not None:
             r = api.resource(kind, name)
-            if output is Format.json:
-                _json(r)
+            if structured(output):
+                _json(r, output)
             else:
                 console.print(yaml.safe_dump(r.document, sort_keys=False).rstrip(), highlight=False,
                               markup=False)
         else:
             rows = api.resources(kind)
-            _json(rows) if output is Format.json else console.print(resources_table(kind, rows))
+            _json(rows, output) if structured(output) else console.print(resources_table(kind, rows))
 
 
 def delete(
@@ -205,7 +204,10 @@ def delete(
     """Delete a resource and re-plan (refused if the rest of the fleet would not validate)."""
     with _api(server, token) as api:
         result = api.delete(kind, name, dry_run=dry_run)
-    _json(result) if output is Format.json else console.print(apply_view(result, "deleted"), diff_view(result.diff))
+    if structured(output):
+        _json(result, output)
+    else:
+        console.print(apply_view(result, "deleted"), diff_view(result.diff))
 
 
 def status(server: ServerOpt = DEFAULT_SERVER, token: TokenOpt = None, output: FormatOpt = Format.table,
@@ -221,8 +223,8 @@ def status(server: ServerOpt = DEFAULT_SERVER, token: TokenOpt = None, output: F
 
 
 def _show_status(st: Any, output: Format, *, lines: bool = False) -> None:
-    if output is Format.json:
-        console.print(json_line(st), highlight=False, soft_wrap=True) if lines else _json(st)
+    if structured(output):
+        console.print(json_line(st), highlight=False, soft_wrap=True) if lines else _json(st, output)
         return
     console.print(status_table(st))
     if st.deferred:
@@ -238,7 +240,7 @@ def audit(
     """Who changed what, when (newest first); `--format json` includes before/after."""
     with _api(server, token) as api:
         rows = api.audit(limit)
-    _json(rows) if output is Format.json else console.print(audit_table(rows))
+    _json(rows, output) if structured(output) else console.print(audit_table(rows))
 
 
 @token_app.command("create")
@@ -264,8 +266,8 @@ def token_create(
         with _api(server, token) as api:
             r: Role = request.role
             created = api.create_token(r, request.site, ttl_hours=request.ttl_hours, description=description)
-    if output is Format.json:
-        _json(created)
+    if structured(output):
+        _json(created, output)
         return
     scope = f", site {created.site}" if created.site else ""
     err.print(f"created token {created.id} ({created.role}{scope}); it is shown only now:", highlight=False)
@@ -299,7 +301,7 @@ def token_ls(server: ServerOpt = DEFAULT_SERVER, token: TokenOpt = None, output:
     """Active tokens (admin only), without their secrets."""
     with _api(server, token) as api:
         rows = api.tokens()
-    _json(rows) if output is Format.json else console.print(tokens_table(rows))
+    _json(rows, output) if structured(output) else console.print(tokens_table(rows))
 
 
 @token_app.command("revoke")

@@ -11,6 +11,7 @@ from rich.console import Group
 from rich.table import Table
 from rich.text import Text
 
+from fleetyard.cli.output import size, table
 from fleetyard.cli.render import money, resilience_text, totals_text, unplaced_table, workloads_table
 from fleetyard.services.wire import (
     ApplyResult,
@@ -27,14 +28,6 @@ from fleetyard.spec.trace import format_time
 
 __all__ = ["apply_view", "audit_table", "deferred_table", "events_table", "models_table", "plan_view",
            "resources_table", "status_table", "tokens_table"]
-
-
-def size(n: float) -> str:
-    for unit in ("B", "KB", "MB", "GB", "TB"):
-        if abs(n) < 1000 or unit == "TB":
-            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
-        n /= 1000
-    return f"{n:.1f} TB"
 
 
 def ago(at: datetime | None, now: datetime | None = None) -> str:
@@ -58,13 +51,13 @@ def apply_view(r: ApplyResult, verb: str) -> Group:
     parts: list[Any] = [head]
     changed = [c for c in r.changes if c.action != "unchanged"]
     if changed:
-        t = Table("Resource", "Change", box=None, title="Resources", title_justify="left")
+        t = table("Resource", "Change", title="Resources")
         style = {"created": "green", "updated": "yellow", "deleted": "red"}
         for c in changed:
             t.add_row(f"{c.kind}/{c.name}", Text(c.action, style=style.get(c.action, "")))
         parts.append(t)
     if r.plan_changes:
-        t = Table(title="Plan changes", title_justify="left")
+        t = table(title="Plan changes")
         for col in ("Workload", "Site", "SKU", "Before", "After", "Change"):
             t.add_column(col, justify="right" if col in ("Before", "After", "Change") else "left")
         for p in r.plan_changes:
@@ -95,7 +88,7 @@ def resources_table(kind: str, rows: Sequence[ResourceOut]) -> Table:
         "flags": ("Name", "Type", "Default", "Rules", "Enabled", "Source", "Updated"),
     }
     cols = columns.get(kind, ("Name", "Source", "Updated"))
-    t = Table(*cols, box=None)
+    t = table(*cols)
     for r in rows:
         s = _spec(r.document)
         tail = (r.source, r.updated_at.strftime("%Y-%m-%d %H:%M:%S"))
@@ -132,7 +125,7 @@ def plan_view(p: PlanOut) -> Group:
 
 
 def models_table(rows: Sequence[ModelOut]) -> Table:
-    t = Table("Version", "Size", "Files", "Created", "Signed", "Aliases", box=None)
+    t = table("Version", "Size", "Files", "Created", "Signed", "Aliases")
     for m in rows:
         t.add_row(m.ref, size(m.size), str(m.files), m.created[:19].replace("T", " "),
                   "yes" if m.signed else "no", ", ".join(m.aliases))
@@ -140,7 +133,7 @@ def models_table(rows: Sequence[ModelOut]) -> Table:
 
 
 def status_table(st: FleetStatus) -> Table:
-    t = Table(title=f"Fleet status, plan revision {st.revision}", title_justify="left")
+    t = table(title=f"Fleet status, plan revision {st.revision}")
     for col in ("Site", "Heartbeat", "Revision", "Models", "Fetched", "Replicas run/ok/want", "Sync", "Health"):
         t.add_column(col)
     now = datetime.now(UTC)
@@ -169,8 +162,8 @@ def status_table(st: FleetStatus) -> Table:
 
 def deferred_table(st: FleetStatus) -> Table:
     """Deferred jobs (issue 11): where and when each runs next, or why it is unscheduled."""
-    t = Table("Deferred job", "State", "Site", "SKU", "Replicas", "Next slot (UTC)", box=None,
-              title="Deferred work", title_justify="left")
+    t = table("Deferred job", "State", "Site", "SKU", "Replicas", "Next slot (UTC)",
+              title="Deferred work")
     style = {"running": "green", "waiting": "cyan", "done": "dim", "unscheduled": "red"}
     for d in st.deferred:
         if d.state == "unscheduled":
@@ -195,14 +188,14 @@ def _health(s: SiteStatus, now: datetime) -> Text:
 
 
 def audit_table(rows: Sequence[AuditEntry]) -> Table:
-    t = Table("ID", "At (UTC)", "Actor", "Action", "Target", box=None)
+    t = table("ID", "At (UTC)", "Actor", "Action", "Target")
     for e in rows:
         t.add_row(str(e.id), e.at.strftime("%Y-%m-%d %H:%M:%S"), e.actor, e.action, e.target)
     return t
 
 
 def events_table(rows: Sequence[EventOut]) -> Table:
-    t = Table("ID", "At (UTC)", "Kind", "Subject", "Message", box=None)
+    t = table("ID", "At (UTC)", "Kind", "Subject", "Message")
     style = {"site.down": "bold red", "site.up": "green", "rollout.wave_failed": "red", "rollout.rolled_back": "red"}
     for e in rows:
         t.add_row(str(e.id), e.at.strftime("%Y-%m-%d %H:%M:%S"), Text(e.kind, style=style.get(e.kind, "")),
@@ -211,7 +204,7 @@ def events_table(rows: Sequence[EventOut]) -> Table:
 
 
 def tokens_table(rows: Sequence[TokenOut]) -> Table:
-    t = Table("ID", "Role", "Site", "Created", "Expires", "Description", box=None)
+    t = table("ID", "Role", "Site", "Created", "Expires", "Description")
     for k in rows:
         t.add_row(k.id, k.role, k.site or "-", k.created_at.strftime("%Y-%m-%d %H:%M"),
                   k.expires_at.strftime("%Y-%m-%d %H:%M") if k.expires_at else "never", k.description)

@@ -19,6 +19,7 @@ from rich.table import Table
 from rich.text import Text
 
 from fleetyard.cli.common import Format, console, did_you_mean, fail, load_or_exit
+from fleetyard.cli.output import emit, structured, table
 from fleetyard.cli.render import money
 from fleetyard.energy.tco import HYPERSCALER, LINES, BreakEven, Comparison, compare, report
 from fleetyard.energy.tco_load import TcoInputError, planned_load
@@ -40,7 +41,7 @@ def tco(
     utilization: Annotated[float | None, typer.Option("--utilization", min=0.01, max=1.0, show_default=False,
                                                       help=("Share of hours the GPUs do useful work "
                                                             "(default: from the plan, see docs/tco.md)."))] = None,
-    output: Annotated[Format, typer.Option("--format", "-o", help="Output: table or json.")] = Format.table,
+    output: Annotated[Format, typer.Option("--format", "-o", help="Output: table, wide, json or yaml.")] = Format.table,
     chart: Annotated[Path | None, typer.Option("--chart", show_default=False,
                                                help="Also draw the comparison to this .svg or .png file.")] = None,
     strategy: Annotated[str, typer.Option("--strategy", "-s", help=(
@@ -70,8 +71,8 @@ def tco(
         from fleetyard.cli.tco_chart import write_chart
         write_chart(comparison, chart, f"TCO of {source}: {comparison.load.total_gpus} GPUs, "
                                        f"{fleet.cost_model.spec.years}-year hardware")
-    if output is Format.json:
-        console.print_json(json.dumps(report(comparison)))
+    if structured(output):
+        emit(json.dumps(report(comparison)), output)
         return
     console.print(_header(comparison, source, strategy))
     console.print(annual_table(comparison))
@@ -96,7 +97,7 @@ def _header(c: Comparison, source: str, strategy: str) -> Text:
 
 def annual_table(c: Comparison) -> Table:
     load = c.load
-    t = Table(title=f"Cost per year at {load.utilization:.0%} utilization", title_justify="left")
+    t = table(title=f"Cost per year at {load.utilization:.0%} utilization")
     t.add_column("Option", style="bold")
     t.add_column("Sites", justify="right")
     for name in ("Capex/yr", *(n.capitalize() for n in LINES if n != "capex"), "Total/yr"):
@@ -118,8 +119,7 @@ def _break_even(be: BreakEven) -> Text:
 
 def per_hour_table(c: Comparison) -> Table:
     load = c.load
-    t = Table(title="Per delivered GPU-hour; break-even: the utilization above which owning beats renting",
-              title_justify="left")
+    t = table(title="Per delivered GPU-hour; break-even: the utilization above which owning beats renting")
     for col, kw in (("Option", {"style": "bold"}), ("$/GPU-h", {"justify": "right"}),
                     ("Fixed/yr", {"justify": "right"}), ("Variable $/used GPU-h", {"justify": "right"}),
                     ("Break-even vs on-demand", {"justify": "right"}),

@@ -45,8 +45,10 @@ class _NoAliases(yaml.SafeDumper):
         return True
 
 
-def to_yaml(doc: Mapping[str, Any]) -> bytes:
-    return yaml.dump(dict(doc), Dumper=_NoAliases, sort_keys=False, default_flow_style=False,
+def to_yaml(doc: Mapping[str, Any] | list[Any]) -> bytes:
+    """YAML in the data's own key order, without anchors (also the CLI's `-o yaml`)."""
+    data = dict(doc) if isinstance(doc, Mapping) else doc
+    return yaml.dump(data, Dumper=_NoAliases, sort_keys=False, default_flow_style=False,
                      allow_unicode=True, width=4096).encode()
 
 
