@@ -110,7 +110,7 @@ def test_wrong_kind_name_or_format_is_one_line_exit_2(server: ServerProcess) -> 
     code, _, err = run(server, "describe", "workloda", "chat-eu")
     assert code == 2 and "expected site or workload (did you mean 'workload'?)" in err
     code, _, err = run(server, "describe", "site", "par-1", "-o", "xml")
-    assert code == 2 and "--format: expected one of table, json, yaml" in err
+    assert code == 2 and "--format: expected one of table, wide, json, yaml" in err
 
 
 def test_describe_site_shows_its_events_and_why_it_is_unavailable(

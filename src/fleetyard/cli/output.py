@@ -46,12 +46,12 @@ def emit(value: Any, output: Format | str, out: Console | None = None) -> None:
 
 
 def table(*columns: str | tuple[str, dict[str, Any]], title: str | None = None, title_style: str = "bold") -> Table:
-    """The CLI's one table style: kubectl-like, no borders, bold header, a title on the left.
+    """The CLI's one table style: Rich's default box (heavy header rule, light column rules, which
+    scripts and tests split on `│`), bold header, a title on the left.
 
     A column is a header or (header, Rich column options). Name columns should pass
     `{"no_wrap": True}` so names are never cut (other columns wrap instead)."""
-    t = Table(title=title, title_justify="left", title_style=title_style, box=None, header_style="bold",
-              pad_edge=False, show_edge=False, padding=(0, 1))
+    t = Table(title=title, title_justify="left", title_style=title_style, header_style="bold")
     for col in columns:
         name, kw = (col, {}) if isinstance(col, str) else col
         t.add_column(name, **kw)
