@@ -26,3 +26,8 @@ def test_help_has_no_bool_noise(command: list[str]) -> None:
     assert r.returncode == 0 and "Usage:" in r.stdout
     assert "<bool>" not in r.stdout
     assert max(len(line) for line in r.stdout.splitlines()) <= 80
+
+
+def test_shell_completion_script() -> None:
+    r = fleetyard("--show-completion", "bash")
+    assert r.returncode == 0 and "COMP_WORDS" in r.stdout and "complete -o default -F" in r.stdout

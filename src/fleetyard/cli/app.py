@@ -40,7 +40,7 @@ app = typer.Typer(
     name="fleetyard",
     help="Control plane for running AI on a fleet of small data centers.",
     no_args_is_help=True,
-    add_completion=False,
+    add_completion=True,  # --install-completion / --show-completion (bash, zsh, fish, PowerShell)
     pretty_exceptions_enable=False,
 )
 
