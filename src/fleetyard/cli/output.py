@@ -7,15 +7,17 @@ no anchors); `wide` is the table with its wide columns (`table` fits 80 columns)
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from pydantic import BaseModel, TypeAdapter
 from rich.console import Console
 from rich.table import Table
 
-from fleetyard.cli.common import Format, console
+from fleetyard.cli.common import Format, console, err
 
-__all__ = ["emit", "jsonable", "size", "structured", "table"]
+__all__ = ["emit", "jsonable", "size", "structured", "table", "working"]
 
 
 def structured(output: Format | str) -> bool:
@@ -63,3 +65,14 @@ def size(n: float) -> str:
     import humanize
 
     return str(humanize.naturalsize(n, format="%.1f"))
+
+
+@contextmanager
+def working(text: str) -> Iterator[None]:
+    """A spinner on stderr while work that can take seconds runs (plan, whatif, apply); only
+    when stderr is a terminal, so pipes, JSON output and logs stay clean."""
+    if not err.is_terminal:
+        yield
+        return
+    with err.status(text, spinner="dots"):
+        yield

@@ -18,7 +18,7 @@ from fleetyard.cli.common import (
     fail,
     load_or_exit,
 )
-from fleetyard.cli.output import emit, structured, table
+from fleetyard.cli.output import emit, structured, table, working
 from fleetyard.cli.plan_history_cmd import detailed_code, invalid_exits, plan_diff_command, previous_plan
 from fleetyard.cli.plan_time import AtOpt, DayOpt, ExtendChoice, ExtendOpt, at_fleet, over_day_text, with_over_day
 from fleetyard.cli.render import explanation_table, money, render_plan, unplaced_table
@@ -117,7 +117,8 @@ def plan(
             from fleetyard.placement.movecost import running_from_assignments
 
             opts = replace(opts, current=running_from_assignments(before[0].assignments), replan="full")
-        result = planned(fleet, opts, at, day, extend)
+        with working(f"planning {len(fleet.workloads)} workloads on {len(fleet.sites)} sites"):
+            result = planned(fleet, opts, at, day, extend)
     if structured(output):
         emit(result.model_dump_json(), output)
     else:
@@ -188,20 +189,21 @@ def whatif(
     for site in fail_sites:
         if site not in fleet.sites:
             fail(f"--fail: unknown site '{site}'{did_you_mean(site, list(fleet.sites))}")
-    planner = Planner(fleet)
-    before = planner.place(opts)
-    before_plan = planner.to_plan(before, dataclasses.replace(opts, resilience=False))
-    no_resilience = dataclasses.replace(opts, resilience=False)
-    if replan:
-        after_planner = Planner(fleet.without_sites(fail_sites))
-        after = after_planner.place(opts)
-        changed = list(fleet.workloads)
-        after_plan = after_planner.to_plan(after, no_resilience)
-    else:
-        result = failover(planner, before, fail_sites, exact=strategy == "optimizer", options=opts.optimizer)
-        after_planner, after, changed = planner, result.after, result.affected
-        after_plan = planner.to_plan(after, no_resilience, down=fail_sites)
-    diff = moves(planner, before, after_planner, after, changed)
+    with working(f"planning with and without {', '.join(fail_sites)}"):
+        planner = Planner(fleet)
+        before = planner.place(opts)
+        before_plan = planner.to_plan(before, dataclasses.replace(opts, resilience=False))
+        no_resilience = dataclasses.replace(opts, resilience=False)
+        if replan:
+            after_planner = Planner(fleet.without_sites(fail_sites))
+            after = after_planner.place(opts)
+            changed = list(fleet.workloads)
+            after_plan = after_planner.to_plan(after, no_resilience)
+        else:
+            result = failover(planner, before, fail_sites, exact=strategy == "optimizer", options=opts.optimizer)
+            after_planner, after, changed = planner, result.after, result.affected
+            after_plan = planner.to_plan(after, no_resilience, down=fail_sites)
+        diff = moves(planner, before, after_planner, after, changed)
     if replan:
         before_short = {u.workload: u for u in before_plan.unplaced}
         worse = [u for u in after_plan.unplaced

@@ -27,7 +27,7 @@ from pydantic import BaseModel, ValidationError
 
 from fleetyard.cli.common import EXIT_ERROR, EXIT_INVALID, Format, console, err, fail, print_problems
 from fleetyard.cli.contexts import connection_or_exit
-from fleetyard.cli.output import emit, structured
+from fleetyard.cli.output import emit, structured, working
 from fleetyard.cli.plan_history_cmd import diff_view, revisions_table
 from fleetyard.cli.server_render import (
     apply_view,
@@ -139,7 +139,8 @@ def apply(
                   highlight=False)
         raise typer.Exit(EXIT_INVALID)
     with _api(server, token) as api:
-        result = api.apply(specs, dry_run=dry_run)
+        with working("applying and re-planning" + (" (dry run)" if dry_run else "")):
+            result = api.apply(specs, dry_run=dry_run)
     print_problems([Problem(p.file, p.line, p.path, p.message, p.severity) for p in result.warnings])
     if structured(output):
         _json(result, output)
