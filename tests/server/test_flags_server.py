@@ -61,8 +61,9 @@ def test_flags_reach_each_site_resolved_for_it(server: ServerProcess) -> None:
     got = CliRunner().invoke(app, ["get", "flags", "--server", server.url, "--token", server.admin_token],
                              env={"COLUMNS": "200"})
     assert got.exit_code == 0, got.stderr
-    row = next((line for line in got.stdout.splitlines() if line.strip().startswith("new-tokenizer")), "")
-    assert row.split()[:5] == ["new-tokenizer", "boolean", "false", "1", "yes"], got.stdout
+    rows = [[c.strip() for c in line.strip("│ ").split("│")] for line in got.stdout.splitlines()]
+    row = next((r for r in rows if r[0] == "new-tokenizer"), [])
+    assert row[:5] == ["new-tokenizer", "boolean", "false", "1", "yes"], got.stdout
 
     fra = _agent(server, "fra-1").desired("fra-1")  # DE, nearest eu-central
     par = _agent(server, "par-1").desired("par-1")  # FR, nearest eu-west

@@ -149,7 +149,7 @@ def test_wrong_expired_and_agent_tokens_get_a_reason_and_no_cookie(server: Serve
         assert time.monotonic() < deadline, "the one-second token never expired"
         time.sleep(0.2)
     with _browser(server) as c:
-        for secret, why in (("fy_wrong", "unknown token"), (expiring, "expired"), (agent, "agent token"),
+        for secret, why in (("fy_wrong", "unknown token"), (expiring, "expired"), (agent, "has role agent"),
                             ("", "enter a token")):
             r = c.post("/ui/login", data={"token": secret}, headers={"Origin": server.url})
             assert r.status_code == 401 and "set-cookie" not in r.headers, secret

@@ -90,7 +90,7 @@ def test_revoking_the_token_ends_the_session(db: Database) -> None:
 def test_wrong_expired_and_agent_tokens_make_no_session(db: Database) -> None:
     _id, expiring = _token(db, "viewer", ttl_hours=1)
     _id, agent = _token(db, "agent", site="fra-1")
-    cases = {"fy_unknown": "unknown token", expiring: "expired", agent: "agent token"}
+    cases = {"fy_unknown": "unknown token", expiring: "expired", agent: "has role agent"}
     for secret, why in cases.items():
         with db.session() as s, pytest.raises(Unauthorized, match=why):
             start_session(s, secret, now=NOW + timedelta(hours=1))
