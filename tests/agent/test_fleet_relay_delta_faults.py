@@ -158,7 +158,9 @@ def test_a_good_version_then_a_rollback_that_fetches_nothing(fleet: LocalFleet) 
     store.backend.close()  # type: ignore[attr-defined]
     before = {s: metric(fleet, s, "fleetyard_agent_bytes_fetched_total") for s in ALL}
     fleet.apply(root / "spec")
-    st = fleet.wait_for(fleet.running(ALL, "m:2"), "m:2 running again at every site")
+    back = fleet.running(ALL, "m:2")  # replicas on m:2 and every site's report naming it active (one heartbeat
+    st = fleet.wait_for(lambda st: back(st) and all(s.active == {"m": "m:2"} for s in st.sites if s.site in ALL),
+                        "m:2 running and active again at every site")  # may separate them on a busy machine)
     for s in st.sites:
         assert s.active == {"m": "m:2"}
         assert metric(fleet, s.site, "fleetyard_agent_bytes_fetched_total") == before[s.site]

@@ -22,7 +22,8 @@ def fleetyard(*args: str, columns: int = 200, **env: str) -> subprocess.Complete
                           env={**ENV, "COLUMNS": str(columns), **env}, check=False)
 
 
-TIMING = {"seconds", "stage_seconds", "baseline_seconds", "wall_seconds", "age_s", "last_heartbeat"}  # the clock, not the data
+# the clock, not the data
+TIMING = {"seconds", "stage_seconds", "baseline_seconds", "wall_seconds", "age_s", "last_heartbeat"}
 
 
 def untimed(value: object) -> object:

@@ -145,6 +145,7 @@ def test_cli_push_to_server(server: ServerProcess, tmp_path: Path) -> None:
     again = runner.invoke(app, ["registry", "push", str(model), "cli-llm:1", "-q"], env=env)
     assert again.exit_code == 2 and "already exists" in again.stderr
     bad = runner.invoke(app, ["registry", "push", str(model), "cli-llm:2", "-q"], env={**env, "FLEETYARD_TOKEN": "x"})
-    assert bad.exit_code == 2 and "token refused" in bad.stderr  # a refused token is wrong input: exit 2 and "Traceback" not in bad.stderr
+    # a refused token is wrong input: exit 2
+    assert bad.exit_code == 2 and "token refused" in bad.stderr and "Traceback" not in bad.stderr
     listed = runner.invoke(app, ["get", "models", "--format", "json"], env=env)
     assert listed.exit_code == 0 and '"cli-llm:1"' in listed.stdout
