@@ -1,5 +1,5 @@
 """`python -m fleetyard` runs the CLI."""
 
-from fleetyard.cli.app import main
+from fleetyard.cli.main import main
 
 main()

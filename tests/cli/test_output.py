@@ -51,6 +51,7 @@ OFFLINE = [
     ("whatif", str(EXAMPLES), "--fail", "fra-1"),
     ("schedule", str(EXAMPLES)),
     ("tco", str(EXAMPLES)),
+    ("catalog",),
 ]
 
 

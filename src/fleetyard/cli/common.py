@@ -7,12 +7,15 @@ import os
 from collections.abc import Sequence
 from enum import StrEnum
 from pathlib import Path
-from typing import NoReturn
+from typing import TYPE_CHECKING, NoReturn
 
 import typer
 from rich.console import Console
 
-from fleetyard.spec import Fleet, Problem, SpecError, load_fleet
+from fleetyard.spec.errors import Problem
+
+if TYPE_CHECKING:
+    from fleetyard.spec import Fleet
 
 EXIT_OK = 0
 EXIT_ERROR = 1
@@ -45,6 +48,8 @@ def print_problems(problems: Sequence[Problem]) -> None:
 
 def load_or_exit(paths: Sequence[Path]) -> Fleet:
     """Load and validate the fleet; on any error print every problem and exit 2."""
+    from fleetyard.spec import SpecError, load_fleet
+
     try:
         loaded = load_fleet(paths)
     except SpecError as exc:

@@ -247,8 +247,14 @@ def whatif(
         raise typer.Exit(EXIT_RESULT)
 
 
-def catalog() -> None:
+def catalog(output: FormatOpt = Format.table) -> None:
     """The built-in GPU catalog (memory, board power, default replica power, link inside a server)."""
+    if structured(output):
+        emit([{"sku": m.sku, "vendor": m.vendor, "memoryGB": m.memory_gb, "tdpW": m.tdp_w,
+               "replicaKWPerGPU": round(m.tdp_w * SERVER_POWER_FACTOR / 1000, 4),
+               "link": m.interconnect.describe(), "gpusPerServer": m.gpus_per_server} for m in CATALOG.values()],
+             output)
+        return
     t = table(title="GPU catalog")
     for col in ("SKU", "Vendor", "Memory GB", "TDP W", "Replica kW per GPU", "Link in server", "GPUs per server"):
         t.add_column(col)

@@ -15,6 +15,7 @@ import json
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 from pydantic import ValidationError
@@ -26,9 +27,11 @@ from fleetyard.cli.common import EXIT_ERROR, EXIT_INVALID, EXIT_OK, Format, cons
 from fleetyard.cli.output import emit, structured, table
 from fleetyard.cli.render import money
 from fleetyard.services.client import ApiError, Client
-from fleetyard.services.plan_history import PlanDiffOut, diff_plans
 from fleetyard.services.wire import PlanOut, PlanRevisionOut, ResourceDiff
 from fleetyard.spec.plan import Plan
+
+if TYPE_CHECKING:
+    from fleetyard.services.plan_history import PlanDiffOut
 
 __all__ = ["EXIT_CHANGES", "detailed_code", "diff_view", "invalid_exits", "plan_diff", "plan_diff_command",
            "plan_diff_view", "previous_plan", "read_plan_file", "revisions_table"]
@@ -121,6 +124,8 @@ def plan_diff(a: str, b: str, api: Client | None, output: Format) -> None:
     """Print how plan `b` differs from plan `a` (table, or `-o json`)."""
     before, before_label = _side(a, api)
     after, after_label = _side(b, api)
+    from fleetyard.services.plan_history import diff_plans  # the database layer, only when diffing
+
     d = diff_plans(before, after, before_label, after_label)
     if structured(output):
         emit(d.model_dump_json(), output)
@@ -183,6 +188,8 @@ def detailed_code(before: tuple[Plan | None, str], after: Plan, output: Format) 
     """0 when `after` places the same replicas as the previous plan, 2 when any assignment
     moved, appeared, disappeared or changed replicas (timing and solver fields never count);
     in table output, the changes follow the plan."""
+    from fleetyard.services.plan_history import diff_plans
+
     d = diff_plans(before[0], after, before[1], "this plan")
     if not structured(output):
         console.print(plan_diff_view(d))

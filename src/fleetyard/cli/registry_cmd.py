@@ -37,7 +37,11 @@ from fleetyard.registry import (
     push,
 )
 
-__all__ = ["registry_app"]
+__all__ = ["register", "registry_app"]
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(registry_app, name="registry")
 
 
 @registry_app.command("push")

@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Console, Group
 from rich.table import Table
 from rich.text import Text
 
 from fleetyard.cli.output import table
-from fleetyard.placement.explain import SiteExplanation
-from fleetyard.spec.fleet import Fleet
 from fleetyard.spec.plan import Plan, ResilienceEntry, Unplaced
+
+if TYPE_CHECKING:  # the solver and the fleet model load only for commands that use them
+    from fleetyard.placement.explain import SiteExplanation
+    from fleetyard.spec.fleet import Fleet
 
 
 def money(v: float) -> str:
