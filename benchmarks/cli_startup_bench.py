@@ -22,7 +22,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from machineinfo import machine  # noqa: E402
+from machineinfo import machine
 
 EXAMPLES = str(Path(__file__).resolve().parents[1] / "examples" / "fleet")
 COMMANDS = [["--version"], ["config", "get-contexts"], ["get", "--help"], ["validate", EXAMPLES]]

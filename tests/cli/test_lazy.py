@@ -14,8 +14,6 @@ import typer.main
 from fleetyard.cli.app import app
 from fleetyard.cli.root import COMMANDS, command_of
 
-HEAVY = ("sqlalchemy", "fastapi", "highspy", "fleetyard.placement", "fleetyard.services.db", "numpy")
-
 PROBE = """
 import json, sys
 sys.argv = ["fleetyard", *json.loads(sys.argv[1])]
@@ -26,8 +24,9 @@ except SystemExit as exc:
     code = exc.code
 else:
     code = 0
-print(json.dumps({"code": code, "loaded": sorted(m for m in sys.modules if m.split(".")[0] in
-      ("sqlalchemy", "fastapi", "highspy", "numpy") or m.startswith(("fleetyard.placement", "fleetyard.services.db")))}))
+heavy = [m for m in sys.modules if m.split(".")[0] in ("sqlalchemy", "fastapi", "highspy", "numpy")
+         or m.startswith(("fleetyard.placement", "fleetyard.services.db"))]
+print(json.dumps({"code": code, "loaded": sorted(heavy)}))
 """
 
 

@@ -26,6 +26,7 @@ from fleetyard.server.web import install as install_dashboard
 from fleetyard.services.apply import FleetService
 from fleetyard.services.db import Database
 from fleetyard.services.failover import FailoverJob, FailoverSettings
+from fleetyard.services.leader import Leadership
 from fleetyard.services.objects import ObjectService
 from fleetyard.services.planning import PlanSettings
 from fleetyard.services.rollouts import RolloutService
@@ -48,7 +49,8 @@ def make_state(settings: Settings) -> AppState:
                      objects=ObjectService(store, db), metrics=Metrics(db, settings.heartbeat_interval),
                      limits=BodyLimits.of(settings))
     state.rollouts = RolloutService(db, store, settings.heartbeat_interval)
-    state.background = Background(background_jobs(state), settings.tick_interval)
+    state.background = Background(background_jobs(state), settings.tick_interval, leader=Leadership(db),
+                                  on_leading=lambda leading: state.metrics.leader.set(1 if leading else 0))
     return state
 
 

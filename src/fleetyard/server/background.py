@@ -5,9 +5,10 @@ failover marking sites down and up, the event webhook delivering its outbox. Eac
 is a plain function `job(now)` of a use case in `services/` that opens its own
 transaction; it runs in a worker thread so the event loop keeps serving. A job that
 raises is logged and tried again on the next tick; one job's failure never stops the
-others. Several server processes may run the same jobs against one database: every
-job must make its decisions with conditional updates or row locks, so two servers
-never both act on the same change.
+others. Several server processes may serve one database: on PostgreSQL only the leader
+(`services/leader.py`, a session advisory lock) runs the jobs, and a follower takes over
+within a tick of the leader's death. Every job still makes its decisions with
+conditional updates or row locks, so two servers never both act on the same change.
 """
 
 from __future__ import annotations
@@ -19,6 +20,8 @@ from datetime import UTC, datetime
 
 import anyio
 
+from fleetyard.services.leader import Leadership
+
 __all__ = ["Background", "Job"]
 
 log = logging.getLogger("fleetyard.server")
@@ -29,14 +32,22 @@ Job = Callable[[datetime], None]
 class Background:
     """Runs `jobs` every `interval` seconds from `start()` until `stop()`."""
 
-    def __init__(self, jobs: Sequence[tuple[str, Job]], interval: float) -> None:
+    def __init__(self, jobs: Sequence[tuple[str, Job]], interval: float, *, leader: Leadership | None = None,
+                 on_leading: Callable[[bool], None] | None = None) -> None:
         self.jobs = list(jobs)
         self.interval = interval
+        self.leader = leader
+        self.on_leading = on_leading
         self._task: asyncio.Task[None] | None = None
         self.ticks = 0
 
     def run_once(self, now: datetime | None = None) -> None:
-        """Every job once, in order (tests call this directly)."""
+        """Every job once, in order, if this process leads (tests call this directly)."""
+        leading = self.leader is None or self.leader.check()
+        if self.on_leading is not None:
+            self.on_leading(leading)
+        if not leading:
+            return
         at = now or datetime.now(UTC)
         for name, job in self.jobs:
             try:
@@ -62,3 +73,5 @@ class Background:
             except asyncio.CancelledError:
                 pass
             self._task = None
+        if self.leader is not None:
+            await anyio.to_thread.run_sync(self.leader.release)

@@ -1,6 +1,6 @@
 """Prometheus metrics of one server (a registry per app, never the global one).
 
-Counters are kept in the process (`fleetyard_heartbeats_total{site}`,
+Counters are kept in the process (`fleetyard_heartbeats_total{site}`, `fleetyard_server_leader`,
 `fleetyard_apply_total{result}`, `fleetyard_registry_bytes_served_total{kind}`); gauges are read from the
 database at scrape time, so several server processes agree on them:
 `fleetyard_sites`, `fleetyard_site_last_heartbeat_timestamp_seconds{site}`,
@@ -33,7 +33,7 @@ import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
-from prometheus_client import REGISTRY, CollectorRegistry, Counter, generate_latest
+from prometheus_client import REGISTRY, CollectorRegistry, Counter, Gauge, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 from starlette.applications import Starlette
@@ -136,6 +136,8 @@ class Metrics:
                                registry=self.registry)
         self.bytes_served = Counter("fleetyard_registry_bytes_served", "Registry bytes sent, by object kind.",
                                     ["kind"], registry=self.registry)
+        self.leader = Gauge("fleetyard_server_leader", "1 while this server process runs the background jobs "
+                            "(the leader lock, docs/scale-out.md), else 0.", registry=self.registry)
         self.registry.register(FleetCollector(db, interval))
         self.registry.register(TelemetryCollector(db, interval))
 
