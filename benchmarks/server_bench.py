@@ -2,6 +2,7 @@
 
     .venv/bin/python benchmarks/server_bench.py                  # both databases, 50 sites, 20 s each
     .venv/bin/python benchmarks/server_bench.py --db postgres --sites 200 --clients 16 --seconds 30
+    .venv/bin/python benchmarks/server_bench.py --db postgres --servers 1,2,3 --loadgen raw   # scale-out
 
 For each database the benchmark starts a real `fleetyard server` process on a free
 loopback port (PostgreSQL: a throwaway database `fleetyard_bench_<random>` on
@@ -11,6 +12,11 @@ a separate process: `--clients` threads, each with its own httpx connection, sen
 each site's full `SiteReport` (`PUT /api/v1/sites/{site}/status`, the heartbeat:
 token check + one upsert + commit) as fast as the server answers. It prints the
 sustained rate after a warm-up, latency percentiles, errors, and the machine.
+
+`--servers 1,2,3` runs the PostgreSQL case with that many server processes on the one
+database (issue 14: scale-out; the clients' connections spread over them, as a load
+balancer would). `--loadgen raw` uses benchmarks/rawload.py (prepared bytes on sockets)
+instead of httpx threads, so the generator does not take the CPU the servers need.
 """
 
 from __future__ import annotations
@@ -35,6 +41,7 @@ from typing import Any
 
 import httpx
 import psutil
+import rawload
 from machineinfo import machine
 
 PG_ADMIN = "host=127.0.0.1 port=5432 dbname=test user=root connect_timeout=3"
@@ -102,8 +109,12 @@ def report(site: str, beat: int) -> dict[str, Any]:
     }
 
 
-def load(url: str, tokens: dict[str, str], clients: int, warmup: float, seconds: float, out: Any) -> None:
-    """The load generator (a separate process): heartbeats from `clients` threads."""
+def load(urls: list[str], tokens: dict[str, str], clients: int, warmup: float, seconds: float, out: Any,
+         kind: str = "httpx") -> None:
+    """The load generator (a separate process): heartbeats from `clients` threads or sockets."""
+    if kind == "raw":
+        out.put(rawload.run(urls, tokens, clients, warmup, seconds, report))
+        return
     sites = sorted(tokens)
     stop_at = time.monotonic() + warmup + seconds
     measure_from = time.monotonic() + warmup
@@ -113,7 +124,7 @@ def load(url: str, tokens: dict[str, str], clients: int, warmup: float, seconds:
     def worker(k: int) -> None:
         mine = sites[k::clients] or sites
         beat = 0
-        with httpx.Client(base_url=url, timeout=30) as http:
+        with httpx.Client(base_url=urls[k % len(urls)], timeout=30) as http:
             while (now := time.monotonic()) < stop_at:
                 site = mine[beat % len(mine)]
                 beat += 1
@@ -151,7 +162,7 @@ def load(url: str, tokens: dict[str, str], clients: int, warmup: float, seconds:
     )
 
 
-def start_server(data: Path, db: str | None) -> tuple[subprocess.Popen[bytes], str]:
+def start_server(data: Path, db: str | None, name: str = "server") -> tuple[subprocess.Popen[bytes], str]:
     port = free_port()
     cmd = [
         sys.executable,
@@ -169,13 +180,13 @@ def start_server(data: Path, db: str | None) -> tuple[subprocess.Popen[bytes], s
     ]
     if db:
         cmd += ["--db", db]
-    log = open(data / "server.log", "wb")  # stays open as long as the server runs
+    log = open(data / f"{name}.log", "wb")  # stays open as long as the server runs
     proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         if proc.poll() is not None:
-            raise SystemExit(f"server exited:\n{(data / 'server.log').read_text()}")
+            raise SystemExit(f"server exited:\n{(data / f'{name}.log').read_text()}")
         try:
             if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
                 return proc, url
@@ -186,7 +197,7 @@ def start_server(data: Path, db: str | None) -> tuple[subprocess.Popen[bytes], s
     raise SystemExit("server did not start within 60 s")
 
 
-def run_one(kind: str, args: argparse.Namespace) -> dict[str, Any]:
+def run_one(kind: str, args: argparse.Namespace, servers: int = 1) -> dict[str, Any]:
     data = Path(tempfile.mkdtemp(prefix=f"fleetyard-bench-{kind}-"))
     db = None
     pg_name = None
@@ -198,7 +209,12 @@ def run_one(kind: str, args: argparse.Namespace) -> dict[str, Any]:
             conn.execute(f'CREATE DATABASE "{pg_name}"')
         db = f"postgresql+psycopg://root@127.0.0.1:5432/{pg_name}"
     proc, url = start_server(data, db)
+    procs, urls = [proc], [url]
     try:
+        for n in range(1, servers):  # more processes on the same database (and registry folder)
+            p, u = start_server(data, db, f"server-{n}")
+            procs.append(p)
+            urls.append(u)
         admin = {"Authorization": f"Bearer {(data / 'admin.token').read_text().strip()}"}
         with httpx.Client(base_url=url, headers=admin, timeout=600) as http:
             r = http.post("/api/v1/apply", json={"files": [{"name": "bench.yaml", "content": fleet_yaml(args.sites)}]})
@@ -210,14 +226,18 @@ def run_one(kind: str, args: argparse.Namespace) -> dict[str, Any]:
                 tokens[f"sim-{i}"] = r.json()["token"]
         q: Any = mp.get_context("spawn").Queue()
         gen = mp.get_context("spawn").Process(
-            target=load, args=(url, tokens, args.clients, args.warmup, args.seconds, q)
+            target=load, args=(urls, tokens, args.clients, args.warmup, args.seconds, q, args.loadgen)
         )
         gen.start()
-        server_ps, gen_ps = psutil.Process(proc.pid), psutil.Process(gen.pid)
+        server_ps, gen_ps = [psutil.Process(p.pid) for p in procs], psutil.Process(gen.pid)
+
+        def cpu() -> tuple[float, float]:
+            return sum(sum(p.cpu_times()[:2]) for p in server_ps), sum(gen_ps.cpu_times()[:2])
+
         time.sleep(args.warmup)
-        cpu0 = (sum(server_ps.cpu_times()[:2]), sum(gen_ps.cpu_times()[:2]))
+        cpu0 = cpu()
         time.sleep(args.seconds)
-        cpu1 = (sum(server_ps.cpu_times()[:2]), sum(gen_ps.cpu_times()[:2]))
+        cpu1 = cpu()
         result: dict[str, Any] = q.get(timeout=120)
         gen.join(timeout=30)
         result |= {"server_cpu_s": cpu1[0] - cpu0[0], "loadgen_cpu_s": cpu1[1] - cpu0[1]}
@@ -226,6 +246,8 @@ def run_one(kind: str, args: argparse.Namespace) -> dict[str, Any]:
         beats = sum(1 for s in status["sites"] if s["last_heartbeat"])
         result |= {
             "db": kind,
+            "servers": servers,
+            "loadgen": args.loadgen,
             "sites": args.sites,
             "clients": args.clients,
             "sites_reported": beats,
@@ -234,11 +256,13 @@ def run_one(kind: str, args: argparse.Namespace) -> dict[str, Any]:
         }
         return result
     finally:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+        for p in procs:
+            p.send_signal(signal.SIGTERM)
+        for p in procs:
+            try:
+                p.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                p.kill()
         if pg_name:
             import psycopg
 
@@ -267,6 +291,8 @@ def main() -> None:
     ap.add_argument("--clients", type=int, default=8)
     ap.add_argument("--seconds", type=float, default=20.0)
     ap.add_argument("--warmup", type=float, default=3.0)
+    ap.add_argument("--servers", default="1", help="Server processes on PostgreSQL, e.g. 1,2,3 (one run each).")
+    ap.add_argument("--loadgen", choices=["httpx", "raw"], default="httpx")
     ap.add_argument("--json", type=Path, help="Also write the results here.")
     args = ap.parse_args()
     info = machine_info()
@@ -276,11 +302,13 @@ def main() -> None:
         f"{', '.join(f'{x:.2f}' for x in info['load_average_before'])}"
     )
     results = []
-    for kind in ["postgres", "sqlite"] if args.db == "both" else [args.db]:
-        r = run_one(kind, args)
+    runs = [(kind, int(n)) for kind in (["postgres", "sqlite"] if args.db == "both" else [args.db])
+            for n in (args.servers.split(",") if kind == "postgres" else ["1"])]
+    for kind, servers in runs:
+        r = run_one(kind, args, servers)
         results.append(r)
         print(
-            f"{kind:8s}: {r['heartbeats_per_s']:7.0f} heartbeats/s sustained over {r['seconds']:.0f} s "
+            f"{kind:8s} x{servers}: {r['heartbeats_per_s']:7.0f} heartbeats/s sustained over {r['seconds']:.0f} s "
             f"({r['sites']} sites, {r['clients']} clients; p50 {r['p50_ms']:.1f} ms, p99 {r['p99_ms']:.1f} ms; "
             f"{r['errors']} errors; {r['sites_reported']}/{r['sites']} sites reported; server CPU "
             f"{r['server_cpu_s'] / r['seconds']:.2f} cores, {r['server_cpu_ms_per_heartbeat']:.1f} ms/heartbeat; "

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import threading
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import cast
@@ -81,18 +82,40 @@ def record_report(session: Session, site: str, report: SiteReport, *, now: datet
     book_usage(session, usage_pieces(report, previous, at, interval, _lookup(session, site, at)))
 
 
+Shapes = dict[str, dict[str, tuple[str, int]]]  # site -> workload -> (SKU, GPUs per replica)
+SHAPES_TTL_S = 60  # a deferred job that starts or stops is looked up with its SKU within a minute
+_shapes: dict[tuple[int, int], Shapes] = {}
+_shapes_lock = threading.Lock()
+
+
 def _lookup(session: Session, site: str, now: datetime) -> Lookup:
-    """SKU and GPUs per replica from the current plan and schedule, for reports without them."""
+    """SKU and GPUs per replica from the current plan and schedule, for reports without them.
+
+    Every site's shapes are computed once per plan revision and minute in each process
+    (the plan of a revision never changes; the schedule's running jobs change with the
+    clock), not once per heartbeat: that lookup was four fifths of a heartbeat's work."""
     @functools.cache
     def shapes() -> dict[str, tuple[str, int]]:
-        row = current_plan(session)
-        if row is None:
-            return {}
-        need = site_needs(session, parse_plan(row.plan), row.models,
-                          schedule=parse_schedule(current_schedule(session)), now=now).get(site)
-        return {w.name: (w.gpu_sku, w.gpus_per_replica) for w in need.workloads} if need else {}
+        key = (current_revision(session), int(now.timestamp() // SHAPES_TTL_S))
+        with _shapes_lock:
+            every = _shapes.get(key)
+        if every is None:
+            every = _all_shapes(session, now)
+            with _shapes_lock:
+                _shapes.clear()
+                _shapes[key] = every
+        return every.get(site, {})
 
     return lambda workload: shapes().get(workload)
+
+
+def _all_shapes(session: Session, now: datetime) -> Shapes:
+    row = current_plan(session)
+    if row is None:
+        return {}
+    needs = site_needs(session, parse_plan(row.plan), row.models,
+                       schedule=parse_schedule(current_schedule(session)), now=now)
+    return {site: {w.name: (w.gpu_sku, w.gpus_per_replica) for w in need.workloads} for site, need in needs.items()}
 
 
 def reports(session: Session) -> dict[str, tuple[datetime, SiteReport]]:
