@@ -21,7 +21,7 @@ from tests.replication.models import write_model
 __all__ = ["DIGEST", "lineage_store", "signing_keys"]
 
 
-def DIGEST(ch: str) -> str:  # noqa: N802 - reads like a constant at the call sites
+def DIGEST(ch: str) -> str:
     return "sha256:" + ch * 64
 
 

@@ -8,7 +8,16 @@ from pathlib import Path
 
 import pytest
 
-from fleetyard.registry import IntegrityError, InvalidInputError, Store, VersionManifest, layout, pull, push, verify_store
+from fleetyard.registry import (
+    IntegrityError,
+    InvalidInputError,
+    Store,
+    VersionManifest,
+    layout,
+    pull,
+    push,
+    verify_store,
+)
 from fleetyard.registry.provenance import (
     PREDICATE_TYPE,
     STATEMENT_TYPE,

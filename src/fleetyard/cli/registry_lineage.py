@@ -89,8 +89,8 @@ def lineage_cmd(
         if structured(output):
             emit(json.dumps(result.as_dict()), output, out)
             return
-        rows = table(("RELATION", {"no_wrap": True}), ("VERSION", {"no_wrap": True}), "DEPTH", ("VIA", {"no_wrap": True}),
-                     "DATASETS", "SIGNED")
+        rows = table(("RELATION", {"no_wrap": True}), ("VERSION", {"no_wrap": True}), "DEPTH",
+                     ("VIA", {"no_wrap": True}), ("DATASETS", {"overflow": "fold"}), "SIGNED")
         nodes: list[LineageNode] = [*reversed(result.ancestors), result.subject, *result.descendants]
         for n in nodes:
             version = n.ref if n.in_registry else f"{n.ref} (outside: {n.digest or 'no digest'})"

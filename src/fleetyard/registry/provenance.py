@@ -145,9 +145,10 @@ class ProvenanceInput:
             loc = ".".join(str(p) for p in e["loc"]) or "document"
             got = "" if e["type"] in ("missing", "extra_forbidden") else f", got {e.get('input')!r}"
             raise InvalidInputError(f"{where}: {loc}: {e['msg']}{got}") from None
-        for i, ds in enumerate(d.datasets):
-            parse_digest(ds.digest, f"{where}: datasets[{i}].digest")
-        return cls(d.base_model, tuple(Dataset(x.name, x.version, x.digest, x.uri) for x in d.datasets),
+        digests = [":".join(parse_digest(ds.digest, f"{where}: datasets[{i}].digest"))
+                   for i, ds in enumerate(d.datasets)]
+        return cls(d.base_model, tuple(Dataset(x.name, x.version, dg, x.uri) for x, dg in zip(d.datasets, digests,
+                                                                                          strict=True)),
                    d.code.repository if d.code else None, d.code.commit if d.code else None,
                    d.run_id, d.builder, pushed_by)
 
