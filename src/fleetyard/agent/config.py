@@ -11,7 +11,8 @@ from pathlib import Path
 from typing import Literal, TextIO
 from urllib.parse import urlsplit
 
-from fleetyard.registry import SigningKeyError
+from fleetyard.registry import InvalidInputError, SigningKeyError
+from fleetyard.registry.policy import ProvenancePolicy, parse_policy
 from fleetyard.registry.signing import check_public_key
 
 __all__ = ["AgentConfig", "ConfigError", "lock_data_dir", "parse_listen"]
@@ -79,6 +80,24 @@ class AgentConfig:
     # telemetry samples wait for the server at most (None: 24 hours at the heartbeat interval)
     dcgm_url: str | None = None
     sample_buffer: int | None = None
+    site_policy: Path | None = None  # issue 14: provenance policy file (docs/provenance.md)
+
+    def provenance_policy(self) -> ProvenancePolicy:
+        """The site's provenance policy (`--site-policy`); the empty policy without one."""
+        if self.site_policy is None:
+            return ProvenancePolicy()
+        import yaml
+
+        try:
+            doc = yaml.safe_load(self.site_policy.read_text(encoding="utf-8"))
+        except OSError as exc:
+            raise ConfigError(f"--site-policy {self.site_policy}: cannot read it ({exc.strerror or exc})") from None
+        except yaml.YAMLError as exc:
+            raise ConfigError(f"--site-policy {self.site_policy}: not YAML: {exc}") from None
+        try:
+            return parse_policy(doc, self.site_policy)
+        except InvalidInputError as exc:
+            raise ConfigError(f"--site-policy {exc}") from None
 
     @property
     def flags_file(self) -> Path:
@@ -119,6 +138,7 @@ class AgentConfig:
             raise ConfigError(f"--dcgm-url {self.dcgm_url!r}: expected a URL such as http://127.0.0.1:9400/metrics")
         if self.sample_buffer is not None and self.sample_buffer < 1:
             raise ConfigError(f"--sample-buffer must be at least 1 sample, got {self.sample_buffer}")
+        self.provenance_policy()
         if self.advertise_url is not None and urlsplit(self.advertise_url).scheme not in ("http", "https"):
             raise ConfigError(f"--advertise-url {self.advertise_url!r}: expected http://HOST:PORT")
         try:

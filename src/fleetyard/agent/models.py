@@ -9,7 +9,8 @@ Layout under the agent's data dir::
 
 A version is assembled from the local store into a hidden folder (the registry's
 `pull` checks every chunk against its BLAKE3 name), its signature is checked against
-the keys this site trusts - never the server's word - and only then is the folder
+the keys this site trusts - never the server's word - and its provenance against the
+site's policy (`registry.policy`, docs/provenance.md), and only then is the folder
 renamed into place. Activation replaces the `active` symlink with one rename, so a
 reader sees the old version or the new one, never a mix; a crash at any moment
 leaves the previous state. Hidden leftovers are removed at start-up.
@@ -24,6 +25,7 @@ from pathlib import Path
 
 from fleetyard.registry import SignatureError, Store, pull
 from fleetyard.registry.names import parse_ref
+from fleetyard.registry.policy import ProvenancePolicy
 from fleetyard.registry.signing import verify_folder
 
 __all__ = ["ModelDirs"]
@@ -55,9 +57,10 @@ def _point(folder: Path, link: str, target: str) -> None:
 class ModelDirs:
     """The `models/` folder of one agent."""
 
-    def __init__(self, root: Path, trusted_keys: Sequence[Path]) -> None:
+    def __init__(self, root: Path, trusted_keys: Sequence[Path], policy: ProvenancePolicy | None = None) -> None:
         self.root = root
         self.trusted_keys = list(trusted_keys)
+        self.policy = policy or ProvenancePolicy()
         self.root.mkdir(parents=True, exist_ok=True)
 
     def path(self, name: str, version: str) -> Path:
@@ -89,7 +92,9 @@ class ModelDirs:
         """Assemble `ref` from the local store and verify its signature; returns its folder.
 
         Raises SignatureError (never leaving a folder behind) when the version is
-        unsigned or no trusted key verifies it, IntegrityError on a corrupted chunk.
+        unsigned or no trusted key verifies it, ProvenanceError (a SignatureError) when
+        the site's provenance policy refuses it - checked first, before a byte is
+        assembled - and IntegrityError on a corrupted chunk.
         """
         manifest = store.resolve(ref)
         final = self.path(manifest.name, manifest.version)
@@ -97,6 +102,7 @@ class ModelDirs:
             return final
         if not manifest.signed:
             raise SignatureError(f"{manifest.ref} is unsigned: this site runs only versions signed by a trusted key")
+        self.policy.check(manifest, self.trusted_keys)
         final.parent.mkdir(parents=True, exist_ok=True)
         incoming = final.parent / f".incoming-{manifest.version}-{os.urandom(4).hex()}"
         try:

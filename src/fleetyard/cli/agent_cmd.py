@@ -115,6 +115,9 @@ def agent(
     sample_buffer: Annotated[int | None, typer.Option("--sample-buffer", help="Telemetry samples kept "
                                                       "while the server is away (default: 24 h of "
                                                       "heartbeats).")] = None,
+    site_policy: Annotated[Path | None, typer.Option("--site-policy", envvar="FLEETYARD_SITE_POLICY",
+                                                     help="YAML provenance policy: required signers, allowed "
+                                                     "datasets (docs/provenance.md).")] = None,
 ) -> None:
     """Run this site's agent: sync models, verify, activate, run workloads, report."""
     from fleetyard.agent.config import AgentConfig, ConfigError, RuntimeName, lock_data_dir, parse_listen
@@ -130,7 +133,7 @@ def agent(
                              namespace=namespace, image=image,
                              heartbeat=heartbeat, connect_timeout=connect_timeout, relay_wait=relay_wait,
                              flags_listen=_listen("--flags-listen", flags_listen), dcgm_url=dcgm_url,
-                             sample_buffer=sample_buffer)
+                             sample_buffer=sample_buffer, site_policy=site_policy)
         config.check()
         lock = lock_data_dir(config.data_dir)
     except ConfigError as exc:

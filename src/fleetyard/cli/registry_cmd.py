@@ -1,4 +1,4 @@
-"""`fleetyard registry push | pull | ls | show | diff`: moving and inspecting versions.
+"""`fleetyard registry push | pull | ls | show | diff | lineage`: moving and inspecting versions.
 
 See `registry_common` for the registry location and the exit codes.
 """
@@ -30,12 +30,14 @@ from fleetyard.cli.registry_common import (
     registry_store,
     trusted_key,
 )
+from fleetyard.cli.registry_lineage import DatasetOpt, provenance_input
 from fleetyard.registry import (
     diff_versions,
     parse_ref,
     pull,
     push,
 )
+from fleetyard.registry.provenance import read_provenance
 
 __all__ = ["register", "registry_app"]
 
@@ -59,6 +61,14 @@ def push_cmd(
         str | None, typer.Option(help="Parent version (NAME:VERSION or NAME@ALIAS).")
     ] = None,
     label: Annotated[list[str], typer.Option(help="KEY=VALUE label (repeatable).")] = [],  # noqa: B006
+    provenance: Annotated[Path | None, typer.Option(
+        "--provenance", help="YAML: base_model, datasets, code, run_id, builder (docs/provenance.md).")] = None,
+    base_model: Annotated[str | None, typer.Option(
+        help="Model it was trained from: NAME:VERSION here, or NAME@sha256:HEX from elsewhere.")] = None,
+    dataset: DatasetOpt = [],  # noqa: B006
+    code_repo: Annotated[str | None, typer.Option(help="Training code repository URL.")] = None,
+    code_commit: Annotated[str | None, typer.Option(help="Training code git commit.")] = None,
+    run_id: Annotated[str | None, typer.Option(help="Training run id.")] = None,
     workers: Annotated[
         int | None, typer.Option(help="Chunking processes [default: cores].")
     ] = None,
@@ -72,6 +82,7 @@ def push_cmd(
         assert r.version is not None
         labels = parse_labels(label)
         store = registry_store(registry, server, token, create=True)  # a server stores only chunks it lacks
+        given = provenance_input(store, provenance, base_model, dataset, code_repo, code_commit, run_id)
         with progress_bars(not quiet) as progress:
             res = push(
                 store,
@@ -83,6 +94,7 @@ def push_cmd(
                 alias=alias,
                 parent=parent,
                 labels=labels,
+                provenance=given,
                 workers=workers,
                 progress=progress,
             )
@@ -92,7 +104,8 @@ def push_cmd(
             f"pushed {m.ref} to {store.url}: {len(m.files)} files, {human_size(m.size)}; "
             f"new {human_size(res.raw_bytes_added)} (stored {human_size(res.stored_bytes_added)}) "
             f"in {res.packs_written} packs, {res.reused_chunks} chunks reused; "
-            f"{'signed; ' if m.signed else ''}{res.seconds:.2f} s ({rate:.2f} GB/s)"
+            f"{'signed; ' if m.signed else ''}{'provenance recorded; ' if m.provenance else ''}"
+            f"{res.seconds:.2f} s ({rate:.2f} GB/s)"
         )
 
 
@@ -193,6 +206,8 @@ def show_cmd(
         if as_json or structured(output):
             doc = json.loads(m.to_json())
             doc["signature"] = m.signed
+            prov = read_provenance(m)
+            doc["provenance"] = prov.as_dict() if prov else None
             emit(json.dumps(doc), output, out)
             return
         out.print(
@@ -203,6 +218,12 @@ def show_cmd(
         )
         if m.labels:
             out.print("labels " + ", ".join(f"{k}={v}" for k, v in sorted(m.labels.items())))
+        prov = read_provenance(m)
+        if prov is not None:
+            base = prov.base_model.ref if prov.base_model else "-"
+            data = ", ".join(f"{d.label} ({d.digest})" for d in prov.datasets) or "-"
+            out.print(f"provenance: base model {base}; datasets {data}; run {prov.run_id or '-'}; "
+                      f"code {prov.code_commit or '-'}; pushed by {prov.pushed_by}")
         rows_table = table("FILE", "SIZE", "MODE")
         for f in m.files:
             rows_table.add_row(f.path, human_size(f.size), oct(f.mode))

@@ -4,7 +4,7 @@ A version is two objects. The *recipe* (`recipes/<blake3>`) is binary: for each
 file, its chunk names and lengths in order (36 bytes per chunk, ~600 KB per GB);
 it is named by its own BLAKE3 hash, so it is verified on every read. The *manifest*
 (`versions/<name>/<version>.json`) is small JSON — metadata, the file list, the
-recipe's hash and the signature — and writing it is the commit point of a push. Every
+recipe's hash, the signature and (format 2) the signed provenance — and writing it is the commit point of a push. Every
 manifest read is checked against its schema (`registry.schema`) first.
 """
 
@@ -18,7 +18,7 @@ from typing import Any
 import blake3
 
 from fleetyard.registry.errors import IntegrityError
-from fleetyard.registry.schema import MANIFEST_FORMAT, SchemaError, parse_manifest
+from fleetyard.registry.schema import MANIFEST_FORMAT, MANIFEST_FORMAT_PROVENANCE, SchemaError, parse_manifest
 
 __all__ = [
     "FileEntry",
@@ -63,6 +63,7 @@ class VersionManifest:
     signature: str | None = None
     stored_bytes_added: int = 0
     raw_bytes_added: int = 0
+    provenance: str | None = None  # a DSSE envelope of an in-toto statement (`registry.provenance`)
 
     @property
     def ref(self) -> str:
@@ -78,6 +79,10 @@ class VersionManifest:
         """Serialize for storage (stable key order)."""
         doc = asdict(self)
         doc["format"] = MANIFEST_FORMAT
+        if self.provenance is None:  # a version without provenance is stored as before (format 1)
+            del doc["provenance"]
+        else:
+            doc["format"] = MANIFEST_FORMAT_PROVENANCE
         return json.dumps(doc, indent=1, sort_keys=True).encode()
 
     @classmethod

@@ -3,7 +3,8 @@
 The folder is assembled in a hidden sibling (`.DEST.partial-…`): every chunk is
 checked against its BLAKE3 name before it is written, the signature (if any) is
 written as `model.sig`, and with a public key the upstream verifier must accept
-the folder; only then is it renamed to DEST. A corrupted chunk, a refused signature
+the folder (and the provenance, if recorded, must verify with that key); only
+then is it renamed to DEST. A corrupted chunk, a refused signature
 or a crash leaves DEST untouched and removes the partial folder.
 """
 
@@ -21,6 +22,7 @@ from fleetyard.registry.errors import InvalidInputError, SignatureError, Storage
 from fleetyard.registry.manifest import VersionManifest
 from fleetyard.registry.names import Ref
 from fleetyard.registry.paths import paths_problem
+from fleetyard.registry.provenance import verify_provenance
 from fleetyard.registry.signing import check_public_key, verify_folder
 from fleetyard.registry.source import SIGNATURE_FILE
 from fleetyard.registry.store import Store
@@ -70,6 +72,8 @@ def pull(
                 f"{manifest.ref} is unsigned: refusing to pull it with --public-key "
                 "(push it with --key to sign it)"
             )
+        if manifest.provenance is not None:  # recorded provenance must verify with the same key
+            verify_provenance(manifest, [Path(public_key)])
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
         staging = target.parent / f".{target.name}.partial-{os.urandom(4).hex()}"

@@ -7,7 +7,9 @@ Order of a push, and why it is crash-safe:
 3. chunk and name every file (FastCDC + BLAKE3), in parallel processes;
 4. write the chunks the store lacks into new packs (each fsynced, then its index);
 5. sign the folder if a key was given; check no file changed meanwhile;
-6. write the recipe, then create the manifest — only if absent — as the commit.
+6. write the recipe, seal the provenance (if given: an in-toto statement naming the
+   recipe and the signature, signed with the same key; `registry.provenance`), then
+   create the manifest — only if absent — as the commit.
 
 A crash before step 6 leaves only unreferenced packs, which gc removes; the
 version is visible exactly when its manifest exists, and everything it needs was
@@ -27,7 +29,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from fleetyard.registry import layout, leases
+from fleetyard.registry import attest, layout, leases
 from fleetyard.registry.chunking import (
     Chunk,
     Segment,
@@ -59,6 +61,7 @@ from fleetyard.registry.packs import (
     sample_compressible,
     write_pack,
 )
+from fleetyard.registry.provenance import BaseModelRef, ProvenanceInput
 from fleetyard.registry.schema import labels_problem
 from fleetyard.registry.signing import check_private_key, sign_folder, signed_paths
 from fleetyard.registry.source import SourceFolder, scan_folder
@@ -269,6 +272,7 @@ def push(
     alias: str | None = None,
     parent: str | None = None,
     labels: dict[str, str] | None = None,
+    provenance: ProvenanceInput | None = None,
     workers: int | None = None,
     progress: ProgressFn | None = None,
     lease_wait: float = 300.0,
@@ -281,6 +285,11 @@ def push(
     bad_labels = labels_problem(labels or {})
     if bad_labels is not None:
         raise InvalidInputError(f"cannot push {name}:{version}: {bad_labels}")
+    base: BaseModelRef | None = None
+    if provenance is not None:
+        attest.check_input(provenance)
+        if provenance.base_model:
+            base = attest.resolve_base_model(store, provenance.base_model)
     src = scan_folder(folder)
     if key is not None:
         check_private_key(key, key_password)
@@ -298,8 +307,9 @@ def push(
             for f in src.files:
                 if f.changed():
                     raise SourceFolderError(f"{f.path} changed while it was being pushed")
+            sealing = None if provenance is None else (provenance, base, key, key_password)
             manifest = _commit(
-                store, src, per_file, name, version, parent_ref, labels, signature, packs
+                store, src, per_file, name, version, parent_ref, labels, signature, packs, sealing
             )
     except OSError as exc:
         raise StorageError(f"push of {name}:{version} to {store.url} failed: {exc}") from exc
@@ -338,10 +348,17 @@ def _commit(
     labels: dict[str, str] | None,
     signature: str | None,
     packs: list[PackResult],
+    sealing: tuple[ProvenanceInput, BaseModelRef | None, Any, str | None] | None = None,
 ) -> VersionManifest:
     lists = [[(c.digest, c.length) for c in chunks] for chunks in per_file]
     data, digest = encode_recipe(Recipe(tuple(lists)))
     store.backend.put(layout.recipe_key(digest), data)
+    created = utc_now()
+    envelope = None
+    if sealing is not None:
+        given, base, key, password = sealing
+        envelope = attest.seal(given, base, ref=f"{name}:{version}", recipe=digest, signature=signature,
+                               parent=parent, created=created, key=key, password=password)
     files = tuple(
         FileEntry(f.rel, f.size, f.mode, content_id(chunks))
         for f, chunks in zip(src.files, lists, strict=True)
@@ -349,7 +366,7 @@ def _commit(
     manifest = VersionManifest(
         name=name,
         version=version,
-        created=utc_now(),
+        created=created,
         size=src.size,
         files=files,
         recipe=digest,
@@ -359,6 +376,7 @@ def _commit(
         signature=signature,
         stored_bytes_added=sum(p.size - 8 for p in packs),
         raw_bytes_added=sum(e.raw_size for p in packs for e in p.entries),
+        provenance=envelope,
     )
     key, data = layout.version_key(name, version), manifest.to_json()
     try:

@@ -35,6 +35,7 @@ __all__ = [
 ]
 
 MANIFEST_FORMAT = 1
+MANIFEST_FORMAT_PROVENANCE = 2  # a manifest with a `provenance` envelope; without one it stays format 1
 MAX_MANIFEST_BYTES = 64 * 1024 * 1024  # 1,000,000 files at ~60 bytes each, and the signature listing them again
 MAX_ALIAS_BYTES = 4096  # {"version": ..., "updated": ...} is ~80 bytes
 MAX_FILES = 1_000_000
@@ -98,7 +99,7 @@ class FileDoc(_Strict):
 class ManifestDoc(_Strict):
     """`versions/<name>/<version>.json` as stored (`VersionManifest.to_json`)."""
 
-    format: Literal[1]  # MANIFEST_FORMAT
+    format: Literal[1, 2]  # MANIFEST_FORMAT; MANIFEST_FORMAT_PROVENANCE with `provenance`
     name: ModelName
     version: Version
     created: Timestamp
@@ -111,6 +112,7 @@ class ManifestDoc(_Strict):
     signature: Text | None = None
     stored_bytes_added: Count = 0
     raw_bytes_added: Count = 0
+    provenance: Text | None = None  # DSSE JSON; its content is checked by `registry.provenance`
 
 
 _LABELS: TypeAdapter[dict[str, str]] = TypeAdapter(Annotated[Labels, Field(max_length=MAX_LABELS)])
@@ -146,6 +148,9 @@ def parse_manifest(data: bytes) -> ManifestDoc:
         doc = ManifestDoc.model_validate_json(data)
     except ValidationError as exc:
         raise SchemaError(_first_errors(exc)) from None
+    if (doc.format == MANIFEST_FORMAT_PROVENANCE) != (doc.provenance is not None):
+        raise SchemaError(f"format {doc.format} with{'out' if doc.provenance is None else ''} provenance: "
+                          f"expected format {MANIFEST_FORMAT_PROVENANCE} exactly when provenance is recorded")
     why = paths_problem(f.path for f in doc.files)
     if why is not None:
         raise SchemaError(why)

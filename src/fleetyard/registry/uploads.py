@@ -7,7 +7,8 @@ made `GET /api/v1/models` answer 500 for everyone), an alias that points nowhere
 readable, a recipe or a pack index that does not match its name. The rules:
 
 * `versions/<name>/<version>.json`: a manifest by the schema (`registry.schema`), for
-  that very name and version, its file paths inside the version folder;
+  that very name and version, its file paths inside the version folder, its provenance
+  (if any) a statement about that version (`registry.provenance.read_provenance`);
 * `aliases/<name>/<alias>.json`: an alias object by the schema, with a valid name and alias;
 * `recipes/<blake3>`: bytes whose BLAKE3 is the name (so an existing recipe can only be
   rewritten with itself), with a recipe's header;
@@ -30,6 +31,7 @@ from fleetyard.registry.errors import InvalidInputError, RegistryError
 from fleetyard.registry.manifest import RECIPE_MAGIC
 from fleetyard.registry.names import check_alias, check_name, check_version
 from fleetyard.registry.packs import decode_index
+from fleetyard.registry.provenance import read_provenance
 from fleetyard.registry.schema import MAX_ALIAS_BYTES, MAX_MANIFEST_BYTES, SchemaError, parse_alias
 from fleetyard.registry.store import read_manifest
 
@@ -72,7 +74,7 @@ def check_upload(backend: Backend, key: str, path: str | os.PathLike[str]) -> No
     file = Path(path)
     try:
         if key.startswith(layout.VERSIONS):
-            read_manifest(_read(key, file, MAX_MANIFEST_BYTES, "a manifest"), key)
+            read_provenance(read_manifest(_read(key, file, MAX_MANIFEST_BYTES, "a manifest"), key))
         elif key.startswith(layout.ALIASES):
             try:
                 parse_alias(_read(key, file, MAX_ALIAS_BYTES, "an alias"))

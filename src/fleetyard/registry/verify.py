@@ -2,7 +2,8 @@
 
 Reads every manifest, alias, recipe, pack index and pack; checks every manifest and
 alias against the schema `pull` and the server apply (file paths that stay inside the
-version folder among it); decodes every chunk and checks it against its BLAKE3 name.
+version folder among it); decodes every chunk and checks it against its BLAKE3 name; checks that recorded
+provenance is a statement about its version (its signature needs a key: `pull --public-key`).
 A problem names the chunk, the pack and offset, and the versions and files that use
 it, so an operator knows what to re-push or re-fetch. Leftovers of killed pushes
 (packs without an index) are warnings: they are harmless and gc removes them.
@@ -18,6 +19,7 @@ from fleetyard.registry import layout
 from fleetyard.registry.errors import RegistryError
 from fleetyard.registry.manifest import VersionManifest
 from fleetyard.registry.packs import PACK_MAGIC, PackEntry, decode_chunk, decode_index
+from fleetyard.registry.provenance import read_provenance
 from fleetyard.registry.store import Store
 
 __all__ = ["Problem", "VerifyReport", "verify_store"]
@@ -63,6 +65,10 @@ def verify_store(
         kind = "corrupt-alias" if bad.key.startswith(layout.ALIASES) else "corrupt-manifest"
         problems.append(Problem(kind, bad.message))
     for m in manifests:
+        try:
+            read_provenance(m)
+        except RegistryError as exc:
+            problems.append(Problem("bad-provenance", str(exc)))
         try:
             recipe = store.recipe(m)
         except RegistryError as exc:

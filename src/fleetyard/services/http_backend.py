@@ -36,6 +36,7 @@ import httpx
 from fleetyard.registry import layout
 from fleetyard.registry.backends.base import ObjectInfo, ObjectNotFoundError
 from fleetyard.registry.errors import InvalidInputError, NotFoundError, StorageError
+from fleetyard.registry.provenance import token_subject
 from fleetyard.registry.store import Store
 
 __all__ = ["OBJECTS_PATH", "HttpBackend", "RemoteAuthError", "open_remote_store"]
@@ -240,6 +241,17 @@ class HttpBackend:
         except ObjectNotFoundError:
             return False
         return True
+
+    def whoami(self) -> str:
+        """The token's subject as the server sees it, e.g. `token tok_3f2a9c1d (operator) at URL`:
+        what a push records as its pusher (and what the server checks it against)."""
+        try:
+            response = self._client.get("/api/v1/whoami")
+        except httpx.HTTPError as exc:
+            raise self._transport_error(exc, "GET", "/api/v1/whoami") from None
+        self._check(response, "GET", "/api/v1/whoami")
+        body = response.json()
+        return token_subject(str(body["id"]), str(body["role"]), self.base_url)
 
     # ---- lifecycle ------------------------------------------------------------------
 

@@ -27,8 +27,10 @@ from dataclasses import dataclass
 from typing import BinaryIO
 
 from fleetyard.registry import InvalidInputError, LocalBackend, Store, layout, uploads
+from fleetyard.registry.provenance import read_provenance, token_of
+from fleetyard.registry.store import read_manifest
 from fleetyard.services import audit
-from fleetyard.services.db import Database
+from fleetyard.services.db import Database, TokenRow
 from fleetyard.services.errors import (
     Forbidden,
     InvalidRequest,
@@ -185,6 +187,8 @@ class ObjectService:
         try:
             try:
                 uploads.check_upload(self.backend, key, staged)
+                if key.startswith(layout.VERSIONS):
+                    self._check_pusher(key, staged, principal)
             except InvalidInputError as exc:
                 raise InvalidRequest(str(exc)) from None
             with open(staged, "rb+") as f:
@@ -218,6 +222,22 @@ class ObjectService:
         self.backend.delete(key)
         self._audit(principal, "registry.delete", key, before={"size": size})
 
+    def _check_pusher(self, key: str, staged: str, principal: Principal) -> None:
+        """A manifest whose provenance names one of this server's tokens as its pusher must be
+        uploaded with that token: a writer cannot record another token as the pusher. Versions
+        pushed elsewhere (a local user, another server's token) copy in as they are."""
+        with open(staged, "rb") as f:
+            prov = read_provenance(read_manifest(f.read(), key))
+        claimed = token_of(prov.pushed_by) if prov is not None else None
+        if prov is None or claimed is None or claimed == principal.token_id:
+            return
+        with self.db.session() as s:
+            ours = s.get(TokenRow, claimed) is not None
+        if ours:
+            raise InvalidInputError(f"{key}: provenance says it was pushed by {prov.pushed_by!r}, but the "
+                                    f"upload comes with token {principal.token_id}: a version's pusher is "
+                                    "the token that pushes it")
+
     def _audit(self, principal: Principal, action: str, key: str, *, before: object | None = None,
                after: object | None = None) -> None:
         if key.startswith(layout.LEASES):
@@ -225,3 +245,4 @@ class ObjectService:
         with self.db.session() as s:
             audit.record(s, principal, action, key, before=before, after=after)
             s.commit()
+
