@@ -47,14 +47,10 @@ def test_one_leader_and_a_killed_leader_is_replaced_mid_rollout(
         new_database: Callable[[str], str | None], server_factory: Callable[..., ServerProcess],
         tmp_path: Path) -> None:
     url = new_database("postgres")
-    env = {"FLEETYARD_TICK_INTERVAL": "0.2"}
+    env = {"FLEETYARD_TICK_INTERVAL": "0.2", "FLEETYARD_REGISTRY": str(tmp_path / "shared-registry")}
     first = server_factory(url, "a", **env)
     token = first.admin_token
-    servers = [first]
-    for name in ("b", "c"):  # one registry folder, one database
-        (tmp_path / name).mkdir()
-        (tmp_path / name / "registry").symlink_to(first.data / "registry")
-        servers.append(server_factory(url, name, **env))
+    servers = [first] + [server_factory(url, name, **env) for name in ("b", "c")]  # one registry, one database
     leader = one_leader(servers, token)
     for _ in range(10):  # and it stays one
         assert one_leader(servers, token) is leader

@@ -69,6 +69,8 @@ class Settings(BaseSettings):
 
     data: Path = Field(default_factory=default_data_dir)
     db: str | None = None
+    # the registry: a folder or s3://BUCKET[/PREFIX]; several servers share one (docs/scale-out.md)
+    registry: str | None = None
     listen: str = "127.0.0.1:8080"
     public_url: str | None = None
     heartbeat_interval: float = Field(default=5.0, gt=0)
@@ -137,5 +139,7 @@ class Settings(BaseSettings):
         return self.db or f"sqlite:///{(self.data / 'fleetyard.db').expanduser().absolute()}"
 
     @property
-    def registry_path(self) -> Path:
-        return (self.data / "registry").expanduser().absolute()
+    def registry_path(self) -> Path | str:
+        if self.registry and self.registry.startswith("s3://"):
+            return self.registry
+        return Path(self.registry or self.data / "registry").expanduser().absolute()
