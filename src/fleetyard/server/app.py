@@ -16,6 +16,7 @@ from fleetyard.registry import open_store
 from fleetyard.server.background import Background, Job
 from fleetyard.server.body import BodyLimits
 from fleetyard.server.errors import install_error_handlers
+from fleetyard.server.heartbeats import HeartbeatWriter
 from fleetyard.server.metrics import Metrics, install_request_metrics
 from fleetyard.server.openapi import install_openapi
 from fleetyard.server.routes import admin, energy, events, fleet, metrics_api, registry, rollouts, sites, system
@@ -49,6 +50,10 @@ def make_state(settings: Settings) -> AppState:
                      objects=ObjectService(store, db), metrics=Metrics(db, settings.heartbeat_interval),
                      limits=BodyLimits.of(settings))
     state.rollouts = RolloutService(db, store, settings.heartbeat_interval)
+    if settings.heartbeat_batch > 1:
+        state.heartbeats = HeartbeatWriter(db, lambda session, p: sites.store_report(state, session, p.header,
+                                                                                      p.site, p.body),
+                                           max_batch=settings.heartbeat_batch)
     state.background = Background(background_jobs(state), settings.tick_interval, leader=Leadership(db),
                                   on_leading=lambda leading: state.metrics.leader.set(1 if leading else 0))
     return state
@@ -81,6 +86,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             yield
         finally:
             await state.background.stop()
+            if state.heartbeats is not None:
+                state.heartbeats.close()
             state.db.dispose()
 
     app = FastAPI(

@@ -78,6 +78,7 @@ class Settings(BaseSettings):
     plan_time_limit: float = Field(default=60.0, gt=0)
     plan_resilience: bool = True
     tick_interval: float = Field(default=1.0, gt=0, le=60)
+    heartbeat_batch: int = Field(default=64, ge=1, le=1000)  # reports per commit (server/heartbeats.py); 1: off
     log_level: str = "info"
     failover: bool = True
     failover_grace: float = Field(default=30.0, gt=0, le=86_400)

@@ -10,6 +10,7 @@ from anyio import CapacityLimiter
 from fleetyard.registry import Store
 from fleetyard.server.background import Background
 from fleetyard.server.body import BodyLimits
+from fleetyard.server.heartbeats import HeartbeatWriter
 from fleetyard.server.metrics import Metrics
 from fleetyard.server.settings import Settings
 from fleetyard.services.apply import FleetService
@@ -32,3 +33,4 @@ class AppState:
     apply_threads: CapacityLimiter | None = None
     background: Background | None = None
     rollouts: RolloutService | None = None
+    heartbeats: HeartbeatWriter | None = None  # None: a transaction per heartbeat

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Path, Request, Response
+from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
 from fleetyard.server.body import parse_json, read_bounded
@@ -41,17 +42,26 @@ async def put_status(site: Annotated[str, Path(json_schema_extra=SITE)], request
     `{site}` is checked there too: it must be the report's own (valid) site name."""
     header = f"{credentials.scheme} {credentials.credentials}" if credentials else None
     body = await read_bounded(request, state.limits.heartbeat)
-    await run_in_threadpool(_heartbeat, state, header, site, body)
+    if state.heartbeats is not None:  # group commit with other sites' heartbeats (server/heartbeats.py)
+        await state.heartbeats.submit(header, site, body)
+    else:
+        await run_in_threadpool(_heartbeat, state, header, site, body)
     state.metrics.heartbeats.labels(site).inc()
     return Response(status_code=204)
 
 
+def store_report(state: AppState, session: Session, header: str | None, site: str,
+                 body: bytes | PayloadTooLarge) -> None:
+    """Check one heartbeat (token, size, body: before anything is written) and write it; no commit."""
+    tokens.authenticate(session, header).require_site_writer(site)
+    if isinstance(body, PayloadTooLarge):
+        raise body
+    report = parse_json(SiteReport, body)
+    status.record_report(session, site, report, interval=state.settings.heartbeat_interval)
+    store.ingest(session, site, report.samples)  # the samples' history, in the report's transaction
+
+
 def _heartbeat(state: AppState, header: str | None, site: str, body: bytes | PayloadTooLarge) -> None:
     with state.db.session() as session:
-        tokens.authenticate(session, header).require_site_writer(site)
-        if isinstance(body, PayloadTooLarge):
-            raise body
-        report = parse_json(SiteReport, body)
-        status.record_report(session, site, report, interval=state.settings.heartbeat_interval)
-        store.ingest(session, site, report.samples)  # the samples' history, in the report's transaction
+        store_report(state, session, header, site, body)
         session.commit()
