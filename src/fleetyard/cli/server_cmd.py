@@ -100,6 +100,10 @@ def server(
                                                              show_default=False)] = None,
     plan_time_limit: Annotated[float | None, typer.Option(help="Optimizer seconds per apply (default: 60).",
                                                           show_default=False)] = None,
+    attested_capacity: Annotated[bool | None, typer.Option(
+        "--attested-capacity/--declared-capacity", show_default=False,
+        help="Plan with min(declared, found) GPUs at sites whose agent reported its GPUs "
+             "(docs/attestation.md; default: declared).")] = None,
 ) -> None:
     """Run the control plane (FastAPI + uvicorn); migrates the database at start."""
     from fleetyard.server.run import serve
@@ -108,7 +112,7 @@ def server(
 
     given: dict[str, Any] = {"db": db, "listen": listen, "data": data, "public_url": public_url,
              "admin_token_file": admin_token_file, "heartbeat_interval": heartbeat_interval,
-             "plan_time_limit": plan_time_limit}
+             "plan_time_limit": plan_time_limit, "attested_capacity": attested_capacity}
     try:
         settings = Settings.model_validate({k: v for k, v in given.items() if v is not None})
     except ValidationError as exc:
