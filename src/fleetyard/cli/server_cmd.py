@@ -195,7 +195,11 @@ def get(
                               markup=False)
         else:
             rows = api.resources(kind)
-            _json(rows, output) if structured(output) else console.print(resources_table(kind, rows))
+            if structured(output):
+                _json(rows, output)
+            else:  # sites: with what their agents found (issue 14, docs/attestation.md)
+                found = {s.site: s.inventory for s in api.status().sites} if kind == "sites" else None
+                console.print(resources_table(kind, rows, found))
 
 
 def delete(
