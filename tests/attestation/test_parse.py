@@ -114,5 +114,5 @@ def test_probe_file(tmp_path: Path) -> None:
     f.write_text(samples.MIXED, encoding="utf-8")
     got = probe(file=f)
     assert got is not None and got[0] == "file" and len(got[1]) == 9
-    with pytest.raises(ProbeError, match="--inventory-probe .*missing.csv"):
+    with pytest.raises(ProbeError, match=r"--inventory-probe .*missing\.csv"):
         probe(file=tmp_path / "missing.csv")
