@@ -164,7 +164,7 @@ class InventoryProbe:
         if value is None or declared is None or value.error is not None:
             return value
         gpus = [FoundGpu(g.name, g.uuid, g.memory_mib) for g in value.gpus]
-        drift = [d.describe() for d in compare(declared, count_found(gpus, declared))]
+        drift = [d.describe()[:255] for d in compare(declared, count_found(gpus, declared))][:64]  # the wire's bounds
         return value.model_copy(update={"drift": drift})
 
     def _probe(self) -> None:
