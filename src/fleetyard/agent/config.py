@@ -81,6 +81,10 @@ class AgentConfig:
     dcgm_url: str | None = None
     sample_buffer: int | None = None
     site_policy: Path | None = None  # issue 14: provenance policy file (docs/provenance.md)
+    # issue 14 (docs/attestation.md): a file of nvidia-smi inventory CSV to read instead of asking
+    # nvidia-smi or rocm-smi, and seconds between probes of the GPUs present
+    inventory_probe: Path | None = None
+    inventory_every: float = 60.0
 
     def provenance_policy(self) -> ProvenancePolicy:
         """The site's provenance policy (`--site-policy`); the empty policy without one."""
@@ -139,6 +143,11 @@ class AgentConfig:
         if self.sample_buffer is not None and self.sample_buffer < 1:
             raise ConfigError(f"--sample-buffer must be at least 1 sample, got {self.sample_buffer}")
         self.provenance_policy()
+        if self.inventory_probe is not None and not self.inventory_probe.is_file():
+            raise ConfigError(f"--inventory-probe {self.inventory_probe}: no such file (expected nvidia-smi "
+                              "--query-gpu=name,memory.total,uuid --format=csv,noheader,nounits output)")
+        if not 0 < self.inventory_every <= 86_400:
+            raise ConfigError(f"--inventory-every must be 0 < seconds <= 86400, got {self.inventory_every}")
         if self.advertise_url is not None and urlsplit(self.advertise_url).scheme not in ("http", "https"):
             raise ConfigError(f"--advertise-url {self.advertise_url!r}: expected http://HOST:PORT")
         try:

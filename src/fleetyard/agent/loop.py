@@ -21,6 +21,9 @@ version that was healthy, then tries the new one again beside it.
 Telemetry (issue 12, docs/telemetry-agent.md): every heartbeat adds one sample
 (agent/samples.py) to a bounded buffer (agent/sample_buffer.py); each report carries the
 oldest buffered samples, which leave the buffer once the server accepted the report.
+
+Attestation (issue 14, docs/attestation.md): each report carries the GPUs the agent found
+(agent/inventory.py, probed in the background) and how they differ from the Site's declared GPUs.
 """
 
 from __future__ import annotations
@@ -37,6 +40,7 @@ from fleetyard.agent.config import AgentConfig
 from fleetyard.agent.controlplane import ControlPlane
 from fleetyard.agent.failstatic import FailStatic, unreachable
 from fleetyard.agent.health import HealthSummary, Prober
+from fleetyard.agent.inventory import InventoryProbe
 from fleetyard.agent.known_good import KnownGood
 from fleetyard.agent.metrics import AgentMetrics
 from fleetyard.agent.models import ModelDirs
@@ -110,6 +114,8 @@ class Agent:
             self.relay = Relay(d / "registry", config.listen[0], config.listen[1], tokens, self.metrics,
                                scrapers=scrapers)
         self.telemetry = GpuTelemetry(dcgm_url=config.dcgm_url)
+        # issue 14: the GPUs present, against the declared ones (agent/inventory.py, docs/attestation.md)
+        self.inventory = InventoryProbe(file=config.inventory_probe, every=config.inventory_every)
         # issue 12: one telemetry sample per heartbeat, buffered until the server accepts it
         self.samples = SampleBuffer(config.sample_buffer or default_capacity(config.heartbeat), self.metrics)
         self.scraper = WorkloadScraper(every=config.heartbeat)
@@ -126,6 +132,7 @@ class Agent:
         """Clean crash leftovers, start the relay and the sync worker (`kept`: `desired` is the
         one kept on disk, the server being unreachable; agent/failstatic.py)."""
         self.dirs.clean_leftovers()
+        self.inventory.current()  # the first probe starts now, in the background
         if desired is not None:
             self._use(desired)
             if kept:
@@ -295,6 +302,7 @@ class Agent:
             peer_url=self._peer_url(), models=self.tracker.statuses([m.ref for m in d.models] if d else []),
             workloads=workloads, active=self.dirs.actives(), telemetry=self.telemetry.read(),
             in_sync_window=in_window,
+            inventory=self.inventory.current(d.declared_gpus if d and d.declared_gpus else None),
         )
 
     def _peer_url(self) -> str | None:

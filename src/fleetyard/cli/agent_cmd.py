@@ -118,6 +118,12 @@ def agent(
     site_policy: Annotated[Path | None, typer.Option("--site-policy", envvar="FLEETYARD_SITE_POLICY",
                                                      help="YAML provenance policy: required signers, allowed "
                                                      "datasets (docs/provenance.md).")] = None,
+    inventory_probe: Annotated[Path | None, typer.Option(
+        "--inventory-probe", envvar="FLEETYARD_INVENTORY_PROBE", show_default=False,
+        help="Read the GPUs present from this file (nvidia-smi --query-gpu=name,memory.total,uuid "
+             "--format=csv,noheader,nounits output) instead of nvidia-smi/rocm-smi (docs/attestation.md).")] = None,
+    inventory_every: Annotated[float, typer.Option("--inventory-every", help="Seconds between probes of the "
+                                                   "GPUs present.")] = 60.0,
 ) -> None:
     """Run this site's agent: sync models, verify, activate, run workloads, report."""
     from fleetyard.agent.config import AgentConfig, ConfigError, RuntimeName, lock_data_dir, parse_listen
@@ -133,7 +139,8 @@ def agent(
                              namespace=namespace, image=image,
                              heartbeat=heartbeat, connect_timeout=connect_timeout, relay_wait=relay_wait,
                              flags_listen=_listen("--flags-listen", flags_listen), dcgm_url=dcgm_url,
-                             sample_buffer=sample_buffer, site_policy=site_policy)
+                             sample_buffer=sample_buffer, site_policy=site_policy,
+                             inventory_probe=inventory_probe, inventory_every=inventory_every)
         config.check()
         lock = lock_data_dir(config.data_dir)
     except ConfigError as exc:

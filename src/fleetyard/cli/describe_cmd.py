@@ -22,12 +22,13 @@ from rich.console import Group
 from rich.table import Table
 from rich.text import Text
 
+from fleetyard.cli.attest_render import inventory_lines
 from fleetyard.cli.common import console, did_you_mean, fail
 from fleetyard.cli.output import emit, structured
 from fleetyard.cli.server_cmd import DEFAULT_SERVER, ServerOpt, TokenOpt, _api
 from fleetyard.cli.server_render import ago
 from fleetyard.services.client import ApiError, Client
-from fleetyard.services.wire import FleetStatus, PlanOut, SiteStatus
+from fleetyard.services.wire import FleetStatus, InventoryStatus, PlanOut, SiteStatus
 
 __all__ = ["EVENTS", "describe", "describe_data", "register"]
 
@@ -149,7 +150,8 @@ def _site_status(st: FleetStatus, name: str) -> dict[str, Any]:
     if s is None or s.last_heartbeat is None:
         return {"state": "never reported (no agent has sent a heartbeat)", "last_heartbeat": None}
     return {"state": _state(s), **_heartbeat(s), "revision": s.revision, "agent_version": s.agent_version,
-            "replicas": s.replicas.model_dump(), "models": {m.ref: m.state for m in s.models}}
+            "replicas": s.replicas.model_dump(), "models": {m.ref: m.state for m in s.models},
+            "inventory": s.inventory.model_dump(mode="json") if s.inventory else None}
 
 
 def _workload_status(st: FleetStatus, name: str) -> dict[str, Any]:
@@ -249,4 +251,6 @@ def _site_view(p: dict[str, Any], st: dict[str, Any]) -> list[Any]:
         out.append(Text(f"  Replicas: {r['running']} running, {r['healthy']} healthy, {r['desired']} desired"))
         for ref, state in st["models"].items():
             out.append(Text(f"  Model {ref}: {state}"))
+        inv = st.get("inventory")
+        out += inventory_lines(InventoryStatus.model_validate(inv) if inv else None)
     return out

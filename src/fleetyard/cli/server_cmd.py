@@ -100,6 +100,10 @@ def server(
                                                              show_default=False)] = None,
     plan_time_limit: Annotated[float | None, typer.Option(help="Optimizer seconds per apply (default: 60).",
                                                           show_default=False)] = None,
+    attested_capacity: Annotated[bool | None, typer.Option(
+        "--attested-capacity/--declared-capacity", show_default=False,
+        help="Plan with min(declared, found) GPUs at sites whose agent reported its GPUs "
+             "(docs/attestation.md; default: declared).")] = None,
 ) -> None:
     """Run the control plane (FastAPI + uvicorn); migrates the database at start."""
     from fleetyard.server.run import serve
@@ -108,7 +112,7 @@ def server(
 
     given: dict[str, Any] = {"db": db, "listen": listen, "data": data, "public_url": public_url,
              "admin_token_file": admin_token_file, "heartbeat_interval": heartbeat_interval,
-             "plan_time_limit": plan_time_limit}
+             "plan_time_limit": plan_time_limit, "attested_capacity": attested_capacity}
     try:
         settings = Settings.model_validate({k: v for k, v in given.items() if v is not None})
     except ValidationError as exc:
@@ -191,7 +195,11 @@ def get(
                               markup=False)
         else:
             rows = api.resources(kind)
-            _json(rows, output) if structured(output) else console.print(resources_table(kind, rows))
+            if structured(output):
+                _json(rows, output)
+            else:  # sites: with what their agents found (issue 14, docs/attestation.md)
+                found = {s.site: s.inventory for s in api.status().sites} if kind == "sites" else None
+                console.print(resources_table(kind, rows, found))
 
 
 def delete(

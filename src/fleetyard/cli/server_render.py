@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -11,6 +11,7 @@ from rich.console import Group
 from rich.table import Table
 from rich.text import Text
 
+from fleetyard.cli.attest_render import attested_text, found_text
 from fleetyard.cli.output import size, table
 from fleetyard.cli.render import money, resilience_text, totals_text, unplaced_table, workloads_table
 from fleetyard.services.wire import (
@@ -18,6 +19,7 @@ from fleetyard.services.wire import (
     AuditEntry,
     EventOut,
     FleetStatus,
+    InventoryStatus,
     ModelOut,
     PlanOut,
     ResourceOut,
@@ -80,9 +82,12 @@ def _spec(doc: dict[str, Any]) -> dict[str, Any]:
     return spec if isinstance(spec, dict) else {}
 
 
-def resources_table(kind: str, rows: Sequence[ResourceOut]) -> Table:
+def resources_table(kind: str, rows: Sequence[ResourceOut],
+                    found: Mapping[str, InventoryStatus | None] | None = None) -> Table:
+    """`found` (sites): each site's inventory, for the Found column (issue 14)."""
     columns: dict[str, tuple[str, ...]] = {
-        "sites": ("Name", "Type", "CC", "GPUs", "Windows", "Source", "Updated"),
+        "sites": ("Name", "Type", "CC", "GPUs", *(("Found",) if found is not None else ()), "Windows", "Source",
+                  "Updated"),
         "workloads": ("Name", "Type", "Model", "Replicas", "Priority", "Source", "Updated"),
         "regions": ("Name", "Lat", "Lon", "Source", "Updated"),
         "flags": ("Name", "Type", "Default", "Rules", "Enabled", "Source", "Updated"),
@@ -94,7 +99,8 @@ def resources_table(kind: str, rows: Sequence[ResourceOut]) -> Table:
         tail = (r.source, r.updated_at.strftime("%Y-%m-%d %H:%M:%S"))
         if kind == "sites":
             gpus = ", ".join(f"{g.get('sku')} x{g.get('count')}" for g in s.get("gpus", []) if isinstance(g, dict))
-            t.add_row(r.name, str(s.get("type", "")), str(s.get("country", "")), gpus,
+            seen = (found_text(found.get(r.name)),) if found is not None else ()
+            t.add_row(r.name, str(s.get("type", "")), str(s.get("country", "")), gpus, *seen,
                       ", ".join(s.get("sync_windows", [])) or "any", *tail)
         elif kind == "workloads":
             reps = s.get("replicas") or {}
@@ -118,6 +124,8 @@ def plan_view(p: PlanOut) -> Group:
     if p.unplaced:
         parts.append(unplaced_table(p.unplaced))
     parts.extend([totals_text(p), resilience_text(p.resilience)])
+    if (attested := attested_text(p.attested)) is not None:
+        parts.append(attested)
     missing = [k for k, v in p.models.items() if v is None]
     if missing:
         parts.append(Text(f"not in the registry: {', '.join(missing)}", style="yellow"))
@@ -184,6 +192,8 @@ def _health(s: SiteStatus, now: datetime) -> Text:
         return Text(f"UNAVAILABLE{since}: {s.unavailable_reason or 'no reason recorded'}", style="bold red")
     if s.drift:
         return Text(f"drift: {s.drift}", style="yellow")
+    if s.inventory is not None and s.inventory.drift:
+        return Text(f"hardware: {s.inventory.summary}", style="yellow")
     return Text("ok", style="green")
 
 

@@ -46,7 +46,7 @@ def make_state(settings: Settings) -> AppState:
     state = AppState(settings=settings, db=db, store=store,
                      fleet=FleetService(db, store, plan, failover=settings.failover, schedule=ScheduleSettings(
                          slot_s=settings.schedule_slot_s, objective=settings.schedule_objective,
-                         extend=settings.schedule_extend)),
+                         extend=settings.schedule_extend), attested=settings.attested_capacity),
                      objects=ObjectService(store, db), metrics=Metrics(db, settings.heartbeat_interval),
                      limits=BodyLimits.of(settings))
     state.rollouts = RolloutService(db, store, settings.heartbeat_interval)

@@ -5,7 +5,9 @@ Counters are kept in the process (`fleetyard_heartbeats_total{site}`, `fleetyard
 database at scrape time, so several server processes agree on them:
 `fleetyard_sites`, `fleetyard_site_last_heartbeat_timestamp_seconds{site}`,
 `fleetyard_plan_revision`, `fleetyard_site_sync_lag_seconds{site}` and
-`fleetyard_replicas{site,state}` (state: desired, running, healthy).
+`fleetyard_replicas{site,state}` (state: desired, running, healthy), and (issue 14,
+docs/attestation.md) `fleetyard_site_gpus_declared{site,gpu}`,
+`fleetyard_site_gpus_discovered{site,gpu}` and `fleetyard_site_inventory_drift{site}`.
 
 Sync lag is the time since the current plan revision was made, for a site that
 does not yet run every model version it must hold (0 once it does).
@@ -40,9 +42,11 @@ from starlette.applications import Starlette
 from starlette_exporter import PrometheusMiddleware
 
 from fleetyard.services.db import Database
+from fleetyard.services.desired import site_specs
 from fleetyard.services.status import site_views
 from fleetyard.services.telemetry.query import Latest, latest
 from fleetyard.services.wire_telemetry import SERIES, split_key
+from fleetyard.spec.inventory import declared_counts
 
 __all__ = ["LATENCY_BUCKETS", "Metrics", "TelemetryCollector", "exposition", "install_request_metrics"]
 
@@ -60,6 +64,7 @@ class FleetCollector(Collector):
         now = datetime.now(UTC)
         with self.db.session() as s:
             revision, views = site_views(s, self.interval, now=now)
+            specs = site_specs(s)
         sites = GaugeMetricFamily("fleetyard_sites", "Sites in the fleet or reporting.")
         sites.add_metric([], len(views))
         rev = GaugeMetricFamily("fleetyard_plan_revision", "The current plan revision.")
@@ -72,8 +77,24 @@ class FleetCollector(Collector):
         replicas = GaugeMetricFamily("fleetyard_replicas", "Replicas per site by state.", labels=["site", "state"])
         available = GaugeMetricFamily("fleetyard_site_available", "1 if the site is available, 0 while its work is "
                                       "elsewhere (failover: unavailable or within the hold-off).", labels=["site"])
+        # issue 14 (docs/attestation.md): declared GPUs, and found ones for sites whose agent reported them
+        declared = GaugeMetricFamily("fleetyard_site_gpus_declared", "GPUs the Site declares, by SKU.",
+                                     labels=["site", "gpu"])
+        found = GaugeMetricFamily("fleetyard_site_gpus_discovered", "GPUs the site's agent found, by SKU "
+                                  "(or product name when no SKU matches).", labels=["site", "gpu"])
+        hw_drift = GaugeMetricFamily("fleetyard_site_inventory_drift", "1 if the GPUs found differ from the "
+                                     "declared ones, 0 if they match (absent: no inventory, or its probe failed).",
+                                     labels=["site"])
         for v in views:
             st = v.status
+            inv = st.inventory
+            spec = specs.get(st.site)
+            for sku, n in (declared_counts(spec) if spec else {}).items():
+                declared.add_metric([st.site, sku], n)
+            if inv is not None and inv.error is None:
+                for sku, n in sorted({**{k: 0 for k in inv.declared}, **inv.found}.items()):
+                    found.add_metric([st.site, sku], n)
+                hw_drift.add_metric([st.site], 1.0 if inv.drift else 0.0)
             available.add_metric([st.site], 1.0 if st.available else 0.0)
             if st.last_heartbeat is not None:
                 last.add_metric([st.site], st.last_heartbeat.timestamp())
@@ -82,7 +103,7 @@ class FleetCollector(Collector):
             lag.add_metric([st.site], max(0.0, since))
             for state in ("desired", "running", "healthy"):
                 replicas.add_metric([st.site, state], getattr(st.replicas, state))
-        yield from (sites, rev, last, lag, replicas, available)
+        yield from (sites, rev, last, lag, replicas, available, declared, found, hw_drift)
 
 
 TELEMETRY_STALE = 12  # heartbeat intervals

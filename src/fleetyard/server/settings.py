@@ -16,6 +16,9 @@
                                   work moves back (300)
     FLEETYARD_DRIFT_AFTER         seconds a site may differ from its desired state before
                                   `status` flags drift (300)
+    FLEETYARD_ATTESTED_CAPACITY   plan with min(declared, found) GPUs per SKU at sites whose agent
+                                  reported the GPUs it found (true/false; default false;
+                                  docs/attestation.md)
     FLEETYARD_EVENT_WEBHOOK       URL every event is POSTed to as JSON (optional; docs/failover.md)
     FLEETYARD_SCHEDULE_SLOT_S     seconds per slot of the deferred-work schedule (3600; docs/energy-server.md)
     FLEETYARD_SCHEDULE_OBJECTIVE  what the schedule minimizes: cost | carbon (cost)
@@ -84,6 +87,7 @@ class Settings(BaseSettings):
     failover_grace: float = Field(default=30.0, gt=0, le=86_400)
     failover_hold_off: float = Field(default=300.0, ge=0, le=86_400)
     drift_after: float = Field(default=300.0, ge=0, le=86_400 * 7)
+    attested_capacity: bool = False
     event_webhook: str | None = None
     schedule_slot_s: float = Field(default=3600.0, ge=1, le=86_400)
     schedule_objective: Literal["cost", "carbon"] = "cost"

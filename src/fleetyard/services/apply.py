@@ -29,6 +29,7 @@ from sqlalchemy.orm import Session
 
 from fleetyard.registry import Store
 from fleetyard.services import audit
+from fleetyard.services.attestation import attest, attested_now, recut_sites
 from fleetyard.services.availability import down_sites, planned_down
 from fleetyard.services.db import (
     Database,
@@ -38,6 +39,7 @@ from fleetyard.services.db import (
     ScheduleRow,
     SiteAvailabilityRow,
 )
+from fleetyard.services.desired import site_specs
 from fleetyard.services.errors import Conflict, NotFound, SpecInvalid, problems_out
 from fleetyard.services.events import record_event
 from fleetyard.services.flags import flag_events
@@ -54,12 +56,13 @@ from fleetyard.services.planning import (
 from fleetyard.services.resources import Key, declared_keys, fleet_documents, kind_of, stored_sources
 from fleetyard.services.schedules import ScheduleSettings, current_schedule, make_schedule, parse_schedule
 from fleetyard.services.spec_diff import resource_diff
+from fleetyard.services.status import reports
 from fleetyard.services.storable import dotted, find_unstorable
 from fleetyard.services.traces import StoredTrace, TraceWrites, stored_traces, trace_reader, trace_writes, write_traces
-from fleetyard.services.wire import ApplyRequest, ApplyResult, ResourceChange, ResourceDiff
+from fleetyard.services.wire import ApplyRequest, ApplyResult, ResourceChange, ResourceDiff, SiteReport
 from fleetyard.spec import Problem, SpecError, load_fleet_sources
 from fleetyard.spec.fleet import Fleet
-from fleetyard.spec.plan import Plan
+from fleetyard.spec.plan import AttestedCapacity, Plan
 from fleetyard.spec.timeplan import Schedule
 
 __all__ = ["FleetService"]
@@ -81,6 +84,7 @@ class _Snapshot:
     planned: frozenset[str] = frozenset()  # sites the current plan was made without
     traces: dict[str, StoredTrace] = field(default_factory=dict)  # stored energy traces by path
     schedule: Schedule | None = None  # the current revision's schedule of deferred work
+    reports: dict[str, tuple[datetime, SiteReport]] | None = None  # --attested-capacity: the last heartbeats
 
 
 @dataclass
@@ -100,10 +104,13 @@ class FleetService:
     across processes by the conditional revision bump."""
 
     def __init__(self, db: Database, store: Store, settings: PlanSettings, *, failover: bool = True,
-                 schedule: ScheduleSettings | None = None) -> None:
+                 schedule: ScheduleSettings | None = None, attested: bool = False) -> None:
         self.db, self.store, self.settings = db, store, settings
         self.schedule = schedule or ScheduleSettings()
         self.failover = failover  # plan without the sites failover marked unavailable
+        # issue 14 (services/attestation.py): plan with min(declared, found) GPUs where agents report them
+        self.attested = attested
+        self._planned_cuts: tuple[int, list[AttestedCapacity]] | None = None  # (revision, its plan's cuts)
         self._lock = threading.Lock()
 
     def apply(self, request: ApplyRequest, actor: Principal) -> ApplyResult:
@@ -128,19 +135,33 @@ class FleetService:
         return self._run(edit, actor, dry_run, "delete")
 
     def replan(self, actor: Principal) -> ApplyResult | None:
-        """Plan again if the sites down differ from those the current plan was made without
-        (None: they do not, or there is no plan yet). Conditional like every apply, so of
-        several servers noticing the same change only one stores a plan for it."""
+        """Plan again if the sites down differ from those the current plan was made without,
+        or (--attested-capacity) the GPUs found cut other capacity than the plan's (None: neither,
+        or there is no plan yet). Conditional like every apply, so of several servers noticing
+        the same change only one stores a plan for it."""
 
         def edit(rows: list[ResourceRow]) -> _Edit:
             return _Edit(stored_sources(rows, skip=set()), what="nothing was re-planned", replan=True)
 
-        if not self.failover:
+        if not self.failover and not self.attested:
             return None
         with self.db.session() as s:
-            if current_revision(s) == 0 or down_sites(s) == planned_down(s):
+            if current_revision(s) == 0:
+                return None
+            moved = self.failover and down_sites(s) != planned_down(s)
+            if not moved and not (self.attested and self._recut(s)):
                 return None
         return self._run(edit, actor, False, "replan")
+
+    def _recut(self, session: Session) -> bool:
+        """Whether the last reports cut other capacity than the current plan was made with."""
+        row = current_plan(session)
+        if row is None:
+            return False
+        if self._planned_cuts is None or self._planned_cuts[0] != row.revision:
+            self._planned_cuts = (row.revision, [AttestedCapacity.model_validate(x)
+                                                 for x in (row.plan.get("attested") or [])])
+        return attested_now(reports(session), site_specs(session)) != self._planned_cuts[1]
 
     # ---- the common path -------------------------------------------------------------
 
@@ -151,7 +172,8 @@ class FleetService:
             row = current_plan(s)
             down = down_sites(s) if self.failover else frozenset()
             return _Snapshot(rows, revision, parse_plan(row.plan) if row else None, dict(row.models) if row else {},
-                             down, planned_down(s), stored_traces(s), parse_schedule(current_schedule(s)))
+                             down, planned_down(s), stored_traces(s), parse_schedule(current_schedule(s)),
+                             reports(s) if self.attested else None)
 
     def _run(self, edit: Callable[[list[ResourceRow]], _Edit], actor: Principal, dry_run: bool,
              action: str) -> ApplyResult:
@@ -184,6 +206,9 @@ class FleetService:
         models = resolve_models(loaded.fleet, self.store)
         changed = any(c.action != "unchanged" for c in changes) or models != snap.models or snap.plan is None
         changed = changed or snap.down != snap.planned
+        planned_fleet, cuts = attest(loaded.fleet, snap.reports) if snap.reports is not None else (loaded.fleet, [])
+        recut = recut_sites(snap.plan.attested if snap.plan else [], cuts)
+        changed = changed or bool(recut)
         writes = trace_writes(loaded.fleet, e.traces, snap.traces)
         changed = changed or writes.changes_energy
         if e.replan and not changed:
@@ -201,9 +226,9 @@ class FleetService:
         edited = {c.name for c in changes if c.kind == "Workload" and c.action != "unchanged"}
         touched_changes = [c for c in changes if c.action != "unchanged"]
         flags_only = snap.plan is not None and bool(touched_changes) and all(c.kind == "Flag" for c in touched_changes)
-        plan = (snap.plan if flags_only and snap.plan else
-                make_plan(loaded.fleet, self.settings, current=snap.plan, changes=changes, down=snap.down,
-                          back=snap.planned - snap.down))
+        plan = (snap.plan if flags_only and snap.plan and not recut else
+                make_plan(planned_fleet, self.settings, current=snap.plan, changes=[*changes, *recut],
+                          down=snap.down, back=snap.planned - snap.down).model_copy(update={"attested": cuts}))
         schedule = make_schedule(loaded.fleet, plan, datetime.now(UTC), self.schedule, previous=snap.schedule,
                                  edited=edited, what=e.what)
         result = ApplyResult(dry_run=dry_run, revision=snap.revision if dry_run else snap.revision + 1,

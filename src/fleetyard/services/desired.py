@@ -43,6 +43,7 @@ from fleetyard.services.wire import ChunkSource, DesiredModel, DesiredState, Des
 from fleetyard.spec import Site, Workload
 from fleetyard.spec.catalog import CATALOG
 from fleetyard.spec.geo import estimated_rtt_ms
+from fleetyard.spec.inventory import declared_counts
 from fleetyard.spec.plan import Plan
 from fleetyard.spec.timeplan import Schedule
 
@@ -189,11 +190,12 @@ def desired_state(session: Session, store: Store, site: str, center_url: str, in
     if spec is None:
         raise NotFound(f"no Site named {site!r} in the fleet")
     flags = desired_flags(session, spec)  # issue 10: served at the site over OFREP (services/flags.py)
+    declared = declared_counts(spec)  # issue 14: what the agent compares its GPUs with (docs/attestation.md)
     row = current_plan(session)
     if row is None:
         return DesiredState(site=site, revision=0, generated_at=at, models=[], workloads=[],
                             sync_windows=list(spec.spec.sync_windows), timezone=spec.spec.timezone,
-                            problems=["no plan yet: apply a fleet first"], **flags)
+                            problems=["no plan yet: apply a fleet first"], declared_gpus=declared, **flags)
     schedule = parse_schedule(current_schedule(session))
     need = site_needs(session, parse_plan(row.plan), row.models, store, schedule=schedule, now=at).get(
         site, SiteNeed())
@@ -213,4 +215,4 @@ def desired_state(session: Session, store: Store, site: str, center_url: str, in
                                                          interval=interval)))
     return DesiredState(site=site, revision=row.revision, generated_at=at, models=models,
                         workloads=need.workloads, sync_windows=list(spec.spec.sync_windows),
-                        timezone=spec.spec.timezone, problems=problems, **flags)
+                        timezone=spec.spec.timezone, problems=problems, declared_gpus=declared, **flags)

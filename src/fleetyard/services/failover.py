@@ -12,7 +12,9 @@ Every tick (server/background.py) the job looks at each site's last heartbeat
 - heartbeating without a miss for `hold_off`: `site.up`, and a re-plan with it
   (work may move back, when that pays for its move cost or serves more).
 
-The same job keeps drift state (services/drift.py). Decisions are stored with
+The same job keeps drift state (services/drift.py) and hardware drift: an event when the
+GPUs a site's agent found stop matching its declared inventory, and when they match again
+(services/attestation.py). Decisions are stored with
 conditional writes (services/availability.py) and re-plans bump the revision
 conditionally, so two servers on one database never act twice on one change; a
 server that just started does not count its own absence as the sites' silence.
@@ -29,9 +31,10 @@ from sqlalchemy.orm import Session
 
 from fleetyard.rollout.availability import Availability, AvailabilityPolicy, Transition, decide
 from fleetyard.services.apply import FleetService
+from fleetyard.services.attestation import INVENTORY_KEY, drift_key, inventory_event, inventory_status
 from fleetyard.services.availability import SiteRecord, read_records, write_record
 from fleetyard.services.db import Database, ResourceRow
-from fleetyard.services.desired import SiteNeed, site_needs
+from fleetyard.services.desired import SiteNeed, site_needs, site_specs
 from fleetyard.services.drift import differences, next_drift
 from fleetyard.services.events import record_event
 from fleetyard.services.identity import Principal
@@ -94,7 +97,7 @@ class FailoverJob:
 
     def __call__(self, now: datetime) -> None:
         self.look(now)
-        if self.settings.enabled:
+        if self.settings.enabled or self.fleet.attested:  # attested capacity re-plans without failover too
             result = self.fleet.replan(FAILOVER_ACTOR)  # also after a crash between a decision and its plan
             if result is not None and result.plan_changes:
                 log.info("failover: re-planned revision %d (%d change(s))", result.revision, len(result.plan_changes))
@@ -108,6 +111,7 @@ class FailoverJob:
             last = reports(s)
             records = read_records(s)
             needs = self._site_needs(s)
+            specs = site_specs(s)
             for site in names:
                 rec = records.get(site) or SiteRecord(site)
                 received, report = last.get(site, (None, None))
@@ -123,10 +127,17 @@ class FailoverJob:
                 fresh = received is not None and (now - received).total_seconds() <= self.policy.miss
                 drift = next_drift(rec.drift, differences(needs.get(site), report), now) \
                     if fresh and not new.down else None
-                if stored == rec.availability and drift == rec.drift:
+                hardware = drift_key(inventory_status(report.inventory, specs.get(site)) if report else None)
+                was = rec.extra.get(INVENTORY_KEY)
+                if stored == rec.availability and drift == rec.drift and hardware == was:
                     continue
-                if not write_record(s, SiteRecord(site, stored, drift, rec.updated_at, rec.extra), now):
+                extra = {k: v for k, v in rec.extra.items() if k != INVENTORY_KEY}
+                if hardware is not None:
+                    extra[INVENTORY_KEY] = hardware
+                if not write_record(s, SiteRecord(site, stored, drift, rec.updated_at, extra), now):
                     continue  # another server decided first; look again next tick
+                if hardware != was:  # issue 14: the site's GPUs stopped (or started again) matching its Site
+                    inventory_event(s, site, was, hardware, now)
                 if change is not None:
                     _event(s, site, change, new, now)
                     log.info("failover: %s %s -> %s: %s", site, change.before, change.after, change.reason)

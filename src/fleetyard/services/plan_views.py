@@ -23,6 +23,7 @@ from fleetyard.services.availability import planned_down
 from fleetyard.services.errors import InvalidRequest, NotFound
 from fleetyard.services.planning import PlanSettings, current_plan, parse_plan
 from fleetyard.services.showback import stored_fleet
+from fleetyard.spec.inventory import AttestedPool, cut_fleet
 from fleetyard.spec.plan import Unplaced
 
 __all__ = ["WhatIf", "explain", "what_if"]
@@ -44,10 +45,12 @@ def _placed(session: Session, settings: PlanSettings) -> tuple[Planner, Placemen
     row = current_plan(session)
     if row is None:
         raise NotFound("no plan yet: apply a fleet first (fleetyard apply -f DIR)")
-    fleet = stored_fleet(session)
+    plan = parse_plan(row.plan)
+    fleet = cut_fleet(stored_fleet(session), [AttestedPool(c.site, c.gpu_sku, c.declared, c.found)
+                                             for c in plan.attested])  # issue 14: as it was planned
     gone = [s for s in planned_down(session) if s in fleet.sites]
     planner = Planner(fleet.without_sites(gone) if gone else fleet)
-    options = settings.options(parse_plan(row.plan))
+    options = settings.options(plan)
     return planner, planner.place(replace(options, resilience=False))
 
 

@@ -23,9 +23,10 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
+from fleetyard.services.attestation import inventory_status
 from fleetyard.services.availability import read_records
 from fleetyard.services.db import ResourceRow, SiteReportRow
-from fleetyard.services.desired import site_needs, workload_specs
+from fleetyard.services.desired import site_needs, site_specs, workload_specs
 from fleetyard.services.drift import drift_text
 from fleetyard.services.errors import Conflict, InvalidRequest
 from fleetyard.services.planning import current_plan, current_revision, parse_plan
@@ -172,6 +173,7 @@ def site_views(session: Session, interval: float, *, now: datetime | None = None
                                         .order_by(ResourceRow.id))]
     last = reports(session)
     records = read_records(session)
+    specs = site_specs(session)
     names += sorted(s for s in last if s not in names)
     views: list[SiteView] = []
     for name in names:
@@ -196,6 +198,7 @@ def site_views(session: Session, interval: float, *, now: datetime | None = None
             available=down is None, unavailable_since=(down.down_since or down.since) if down else None,
             unavailable_reason=down.reason if down else None,
             drift=drift_text(rec.drift, at, drift_after) if rec is not None and down is None else None,
+            inventory=inventory_status(report.inventory if report else None, specs.get(name)),
         )
         views.append(SiteView(status, refs, plan_row.created_at if plan_row else None))
     return revision, views

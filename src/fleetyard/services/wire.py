@@ -12,6 +12,11 @@ from typing import Annotated, Literal
 from pydantic import ConfigDict, Field, StringConstraints
 
 from fleetyard.services.storable import NUL_FREE
+from fleetyard.services.wire_attest import FoundGpuOut as FoundGpuOut
+from fleetyard.services.wire_attest import GpuCountDrift as GpuCountDrift
+from fleetyard.services.wire_attest import Inventory as Inventory
+from fleetyard.services.wire_attest import InventorySource as InventorySource
+from fleetyard.services.wire_attest import InventoryStatus as InventoryStatus
 
 # The base types and the issue-11 models live apart; clients import every wire model from here.
 from fleetyard.services.wire_base import Bytes as Bytes
@@ -159,6 +164,8 @@ class DesiredState(_Wire):
     # its site facts decided, and a digest of them (the agent's ETag and persistence key).
     flags: list[SiteFlag] = Field(default_factory=list)
     flags_revision: str = ""
+    # issue 14 (docs/attestation.md): the Site's GPUs per SKU, which the agent compares with what it finds
+    declared_gpus: dict[str, int] = Field(default_factory=dict)
 
 
 # --- status (agent -> server) -------------------------------------------------------------
@@ -225,6 +232,7 @@ class SiteReport(_In):
     telemetry: Telemetry = Field(default_factory=Telemetry)
     in_sync_window: bool = True
     samples: list[Sample] = Field(default_factory=list, max_length=MAX_SAMPLES_PER_REPORT)  # issue 12, oldest first
+    inventory: Inventory | None = None  # issue 14: the GPUs found (services/wire_attest.py)
 
 
 class SiteStatus(_Wire):
@@ -251,6 +259,7 @@ class SiteStatus(_Wire):
     unavailable_since: datetime | None = None
     unavailable_reason: str | None = None
     drift: str | None = None
+    inventory: InventoryStatus | None = None  # issue 14: GPUs found against declared (None: never reported)
 
 
 class FleetStatus(_Wire):

@@ -167,6 +167,17 @@ class OverDay(_Out):
     power_kw: HourlyRange  # facility power: IT x PUE(t)
 
 
+class AttestedCapacity(_Out):
+    """Extension (issue 14): a SKU planned with fewer GPUs than its Site declares, because the
+    site's agent found fewer (`fleetyard server --attested-capacity`; docs/attestation.md)."""
+
+    site: str
+    gpu_sku: str
+    declared: int
+    found: int
+    planned: int  # min(declared, found)
+
+
 class Plan(_Out):
     assignments: list[Assignment]
     routes: list[Route]
@@ -182,3 +193,5 @@ class Plan(_Out):
     deferred: list[str] = Field(default_factory=list)
     # Extension (issue 11): hourly cost and carbon of this plan over a day of the traces
     over_day: OverDay | None = None
+    # Extension (issue 14): capacity cut to the GPUs the sites' agents found
+    attested: list[AttestedCapacity] = Field(default_factory=list)
