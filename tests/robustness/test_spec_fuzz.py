@@ -20,7 +20,7 @@ from tests.robustness.mutator import WEIGHTS, make_case, run_case
 
 SEED = 2024
 CASES = 1_500
-CASE_SECONDS = 10.0  # the hang bound; the slowest case takes well under 1 s here
+CASE_SECONDS = 10.0  # the hang bound, in CPU seconds of this process (the slowest case, many documents: ~2.5 s)
 GROWTH_MB = 300.0
 
 
@@ -37,16 +37,16 @@ def test_fuzzed_specs_end_as_a_fleet_or_a_spec_error_in_time_and_memory():
     slowest = (0.0, -1)
     for i in range(CASES):
         case = make_case(SEED, i)
-        began = time.perf_counter()
+        began = time.process_time()  # CPU, not wall: other work on a shared machine must not fail the case
         outcome, detail = run_case(case)
-        seconds = time.perf_counter() - began
+        seconds = time.process_time() - began
         outcomes[outcome] += 1
         kinds.update(m.split(":", 1)[1] for m in case.mutations)
         slowest = max(slowest, (seconds, i))
         if outcome == "crash":
             failures.append(f"case {i} ({', '.join(case.mutations)}):\n{detail}")
         if seconds > CASE_SECONDS:
-            failures.append(f"case {i} took {seconds:.1f} s ({', '.join(case.mutations)})")
+            failures.append(f"case {i} took {seconds:.1f} CPU s ({', '.join(case.mutations)})")
         growth = peak_rss_mb() - baseline
         if growth > GROWTH_MB:
             failures.append(f"case {i}: peak RSS grew by {growth:.0f} MB ({', '.join(case.mutations)})")
