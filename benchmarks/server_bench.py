@@ -162,7 +162,8 @@ def load(urls: list[str], tokens: dict[str, str], clients: int, warmup: float, s
     )
 
 
-def start_server(data: Path, db: str | None, name: str = "server") -> tuple[subprocess.Popen[bytes], str]:
+def start_server(data: Path, db: str | None, name: str = "server",
+                 batch: int = 64) -> tuple[subprocess.Popen[bytes], str]:
     port = free_port()
     cmd = [
         sys.executable,
@@ -181,7 +182,8 @@ def start_server(data: Path, db: str | None, name: str = "server") -> tuple[subp
     if db:
         cmd += ["--db", db]
     log = open(data / f"{name}.log", "wb")  # stays open as long as the server runs
-    proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT)
+    env = {**os.environ, "FLEETYARD_HEARTBEAT_BATCH": str(batch)}
+    proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=env)
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
@@ -197,7 +199,7 @@ def start_server(data: Path, db: str | None, name: str = "server") -> tuple[subp
     raise SystemExit("server did not start within 60 s")
 
 
-def run_one(kind: str, args: argparse.Namespace, servers: int = 1) -> dict[str, Any]:
+def run_one(kind: str, args: argparse.Namespace, servers: int = 1, batch: int = 64) -> dict[str, Any]:
     data = Path(tempfile.mkdtemp(prefix=f"fleetyard-bench-{kind}-"))
     db = None
     pg_name = None
@@ -208,11 +210,11 @@ def run_one(kind: str, args: argparse.Namespace, servers: int = 1) -> dict[str, 
         with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
             conn.execute(f'CREATE DATABASE "{pg_name}"')
         db = f"postgresql+psycopg://root@127.0.0.1:5432/{pg_name}"
-    proc, url = start_server(data, db)
+    proc, url = start_server(data, db, batch=batch)
     procs, urls = [proc], [url]
     try:
         for n in range(1, servers):  # more processes on the same database (and registry folder)
-            p, u = start_server(data, db, f"server-{n}")
+            p, u = start_server(data, db, f"server-{n}", batch)
             procs.append(p)
             urls.append(u)
         admin = {"Authorization": f"Bearer {(data / 'admin.token').read_text().strip()}"}
@@ -247,6 +249,7 @@ def run_one(kind: str, args: argparse.Namespace, servers: int = 1) -> dict[str, 
         result |= {
             "db": kind,
             "servers": servers,
+            "batch": batch,
             "loadgen": args.loadgen,
             "sites": args.sites,
             "clients": args.clients,
@@ -293,6 +296,7 @@ def main() -> None:
     ap.add_argument("--warmup", type=float, default=3.0)
     ap.add_argument("--servers", default="1", help="Server processes on PostgreSQL, e.g. 1,2,3 (one run each).")
     ap.add_argument("--loadgen", choices=["httpx", "raw"], default="httpx")
+    ap.add_argument("--batch", default="64", help="Heartbeats per commit, e.g. 1,64 (1: a transaction each).")
     ap.add_argument("--json", type=Path, help="Also write the results here.")
     args = ap.parse_args()
     info = machine_info()
@@ -302,13 +306,14 @@ def main() -> None:
         f"{', '.join(f'{x:.2f}' for x in info['load_average_before'])}"
     )
     results = []
-    runs = [(kind, int(n)) for kind in (["postgres", "sqlite"] if args.db == "both" else [args.db])
-            for n in (args.servers.split(",") if kind == "postgres" else ["1"])]
-    for kind, servers in runs:
-        r = run_one(kind, args, servers)
+    runs = [(kind, int(n), int(b)) for kind in (["postgres", "sqlite"] if args.db == "both" else [args.db])
+            for n in (args.servers.split(",") if kind == "postgres" else ["1"]) for b in args.batch.split(",")]
+    for kind, servers, batch in runs:
+        r = run_one(kind, args, servers, batch)
         results.append(r)
         print(
-            f"{kind:8s} x{servers}: {r['heartbeats_per_s']:7.0f} heartbeats/s sustained over {r['seconds']:.0f} s "
+            f"{kind:8s} x{servers} batch {batch:3d}: {r['heartbeats_per_s']:7.0f} heartbeats/s "
+            f"sustained over {r['seconds']:.0f} s "
             f"({r['sites']} sites, {r['clients']} clients; p50 {r['p50_ms']:.1f} ms, p99 {r['p99_ms']:.1f} ms; "
             f"{r['errors']} errors; {r['sites_reported']}/{r['sites']} sites reported; server CPU "
             f"{r['server_cpu_s'] / r['seconds']:.2f} cores, {r['server_cpu_ms_per_heartbeat']:.1f} ms/heartbeat; "
