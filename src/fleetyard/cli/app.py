@@ -27,6 +27,7 @@ from fleetyard.cli import (
     export_cmd,
     flags_cmd,
     keys_cmd,
+    pki_cmd,
     plan_cmd,
     rollout_cmd,
     schedule_cmd,
@@ -78,12 +79,23 @@ def root(
     token_file: Annotated[Path | None, typer.Option("--token-file", envvar="FLEETYARD_TOKEN_FILE",
                                                     show_default=False, help="Read the bearer token from "
                                                     "this file (instead of --token).")] = None,
+    ca: Annotated[Path | None, typer.Option("--ca", envvar="FLEETYARD_CA", show_default=False,
+                                            help="Verify an https:// server against this CA bundle (PEM; "
+                                            "default: the context's ca, else the system's).")] = None,
+    cert: Annotated[Path | None, typer.Option("--cert", envvar="FLEETYARD_CERT", show_default=False,
+                                              help="Client certificate (PEM) for a server that asks for "
+                                              "one (mutual TLS); with --key.")] = None,
+    key: Annotated[Path | None, typer.Option("--key", envvar="FLEETYARD_KEY", show_default=False,
+                                             help="Private key (PEM) of --cert.")] = None,
     version: Annotated[bool, typer.Option("--version", "-V", callback=_version, is_eager=True,
                                           help="Print the version and exit.")] = False,
 ) -> None:
     """Control plane for running AI on a fleet of small data centers."""
     selected["context"] = context
     selected["token_file"] = str(token_file) if token_file else None
+    selected["ca"] = str(ca) if ca else None
+    selected["cert"] = str(cert) if cert else None
+    selected["key"] = str(key) if key else None
 
 
 plan_cmd.register(app)
@@ -101,6 +113,7 @@ cost_cmd.register(app)
 schedule_cmd.register(app)
 tco_cmd.register(app)
 describe_cmd.register(app)
+pki_cmd.register(app)
 app.add_typer(registry_app, name="registry")
 
 

@@ -11,9 +11,11 @@ from fleetyard.server.body import parse_json, read_bounded
 from fleetyard.server.deps import SITE, CredentialsDep, SessionDep, SiteReaderDep, StateDep, center_url
 from fleetyard.server.openapi import errors, json_body
 from fleetyard.server.state import AppState
+from fleetyard.server.tls import peer_of
 from fleetyard.services import desired, status, tokens
 from fleetyard.services.errors import PayloadTooLarge
 from fleetyard.services.telemetry import store
+from fleetyard.services.tls import PeerCertificate, check_agent_peer
 from fleetyard.services.wire import DesiredState, SiteReport
 
 router = APIRouter(prefix="/api/v1/sites", tags=["sites"])
@@ -41,14 +43,17 @@ async def put_status(site: Annotated[str, Path(json_schema_extra=SITE)], request
     `{site}` is checked there too: it must be the report's own (valid) site name."""
     header = f"{credentials.scheme} {credentials.credentials}" if credentials else None
     body = await read_bounded(request, state.limits.heartbeat)
-    await run_in_threadpool(_heartbeat, state, header, site, body)
+    await run_in_threadpool(_heartbeat, state, header, site, body, peer_of(request))
     state.metrics.heartbeats.labels(site).inc()
     return Response(status_code=204)
 
 
-def _heartbeat(state: AppState, header: str | None, site: str, body: bytes | PayloadTooLarge) -> None:
+def _heartbeat(state: AppState, header: str | None, site: str, body: bytes | PayloadTooLarge,
+               peer: PeerCertificate | None) -> None:
     with state.db.session() as session:
-        tokens.authenticate(session, header).require_site_writer(site)
+        principal = tokens.authenticate(session, header)
+        check_agent_peer(principal, peer)  # mutual TLS: the certificate's site is the token's (docs/tls.md)
+        principal.require_site_writer(site)
         if isinstance(body, PayloadTooLarge):
             raise body
         report = parse_json(SiteReport, body)
