@@ -191,6 +191,9 @@ class Client:
                 raise TLSError(0, f"cannot connect to {self.base_url}: {why}") from None
             if isinstance(exc, httpx.ConnectError):
                 raise ApiError(0, f"cannot connect to {self.base_url}: {_reason(exc)}") from None
+            if isinstance(exc, httpx.RemoteProtocolError) and self.base_url.startswith("http://"):
+                raise ApiError(0, f"{method} {self.base_url}{path} failed: {exc} (does the server speak "
+                                  "https:// there?)") from None
             raise ApiError(0, f"{method} {self.base_url}{path} failed: {exc}") from None
         if r.status_code >= 400:
             raise _error(r)

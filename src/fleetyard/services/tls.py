@@ -64,14 +64,10 @@ def _readable(path: Path, option: str) -> str:
     return str(path)
 
 
+_UNKNOWN_ISSUER = {2, 18, 19, 20, 21}  # X509_V_ERR_*: the chain does not end in a trusted CA
 _VERIFY_REASONS = {
-    2: "the server's certificate is not signed by the CA given (unable to get issuer certificate)",
-    10: "the server's certificate has expired",
     9: "the server's certificate is not yet valid",
-    18: "the server's certificate is self-signed and not in the CA given",
-    19: "the server's certificate chain ends in a CA that is not the one given",
-    20: "the server's certificate is not signed by the CA given (unable to get local issuer certificate)",
-    21: "the server's certificate is not signed by the CA given (unable to verify the first certificate)",
+    10: "the server's certificate has expired",
     62: "the server's certificate is for another host name",
     64: "the server's certificate is for another IP address",
 }
@@ -84,11 +80,12 @@ def tls_failure(exc: BaseException, ca: Path | None = None) -> str | None:
     while cur is not None and id(cur) not in seen:
         seen.add(id(cur))
         if isinstance(cur, ssl.SSLCertVerificationError):
-            reason = _VERIFY_REASONS.get(cur.verify_code, f"cannot verify the server's certificate: "
-                                                          f"{cur.verify_message}")
-            if cur.verify_code in (2, 18, 19, 20, 21):
-                reason += f" {ca}" if ca is not None else " (the system trust store; pass --ca FILE)"
-            return f"TLS: {reason}" + (f" ({cur.verify_message})" if cur.verify_code in (62, 64) else "")
+            if cur.verify_code in _UNKNOWN_ISSUER:
+                where = f"the CA bundle {ca}" if ca is not None else "the system trust store (pass --ca FILE)"
+                reason = f"the server's certificate is not signed by a CA in {where}"
+            else:
+                reason = _VERIFY_REASONS.get(cur.verify_code, "cannot verify the server's certificate")
+            return f"TLS: {reason} ({cur.verify_message})"
         if isinstance(cur, ssl.SSLError):
             text = (cur.reason or str(cur)).lower()
             if "certificate_required" in text or "certificate required" in text:
