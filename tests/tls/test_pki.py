@@ -65,7 +65,7 @@ def test_keys_are_private_and_existing_files_are_kept(tmp_path: Path) -> None:
 
 
 def test_load_ca_names_what_is_wrong(tmp_path: Path) -> None:
-    with pytest.raises(PkiError, match="cannot read .*ca.crt"):
+    with pytest.raises(PkiError, match=r"cannot read .*ca\.crt"):
         load_ca(tmp_path)
     ca = make_ca()
     leaf = issue_site(ca, "fra-1")
@@ -98,7 +98,7 @@ def test_cli_makes_a_pki_and_refuses_mistakes_with_exit_2(tmp_path: Path) -> Non
 
 def test_client_tls_files_are_checked_before_any_connection(tmp_path: Path) -> None:
     (tmp_path / "junk.pem").write_text("not a certificate")
-    with pytest.raises(TLSConfigError, match="--ca .*cannot read it"):
+    with pytest.raises(TLSConfigError, match=r"--ca .*cannot read it"):
         ClientTLS(ca=tmp_path / "missing.pem").verify()
     with pytest.raises(TLSConfigError, match=r"expected PEM \(-----BEGIN ...\), found something else"):
         ClientTLS(ca=tmp_path / "junk.pem").verify()

@@ -23,7 +23,7 @@ from urllib.parse import quote
 import httpx
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
-from fleetyard.services.tls import ClientTLS, TLSConfigError, tls_failure
+from fleetyard.services.tls import ClientTLS, TLSConfigError, closed_after_handshake, tls_failure
 from fleetyard.services.wire import (
     ApplyRequest,
     ApplyResult,
@@ -166,6 +166,7 @@ class Client:
         headers = {"Authorization": f"Bearer {token}"} if token else {}
         self._timeout = timeout
         self._ca = tls.ca if tls else None
+        self._cert = tls.cert if tls else None
         try:
             verify = tls.verify() if tls else True
         except TLSConfigError as exc:
@@ -194,6 +195,10 @@ class Client:
             if isinstance(exc, httpx.RemoteProtocolError) and self.base_url.startswith("http://"):
                 raise ApiError(0, f"{method} {self.base_url}{path} failed: {exc} (does the server speak "
                                   "https:// there?)") from None
+            if isinstance(exc, httpx.RemoteProtocolError | httpx.ReadError) and self.base_url.startswith("https://"):
+                # TLS 1.3: the server checks the client certificate after the handshake and hangs up.
+                raise TLSError(0, f"cannot connect to {self.base_url}: {closed_after_handshake(self._cert)}") \
+                    from None
             raise ApiError(0, f"{method} {self.base_url}{path} failed: {exc}") from None
         if r.status_code >= 400:
             raise _error(r)

@@ -19,7 +19,8 @@ from pathlib import Path
 from fleetyard.services.errors import Forbidden
 from fleetyard.services.identity import Principal
 
-__all__ = ["ClientTLS", "PeerCertificate", "TLSConfigError", "check_agent_peer", "tls_failure"]
+__all__ = ["ClientTLS", "PeerCertificate", "TLSConfigError", "check_agent_peer", "closed_after_handshake",
+           "tls_failure"]
 
 
 class TLSConfigError(ValueError):
@@ -100,6 +101,15 @@ def tls_failure(exc: BaseException, ca: Path | None = None) -> str | None:
         cur = cur.__cause__ or cur.__context__ or (cur.args[0] if cur.args and isinstance(cur.args[0],
                                                                                            BaseException) else None)
     return None
+
+
+def closed_after_handshake(cert: Path | None) -> str:
+    """Why an https:// server may hang up before answering (TLS 1.3 checks client certificates late)."""
+    if cert is None:
+        return ("TLS: the server closed the connection without answering; it may require a client certificate "
+                "(pass --cert and --key)")
+    return (f"TLS: the server closed the connection without answering; it may have refused the client "
+            f"certificate {cert} (not signed by its client CA, or expired?)")
 
 
 @dataclass(frozen=True)
