@@ -74,6 +74,9 @@ def _connect(control: HttpControlPlane, config: AgentConfig) -> tuple[DesiredSta
                 fail(f"cannot reach the control plane at {config.server}: {exc.message}", EXIT_ERROR)
             if exc.status == 401:
                 fail(f"the control plane at {config.server} refused the token (401): check --token")
+            if exc.status == 403 and "client certificate" in exc.message:
+                fail(f"fleetyard agent {config.site}: the control plane refused this site's certificate: "
+                     f"{exc.detail} (403)")
             if exc.status == 403:
                 fail(f"the token is not an agent token of site '{config.site}' (403): {exc.message}")
             if exc.status == 404:
