@@ -14,6 +14,7 @@ from urllib.parse import urlsplit
 from fleetyard.registry import InvalidInputError, SigningKeyError
 from fleetyard.registry.policy import ProvenancePolicy, parse_policy
 from fleetyard.registry.signing import check_public_key
+from fleetyard.services.tls import ClientTLS, TLSConfigError
 
 __all__ = ["AgentConfig", "ConfigError", "lock_data_dir", "parse_listen"]
 
@@ -102,6 +103,14 @@ class AgentConfig:
             return parse_policy(doc, self.site_policy)
         except InvalidInputError as exc:
             raise ConfigError(f"--site-policy {exc}") from None
+    # issue 14 (docs/tls.md): the CA bundle the server must chain to, and the site's client certificate
+    ca: Path | None = None
+    cert: Path | None = None
+    key: Path | None = None
+
+    @property
+    def tls(self) -> ClientTLS:
+        return ClientTLS(ca=self.ca, cert=self.cert, key=self.key)
 
     @property
     def flags_file(self) -> Path:
@@ -117,6 +126,10 @@ class AgentConfig:
             raise ConfigError(f"--server {self.server!r}: expected a URL such as http://controlplane:8080")
         if not self.token:
             raise ConfigError("--token is empty: expected an agent token for this site (fleetyard token create)")
+        try:
+            self.tls.verify()
+        except TLSConfigError as exc:
+            raise ConfigError(str(exc)) from None
         if not self.trust_keys:
             raise ConfigError("no --trust-key given: a site only runs models signed by a key it trusts")
         for key in self.trust_keys:

@@ -17,6 +17,7 @@ from fleetyard.registry.backends.base import Backend
 from fleetyard.services.client import ApiError, Client
 from fleetyard.services.http_backend import HttpBackend, RemoteAuthError
 from fleetyard.services.identity import METRICS_READERS
+from fleetyard.services.tls import ClientTLS
 from fleetyard.services.wire import DesiredState, SiteReport
 
 __all__ = ["ControlPlane", "HttpControlPlane"]
@@ -54,11 +55,15 @@ class ControlPlane(Protocol):
 class HttpControlPlane:
     """API v1 over HTTP."""
 
-    def __init__(self, server_url: str, token: str, *, timeout: float = 30.0) -> None:
+    def __init__(self, server_url: str, token: str, *, timeout: float = 30.0, tls: ClientTLS | None = None) -> None:
         self.server_url = server_url.rstrip("/")
         self._token = token
         self._timeout = timeout
-        self._client = Client(self.server_url, token, timeout=timeout)
+        self._tls = tls
+        # Peers' tokens are checked without this site's certificate: under mutual TLS the server
+        # binds an agent token to the certificate's site, and a peer's token is another site's.
+        self._probe_tls = ClientTLS(ca=tls.ca) if tls is not None else None
+        self._client = Client(self.server_url, token, timeout=timeout, tls=tls)
         self._sources: dict[str, HttpBackend] = {}
         self._lock = threading.Lock()
 
@@ -73,11 +78,12 @@ class HttpControlPlane:
         with self._lock:
             backend = self._sources.get(key)
             if backend is None:
-                backend = self._sources[key] = HttpBackend(key, self._token, timeout=self._timeout, throttle=throttle)
+                backend = self._sources[key] = HttpBackend(key, self._token, timeout=self._timeout, throttle=throttle,
+                                                                   tls=self._tls)
             return backend
 
     def check_token(self, token: str) -> bool:
-        with HttpBackend(self.server_url, token, timeout=10.0) as probe:
+        with HttpBackend(self.server_url, token, timeout=10.0, tls=self._probe_tls) as probe:
             try:
                 return probe.exists(layout.MARKER)
             except RemoteAuthError:
@@ -87,7 +93,7 @@ class HttpControlPlane:
 
     def check_scrape_token(self, token: str) -> bool:
         try:
-            with Client(self.server_url, token, timeout=10.0) as probe:
+            with Client(self.server_url, token, timeout=10.0, tls=self._probe_tls) as probe:
                 return probe.whoami().role in METRICS_READERS
         except ApiError as exc:
             if exc.status in (401, 403):

@@ -1,6 +1,7 @@
 """`fleetyard agent`: run a site's agent until SIGTERM or Ctrl-C.
 
-    fleetyard agent --site fra-1 --server http://cp:8080 --token fy_... --data-dir /var/lib/fleetyard \\
+    fleetyard agent --site fra-1 --server https://cp:8080 --token-file agent.token --data-dir /var/lib/fleetyard \\
+        [--ca ca.crt --cert fra-1.crt --key fra-1.key] \\
         --trust-key release.pub [--trust-key ...] [--max-mbps 200] [--listen 0.0.0.0:9400] \\
         [--runtime process|kubernetes] [--kubeconfig PATH] [--heartbeat 5] [--relay-wait 10] \\
         [--flags-listen 127.0.0.1:8016] [--dcgm-url http://127.0.0.1:9400/metrics] [--sample-buffer N]
@@ -48,13 +49,16 @@ def _connect(control: HttpControlPlane, config: AgentConfig) -> tuple[DesiredSta
     from fleetyard.agent.failstatic import FailStatic
     from fleetyard.agent.metrics import AgentMetrics
     from fleetyard.agent.ofrep import saved_flags
-    from fleetyard.services.client import ApiError
+    from fleetyard.services.client import ApiError, TLSError
 
     deadline = time.monotonic() + config.connect_timeout
     while True:
         try:
             return control.desired(config.site), False
         except ApiError as exc:
+            if isinstance(exc, TLSError):  # a wrong CA or certificate does not fix itself: no retries
+                fail(f"fleetyard agent {config.site}: refused the control plane at {config.server}: "
+                     f"{exc.message}")
             if exc.status == 0 and time.monotonic() < deadline:
                 time.sleep(0.5)
                 continue
@@ -70,6 +74,9 @@ def _connect(control: HttpControlPlane, config: AgentConfig) -> tuple[DesiredSta
                 fail(f"cannot reach the control plane at {config.server}: {exc.message}", EXIT_ERROR)
             if exc.status == 401:
                 fail(f"the control plane at {config.server} refused the token (401): check --token")
+            if exc.status == 403 and "client certificate" in exc.message:
+                fail(f"fleetyard agent {config.site}: the control plane refused this site's certificate: "
+                     f"{exc.detail} (403)")
             if exc.status == 403:
                 fail(f"the token is not an agent token of site '{config.site}' (403): {exc.message}")
             if exc.status == 404:
@@ -81,8 +88,6 @@ def _connect(control: HttpControlPlane, config: AgentConfig) -> tuple[DesiredSta
 def agent(
     site: Annotated[str, typer.Option("--site", envvar="FLEETYARD_SITE", help="This site's name.")],
     server: Annotated[str, typer.Option("--server", envvar="FLEETYARD_SERVER", help="Control plane URL.")],
-    token: Annotated[str, typer.Option("--token", envvar="FLEETYARD_TOKEN", show_default=False,
-                                       help="Agent token of this site (or FLEETYARD_TOKEN).")],
     data_dir: Annotated[Path, typer.Option("--data-dir", help="Where models, chunks and state live.")],
     trust_key: Annotated[list[Path], typer.Option("--trust-key", help="Public key (PEM) whose signatures this "
                                                   "site accepts; repeatable.", show_default=False)],
@@ -124,6 +129,19 @@ def agent(
              "--format=csv,noheader,nounits output) instead of nvidia-smi/rocm-smi (docs/attestation.md).")] = None,
     inventory_every: Annotated[float, typer.Option("--inventory-every", help="Seconds between probes of the "
                                                    "GPUs present.")] = 60.0,
+    token: Annotated[str | None, typer.Option("--token", envvar="FLEETYARD_TOKEN", show_default=False,
+                                              help="Agent token of this site (better: --token-file).")] = None,
+    token_file: Annotated[Path | None, typer.Option("--token-file", envvar="FLEETYARD_TOKEN_FILE",
+                                                    show_default=False, help="Read the agent token from this "
+                                                    "file (not shown in process listings).")] = None,
+    ca: Annotated[Path | None, typer.Option("--ca", envvar="FLEETYARD_CA", show_default=False,
+                                            help="Verify the https:// server against this CA bundle (PEM).")]
+    = None,
+    cert: Annotated[Path | None, typer.Option("--cert", envvar="FLEETYARD_CERT", show_default=False,
+                                              help="This site's client certificate (PEM; mutual TLS, "
+                                              "fleetyard pki site-cert).")] = None,
+    key: Annotated[Path | None, typer.Option("--key", envvar="FLEETYARD_KEY", show_default=False,
+                                             help="Private key (PEM) of --cert.")] = None,
 ) -> None:
     """Run this site's agent: sync models, verify, activate, run workloads, report."""
     from fleetyard.agent.config import AgentConfig, ConfigError, RuntimeName, lock_data_dir, parse_listen
@@ -132,7 +150,7 @@ def agent(
         fail(f"--runtime: expected process or kubernetes, got '{runtime}'")
     rt: RuntimeName = "kubernetes" if runtime == "kubernetes" else "process"
     try:
-        config = AgentConfig(site=site, server=server, token=token, data_dir=data_dir,
+        config = AgentConfig(site=site, server=server, token=_token(token, token_file), data_dir=data_dir,
                              trust_keys=tuple(trust_key), max_mbps=max_mbps,
                              listen=parse_listen(listen) if listen else None, advertise_url=advertise_url,
                              runtime=rt, kubeconfig=kubeconfig, in_cluster=in_cluster, model_pvc=model_pvc,
@@ -140,7 +158,8 @@ def agent(
                              heartbeat=heartbeat, connect_timeout=connect_timeout, relay_wait=relay_wait,
                              flags_listen=_listen("--flags-listen", flags_listen), dcgm_url=dcgm_url,
                              sample_buffer=sample_buffer, site_policy=site_policy,
-                             inventory_probe=inventory_probe, inventory_every=inventory_every)
+                             inventory_probe=inventory_probe, inventory_every=inventory_every,
+                             ca=ca, cert=cert, key=key)
         config.check()
         lock = lock_data_dir(config.data_dir)
     except ConfigError as exc:
@@ -150,6 +169,25 @@ def agent(
     finally:
         lock.close()
     sys.stderr.flush()
+
+
+def _token(token: str | None, token_file: Path | None) -> str:
+    """--token, else the first line of --token-file; neither is a ConfigError."""
+    from fleetyard.agent.config import ConfigError
+
+    if token:
+        return token
+    if token_file is None:
+        raise ConfigError("no token: expected --token-file FILE (or --token, FLEETYARD_TOKEN) with this "
+                          "site's agent token (fleetyard token create --role agent --site SITE)")
+    try:
+        text = token_file.read_text(encoding="utf-8").strip()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"--token-file {token_file}: cannot read it: "
+                          f"{getattr(exc, 'strerror', None) or exc}") from None
+    if not text:
+        raise ConfigError(f"--token-file {token_file}: the file is empty; expected an agent token")
+    return text
 
 
 def _listen(option: str, text: str | None) -> tuple[str, int] | None:
@@ -169,7 +207,7 @@ def _serve(config: AgentConfig) -> None:
     from fleetyard.replication import Clock, FileClock, SystemClock
 
     clock: Clock = FileClock(os.environ[TEST_CLOCK_ENV]) if os.environ.get(TEST_CLOCK_ENV) else SystemClock()
-    control = HttpControlPlane(config.server, config.token)
+    control = HttpControlPlane(config.server, config.token, tls=config.tls)
     try:
         desired, kept = _connect(control, config)
         node = Agent(config, control, clock=clock)

@@ -119,6 +119,9 @@ def set_context(
     trusted_key: Annotated[list[Path], typer.Option("--trusted-key", help="Public key (PEM) to verify "
                                                     "signatures with (repeatable; replaces the list).")] = [],  # noqa: B006
     current: Annotated[bool, typer.Option("--use", help="Also make it the current context.")] = False,
+    ca: Annotated[Path | None, typer.Option(help="CA bundle (PEM) the https:// server must chain to.")] = None,
+    cert: Annotated[Path | None, typer.Option(help="Client certificate (PEM) for mutual TLS.")] = None,
+    key: Annotated[Path | None, typer.Option(help="Private key (PEM) of --cert.")] = None,
 ) -> None:
     """Create or update a context (only the given fields change)."""
     config = _load()
@@ -142,6 +145,11 @@ def set_context(
         if missing:
             fail(f"--trusted-key: {missing[0]} is not a file")
         update["trusted_keys"] = [str(k.expanduser().resolve()) for k in trusted_key]
+    for field, path in (("ca", ca), ("cert", cert), ("key", key)):
+        if path is not None:
+            if not path.expanduser().is_file():
+                fail(f"--{field}: {path} is not a file")
+            update[field] = str(path.expanduser().resolve())
     base = ctx.model_dump() if ctx is not None else {"name": name}
     try:
         updated = Context.model_validate({**base, **update})

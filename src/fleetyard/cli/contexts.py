@@ -10,9 +10,13 @@ The file is `$FLEETYARD_CONFIG`, else `$XDG_CONFIG_HOME/fleetyard/config.yaml`
         token-file: ~/.config/fleetyard/prod.token
         registry: s3://models/fleet
         trusted-keys: [~/.config/fleetyard/release.pub]
+        ca: ~/.config/fleetyard/prod-ca.crt      # verify the https:// server against it (docs/tls.md)
+        cert: ~/.config/fleetyard/me.crt         # optional client certificate (mutual TLS)
+        key: ~/.config/fleetyard/me.key
 
 Resolution, the same for every command (docs/contexts.md): a flag, then its environment
-variable (FLEETYARD_SERVER, FLEETYARD_TOKEN, FLEETYARD_TOKEN_FILE, FLEETYARD_REGISTRY),
+variable (FLEETYARD_SERVER, FLEETYARD_TOKEN, FLEETYARD_TOKEN_FILE, FLEETYARD_REGISTRY,
+FLEETYARD_CA, FLEETYARD_CERT, FLEETYARD_KEY),
 then the context named by `--context` / FLEETYARD_CONTEXT / `current-context`, then the
 built-in default (http://127.0.0.1:8080, no token). The file is written whole and
 atomically with mode 0600; a token written inline in a file others can read is a
@@ -24,13 +28,14 @@ from __future__ import annotations
 import os
 import stat
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Any
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from fleetyard.services.tls import ClientTLS
 from fleetyard.spec import Problem
 from fleetyard.spec.yamlsource import parse_documents
 
@@ -50,7 +55,9 @@ class Context(BaseModel):
     token_file: str | None = Field(default=None, alias="token-file")
     registry: str | None = None
     trusted_keys: list[str] = Field(default_factory=list, alias="trusted-keys")
-    ca: str | None = None  # reserved for TLS (issue 14)
+    ca: str | None = None    # CA bundle the server's certificate must chain to (docs/tls.md)
+    cert: str | None = None  # client certificate for mutual TLS, with `key`
+    key: str | None = None
 
 
 class Config(BaseModel):
@@ -156,10 +163,11 @@ class Connection:
     registry: str | None
     trusted_keys: tuple[Path, ...]
     context: str | None
+    tls: ClientTLS = field(default_factory=ClientTLS)
 
 
-# Set by the root callback from `fleetyard --context NAME` / `--token-file PATH`.
-selected: dict[str, str | None] = {"context": None, "token_file": None}
+# Set by the root callback from `fleetyard --context NAME` / `--token-file PATH` / `--ca` / `--cert` / `--key`.
+selected: dict[str, str | None] = {"context": None, "token_file": None, "ca": None, "cert": None, "key": None}
 
 
 def _context(config: Config, path: Path) -> Context | None:
@@ -195,8 +203,9 @@ def connection(server: str | None = None, token: str | None = None) -> tuple[Con
     token_file = selected["token_file"] or os.environ.get("FLEETYARD_TOKEN_FILE")
     if not token and token_file:
         token = _read_token(token_file, "--token-file" if selected["token_file"] else "FLEETYARD_TOKEN_FILE")
-    # The context's token goes only to the context's server (a --server elsewhere gets none).
-    if not token and ctx is not None and (not server or server.rstrip("/") == (ctx.server or "").rstrip("/")):
+    # The context's token (and TLS files) go only to the context's server (a --server elsewhere gets none).
+    ours = ctx is not None and (not server or server.rstrip("/") == (ctx.server or "").rstrip("/"))
+    if not token and ctx is not None and ours:
         token = ctx.token or (_read_token(ctx.token_file, f"{path} context {ctx.name}") if ctx.token_file else None)
     return Connection(
         server=server or (ctx.server if ctx and ctx.server else BUILTIN_SERVER),
@@ -204,7 +213,26 @@ def connection(server: str | None = None, token: str | None = None) -> tuple[Con
         registry=os.environ.get("FLEETYARD_REGISTRY") or (ctx.registry if ctx else None),
         trusted_keys=tuple(Path(k).expanduser() for k in (ctx.trusted_keys if ctx else [])),
         context=ctx.name if ctx else None,
+        tls=_tls(ctx if ours else None, path),
     ), warnings
+
+
+def _tls(ctx: Context | None, path: Path) -> ClientTLS:
+    """--ca/--cert/--key, then FLEETYARD_CA/_CERT/_KEY, then the context's ca/cert/key."""
+    def pick(name: str) -> tuple[Path | None, str]:
+        flag = selected.get(name)
+        if flag:
+            return Path(flag).expanduser(), f"--{name}"
+        env = os.environ.get(f"FLEETYARD_{name.upper()}")
+        if env:
+            return Path(env).expanduser(), f"FLEETYARD_{name.upper()}"
+        value = getattr(ctx, name) if ctx is not None else None
+        return (Path(value).expanduser(), f"{path} context {ctx.name if ctx else ''} {name}") if value else (None, "")
+
+    ca, ca_option = pick("ca")
+    cert, _ = pick("cert")
+    key, _ = pick("key")
+    return ClientTLS(ca=ca, cert=cert, key=key, ca_option=ca_option or "--ca")
 
 
 def connection_or_exit(server: str | None = None, token: str | None = None) -> Connection:

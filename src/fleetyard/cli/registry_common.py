@@ -44,7 +44,7 @@ from fleetyard.registry import (
     VerificationError,
     open_store,
 )
-from fleetyard.services.http_backend import RemoteAuthError
+from fleetyard.services.http_backend import RemoteAuthError, RemoteTLSError
 
 __all__ = ["Format", "FormatOpt", "JsonOpt", "RegistryOpt", "alias_app", "default_registry", "registry_app"]
 
@@ -113,11 +113,11 @@ def registry_store(registry: str | None, server: str | None, token: str | None, 
         return open_store(registry, create=create)
     conn = connection_or_exit(server or None, token)
     if server:
-        return open_remote_store(conn.server, conn.token or "")
+        return open_remote_store(conn.server, conn.token or "", tls=conn.tls)
     if conn.registry:
         return open_store(conn.registry, create=create)
     if conn.context is not None and conn.server:
-        return open_remote_store(conn.server, conn.token or "")
+        return open_remote_store(conn.server, conn.token or "", tls=conn.tls)
     return open_store(default_registry(), create=create)
 
 
@@ -145,7 +145,7 @@ def errors() -> Iterator[None]:
         raise fail(str(exc), 2) from None
     except VerificationError as exc:
         raise fail(str(exc), 3) from None
-    except RemoteAuthError as exc:  # the server refused the token, its role or its site: fix the input
+    except (RemoteAuthError, RemoteTLSError) as exc:  # token, role, site or TLS refused: fix the input
         raise fail(str(exc), 2) from None
     except RegistryError as exc:
         raise fail(str(exc), 1) from None

@@ -24,7 +24,7 @@ from fleetyard.cli.contexts import connection_or_exit
 from fleetyard.cli.output import structured
 from fleetyard.cli.rollout_render import rollout_view, rollouts_table
 from fleetyard.cli.server_cmd import DEFAULT_SERVER, FormatOpt, ServerOpt, TokenOpt, _json
-from fleetyard.services.client import ApiError, Client, InvalidServerUrl
+from fleetyard.services.client import ApiError, Client, InvalidServerUrl, TLSError
 from fleetyard.services.wire import RolloutOut
 
 __all__ = ["register", "rollout_app"]
@@ -40,7 +40,7 @@ def register(app: typer.Typer) -> None:
 
 
 def _fail(exc: ApiError) -> None:
-    invalid = isinstance(exc, InvalidServerUrl) or exc.status in (401, 403, 404, 409, 413, 422)
+    invalid = isinstance(exc, InvalidServerUrl | TLSError) or exc.status in (401, 403, 404, 409, 413, 422)
     fail(exc.message, EXIT_INVALID if invalid else EXIT_ERROR)
 
 
@@ -63,7 +63,7 @@ def status(
 ) -> None:
     """The latest rollout of WORKLOAD (its waves), or of every workload."""
     try:
-        with Client(*_where(server, token)) as api:
+        with _client(server, token) as api:
             rows = _fetch(api, workload)
             if watch:
                 rows = _watch(api, workload, rows, interval, output)
@@ -98,14 +98,14 @@ def _watch(api: Client, workload: str | None, rows: list[RolloutOut], interval: 
     return rows
 
 
-def _where(server: str, token: str | None) -> tuple[str, str | None]:
+def _client(server: str, token: str | None) -> Client:
     conn = connection_or_exit(server, token)  # flags, environment, the context (cli/contexts.py)
-    return conn.server, conn.token
+    return Client(conn.server, conn.token, tls=conn.tls)
 
 
 def _act(action: str, workload: str, server: str, token: str | None, output: Format, to: str | None = None) -> None:
     try:
-        with Client(*_where(server, token)) as api:
+        with _client(server, token) as api:
             r = api.rollout_action(workload, action, to=to)
     except ApiError as exc:
         _fail(exc)

@@ -22,11 +22,11 @@ COMMANDS: dict[str, str] = {
     "config": "config_cmd", "keys": "keys_cmd",
     "rollout": "rollout_cmd", "flags": "flags_cmd", "events": "events_cmd", "export": "export_cmd",
     "cost": "cost_cmd", "schedule": "schedule_cmd", "tco": "tco_cmd", "describe": "describe_cmd",
-    "registry": "registry_cmd",
+    "pki": "pki_cmd", "registry": "registry_cmd",
 }
 MODULES: tuple[str, ...] = tuple(dict.fromkeys(COMMANDS.values()))  # help lists commands in this order
 # root options that take a value (the command name is the first other word)
-VALUE_OPTIONS = frozenset({"--context", "--token-file"})
+VALUE_OPTIONS = frozenset({"--context", "--token-file", "--ca", "--cert", "--key"})
 
 
 def _quiet_flags() -> None:
@@ -59,6 +59,14 @@ def root(
     token_file: Annotated[Path | None, typer.Option("--token-file", envvar="FLEETYARD_TOKEN_FILE",
                                                     show_default=False, help="Read the bearer token from "
                                                     "this file (instead of --token).")] = None,
+    ca: Annotated[Path | None, typer.Option("--ca", envvar="FLEETYARD_CA", show_default=False,
+                                            help="Verify an https:// server against this CA bundle (PEM; "
+                                            "default: the context's ca, else the system's).")] = None,
+    cert: Annotated[Path | None, typer.Option("--cert", envvar="FLEETYARD_CERT", show_default=False,
+                                              help="Client certificate (PEM) for a server that asks for "
+                                              "one (mutual TLS); with --key.")] = None,
+    key: Annotated[Path | None, typer.Option("--key", envvar="FLEETYARD_KEY", show_default=False,
+                                             help="Private key (PEM) of --cert.")] = None,
     version: Annotated[bool, typer.Option("--version", "-V", callback=_version, is_eager=True,
                                           help="Print the version and exit.")] = False,
 ) -> None:
@@ -67,6 +75,9 @@ def root(
 
     selected["context"] = context
     selected["token_file"] = str(token_file) if token_file else None
+    selected["ca"] = str(ca) if ca else None
+    selected["cert"] = str(cert) if cert else None
+    selected["key"] = str(key) if key else None
 
 
 def new_app(modules: tuple[str, ...] = MODULES) -> typer.Typer:

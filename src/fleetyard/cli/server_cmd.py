@@ -40,7 +40,7 @@ from fleetyard.cli.server_render import (
     tokens_table,
 )
 from fleetyard.cli.watch import DEFAULT_INTERVAL_S, IntervalOpt, WatchOpt, json_line, status_key, watch, watch_command
-from fleetyard.services.client import KINDS, ApiError, Client, InvalidServerUrl, read_spec_files
+from fleetyard.services.client import KINDS, ApiError, Client, InvalidServerUrl, TLSError, read_spec_files
 from fleetyard.services.wire import Role, TokenCreate
 from fleetyard.spec import Problem
 
@@ -69,14 +69,14 @@ def _api(server: str, token: str | None) -> Iterator[Client]:
     """A client; API errors become one line (and the spec problems) and the exit code."""
     conn = connection_or_exit(server, token)
     try:
-        with Client(conn.server, conn.token) as client:
+        with Client(conn.server, conn.token, tls=conn.tls) as client:
             yield client
     except ApiError as exc:
         if exc.problems:
             print_problems([Problem(p.file, p.line, p.path, p.message, p.severity) for p in exc.problems])
             err.print(f"[bold red]{exc.detail}[/].", highlight=False, soft_wrap=True)
             raise typer.Exit(EXIT_INVALID) from None
-        invalid = isinstance(exc, InvalidServerUrl) or exc.status in (401, 403, 404, 412, 413, 422)
+        invalid = isinstance(exc, InvalidServerUrl | TLSError) or exc.status in (401, 403, 404, 412, 413, 422)
         code = EXIT_INVALID if invalid else EXIT_ERROR
         fail(exc.message, code)
 
@@ -94,6 +94,9 @@ def server(
     data: Annotated[Path | None, typer.Option(help="Data folder: SQLite file and registry "
                                               "(default: ~/.local/share/fleetyard/server).",
                                               show_default=False)] = None,
+    registry: Annotated[str | None, typer.Option(help="Registry: a folder or s3://BUCKET[/PREFIX], shared by "
+                                                 "every server of one database (default: DATA/registry; "
+                                                 "docs/scale-out.md).", show_default=False)] = None,
     public_url: Annotated[str | None, typer.Option(help="URL agents use to reach this server.")] = None,
     admin_token_file: Annotated[Path | None, typer.Option(help="Also write the first admin token here.")] = None,
     heartbeat_interval: Annotated[float | None, typer.Option(help="Agent heartbeat seconds (default: 5).",
@@ -104,22 +107,38 @@ def server(
         "--attested-capacity/--declared-capacity", show_default=False,
         help="Plan with min(declared, found) GPUs at sites whose agent reported its GPUs "
              "(docs/attestation.md; default: declared).")] = None,
+    tls_cert: Annotated[Path | None, typer.Option(help="Serve HTTPS with this certificate (PEM; docs/tls.md).",
+                                                  show_default=False)] = None,
+    tls_key: Annotated[Path | None, typer.Option(help="Private key (PEM) of --tls-cert.", show_default=False)]
+    = None,
+    client_ca: Annotated[Path | None, typer.Option(help="Ask clients for a certificate from this CA (mutual "
+                                                   "TLS); an agent's must name its token's site.",
+                                                   show_default=False)] = None,
+    require_client_cert: Annotated[bool | None, typer.Option("--require-client-cert", help="Refuse "
+                                                             "connections without a client certificate.",
+                                                             show_default=False)] = None,
 ) -> None:
     """Run the control plane (FastAPI + uvicorn); migrates the database at start."""
     from fleetyard.server.run import serve
     from fleetyard.server.settings import Settings
     from fleetyard.services.db import DatabaseError, DatabaseUrlError
+    from fleetyard.services.tls import TLSConfigError
 
-    given: dict[str, Any] = {"db": db, "listen": listen, "data": data, "public_url": public_url,
+    given: dict[str, Any] = {"db": db, "listen": listen, "data": data, "registry": registry, "public_url": public_url,
              "admin_token_file": admin_token_file, "heartbeat_interval": heartbeat_interval,
-             "plan_time_limit": plan_time_limit, "attested_capacity": attested_capacity}
+             "plan_time_limit": plan_time_limit, "attested_capacity": attested_capacity,
+             "tls_cert": tls_cert, "tls_key": tls_key, "client_ca": client_ca,
+             "require_client_cert": require_client_cert}
     try:
         settings = Settings.model_validate({k: v for k, v in given.items() if v is not None})
     except ValidationError as exc:
         first = exc.errors()[0]
-        fail(f"--{'-'.join(str(x) for x in first['loc']).replace('_', '-')}: {first['msg']}")
+        msg = first["msg"].removeprefix("Value error, ")
+        fail(f"--{'-'.join(str(x) for x in first['loc']).replace('_', '-')}: {msg}" if first["loc"] else msg)
     try:
         serve(settings)
+    except TLSConfigError as exc:
+        fail(str(exc), EXIT_INVALID)
     except DatabaseError as exc:
         fail(str(exc), EXIT_INVALID if isinstance(exc, DatabaseUrlError) else EXIT_ERROR)
     except OSError as exc:

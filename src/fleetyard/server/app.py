@@ -51,9 +51,8 @@ def make_state(settings: Settings) -> AppState:
                      limits=BodyLimits.of(settings))
     state.rollouts = RolloutService(db, store, settings.heartbeat_interval)
     if settings.heartbeat_batch > 1:
-        state.heartbeats = HeartbeatWriter(db, lambda session, p: sites.store_report(state, session, p.header,
-                                                                                      p.site, p.body),
-                                           max_batch=settings.heartbeat_batch)
+        state.heartbeats = HeartbeatWriter(db, lambda session, p: sites.store_report(
+            state, session, p.header, p.site, p.body, p.peer), max_batch=settings.heartbeat_batch)
     state.background = Background(background_jobs(state), settings.tick_interval, leader=Leadership(db),
                                   on_leading=lambda leading: state.metrics.leader.set(1 if leading else 0))
     return state

@@ -20,10 +20,12 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.orm import Session
 
 from fleetyard.server.state import AppState
+from fleetyard.server.tls import peer_of
 from fleetyard.services import tokens
 from fleetyard.services.errors import InvalidRequest
 from fleetyard.services.identity import Principal
 from fleetyard.services.storable import NUL_FREE
+from fleetyard.services.tls import check_agent_peer
 from fleetyard.spec.trace import parse_time
 
 __all__ = ["SITE", "AdminDep", "CredentialsDep", "ObjectReaderDep", "PathText", "PrincipalDep", "ReaderDep",
@@ -55,10 +57,13 @@ SessionDep = Annotated[Session, Depends(get_session)]
 CredentialsDep = Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
 
 
-def get_principal(session: SessionDep, credentials: CredentialsDep) -> Principal:
-    """The caller, looked up in the request's own session (one connection per request)."""
+def get_principal(request: Request, session: SessionDep, credentials: CredentialsDep) -> Principal:
+    """The caller, looked up in the request's own session (one connection per request); an agent
+    token over a connection with a client certificate must be the certificate's site's (403)."""
     header = f"{credentials.scheme} {credentials.credentials}" if credentials else None
-    return tokens.authenticate(session, header)
+    principal = tokens.authenticate(session, header)
+    check_agent_peer(principal, peer_of(request))
+    return principal
 
 
 PrincipalDep = Annotated[Principal, Depends(get_principal)]

@@ -27,6 +27,7 @@ from sqlalchemy.orm import Session
 
 from fleetyard.services.db import Database
 from fleetyard.services.errors import Forbidden, InvalidRequest, PayloadTooLarge, Unauthorized
+from fleetyard.services.tls import PeerCertificate
 
 __all__ = ["HeartbeatWriter", "Pending"]
 
@@ -39,6 +40,7 @@ class Pending:
     header: str | None
     site: str
     body: bytes | PayloadTooLarge
+    peer: PeerCertificate | None
     future: asyncio.Future[None]
     loop: asyncio.AbstractEventLoop
 
@@ -68,12 +70,14 @@ class HeartbeatWriter:
         self.batches = 0
         self.written = 0
 
-    async def submit(self, header: str | None, site: str, body: bytes | PayloadTooLarge) -> None:
-        """Queue one report; return once it is committed (or raise its error)."""
+    async def submit(self, header: str | None, site: str, body: bytes | PayloadTooLarge,
+                     peer: PeerCertificate | None = None) -> None:
+        """Queue one report (`peer`: the connection's client certificate); return once it is
+        committed (or raise its error)."""
         self._ensure_started()
         loop = asyncio.get_running_loop()
         future: asyncio.Future[None] = loop.create_future()
-        self._queue.put(Pending(header, site, body, future, loop))
+        self._queue.put(Pending(header, site, body, peer, future, loop))
         await future
 
     def _ensure_started(self) -> None:

@@ -68,8 +68,10 @@ def serve(settings: Settings) -> None:
     import uvicorn
 
     from fleetyard.server.app import create_app
+    from fleetyard.server.tls import uvicorn_tls_options
 
     _check_listen(settings.host, settings.port)
+    tls = uvicorn_tls_options(settings)  # a wrong certificate file fails before the database is touched
     boot = bootstrap(settings)
     where = safe_url(settings.db_url)
     migrated = f"migrated from {boot.before or 'empty'}" if boot.before != boot.after else "up to date"
@@ -81,7 +83,11 @@ def serve(settings: Settings) -> None:
             write_secret(settings.admin_token_file, boot.admin.token)
             print(f"first admin token written to {settings.admin_token_file}", file=sys.stderr, flush=True)
     app = create_app(settings)
-    print(f"fleetyard server: listening on http://{settings.listen} (OpenAPI at /docs)", file=sys.stderr,
-          flush=True)
+    mtls = ""
+    if settings.client_ca is not None:
+        mtls = (f"; client certificates from {settings.client_ca} "
+                f"{'required' if settings.require_client_cert else 'requested'}")
+    print(f"fleetyard server: listening on {'https' if settings.tls else 'http'}://{settings.listen} "
+          f"(OpenAPI at /docs){mtls}", file=sys.stderr, flush=True)
     uvicorn.run(app, host=settings.host, port=settings.port, log_level=settings.log_level, access_log=False,
-                timeout_graceful_shutdown=10)
+                timeout_graceful_shutdown=10, **tls)

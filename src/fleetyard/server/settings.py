@@ -2,6 +2,8 @@
 
     FLEETYARD_DATA                folder for the SQLite file and the registry
     FLEETYARD_DB                  database URL (default: sqlite:///DATA/fleetyard.db)
+    FLEETYARD_REGISTRY            the registry: a folder or s3://BUCKET[/PREFIX] (default: DATA/registry;
+                                  several servers of one database share it, docs/scale-out.md)
     FLEETYARD_LISTEN              HOST:PORT (default 127.0.0.1:8080)
     FLEETYARD_PUBLIC_URL          the URL agents reach the server at (default: from each request)
     FLEETYARD_HEARTBEAT_INTERVAL  seconds between agent heartbeats (stale after 3)
@@ -19,6 +21,10 @@
     FLEETYARD_ATTESTED_CAPACITY   plan with min(declared, found) GPUs per SKU at sites whose agent
                                   reported the GPUs it found (true/false; default false;
                                   docs/attestation.md)
+    FLEETYARD_TLS_CERT            serve HTTPS with this certificate (PEM, its chain after it; docs/tls.md)
+    FLEETYARD_TLS_KEY             the certificate's private key (PEM)
+    FLEETYARD_CLIENT_CA           ask clients for a certificate signed by this CA (mutual TLS)
+    FLEETYARD_REQUIRE_CLIENT_CERT refuse connections without one (true/false; default false)
     FLEETYARD_EVENT_WEBHOOK       URL every event is POSTed to as JSON (optional; docs/failover.md)
     FLEETYARD_SCHEDULE_SLOT_S     seconds per slot of the deferred-work schedule (3600; docs/energy-server.md)
     FLEETYARD_SCHEDULE_OBJECTIVE  what the schedule minimizes: cost | carbon (cost)
@@ -89,6 +95,10 @@ class Settings(BaseSettings):
     drift_after: float = Field(default=300.0, ge=0, le=86_400 * 7)
     attested_capacity: bool = False
     event_webhook: str | None = None
+    tls_cert: Path | None = None
+    tls_key: Path | None = None
+    client_ca: Path | None = None
+    require_client_cert: bool = False
     schedule_slot_s: float = Field(default=3600.0, ge=1, le=86_400)
     schedule_objective: Literal["cost", "carbon"] = "cost"
     schedule_extend: Literal["none", "repeat-daily"] = "none"
@@ -116,6 +126,21 @@ class Settings(BaseSettings):
         if value is not None and not value.startswith(("http://", "https://")):
             raise ValueError(f"expected an http:// or https:// URL, got {value!r}")
         return value
+
+    @model_validator(mode="after")
+    def _tls(self) -> Settings:
+        if (self.tls_cert is None) != (self.tls_key is None):
+            raise ValueError("--tls-cert and --tls-key go together: expected both, got only "
+                             + ("--tls-cert" if self.tls_cert else "--tls-key"))
+        if self.client_ca is not None and self.tls_cert is None:
+            raise ValueError("--client-ca needs --tls-cert and --tls-key (mutual TLS is TLS first)")
+        if self.require_client_cert and self.client_ca is None:
+            raise ValueError("--require-client-cert needs --client-ca (the CA client certificates must chain to)")
+        return self
+
+    @property
+    def tls(self) -> bool:
+        return self.tls_cert is not None
 
     @model_validator(mode="after")
     def _retentions(self) -> Settings:

@@ -23,6 +23,7 @@ from urllib.parse import quote
 import httpx
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
+from fleetyard.services.tls import ClientTLS, TLSConfigError, closed_after_handshake, tls_failure
 from fleetyard.services.wire import (
     ApplyRequest,
     ApplyResult,
@@ -55,8 +56,8 @@ from fleetyard.spec.loader import TraceUnreadable, file_trace_reader, spec_files
 from fleetyard.spec.messages import found
 from fleetyard.spec.yamlsource import parse_documents
 
-__all__ = ["KINDS", "ApiError", "Client", "InvalidServerUrl", "SpecFiles", "check_server_url", "read_spec_files",
-           "read_traces"]
+__all__ = ["KINDS", "ApiError", "Client", "InvalidServerUrl", "SpecFiles", "TLSError", "check_server_url",
+           "read_spec_files", "read_traces"]
 
 M = TypeVar("M", bound=BaseModel)
 KINDS = ("regions", "sites", "workloads", "policies", "objectives", "flags")
@@ -80,6 +81,11 @@ class ApiError(Exception):
 
 class InvalidServerUrl(ApiError):
     """The server URL itself is malformed (not http(s)://HOST[:PORT])."""
+
+
+class TLSError(ApiError):
+    """TLS failed: a CA bundle or client certificate that cannot be used, or a server (or its
+    answer to our certificate) that does not verify. Status 0; a mistake to fix, not to retry."""
 
 
 def check_server_url(base_url: str) -> str:
@@ -154,12 +160,19 @@ class Client:
 
     def __init__(
         self, base_url: str, token: str | None, *, timeout: float = 30.0,
-        transport: httpx.BaseTransport | None = None,
+        transport: httpx.BaseTransport | None = None, tls: ClientTLS | None = None,
     ) -> None:
         self.base_url = check_server_url(base_url)
         headers = {"Authorization": f"Bearer {token}"} if token else {}
         self._timeout = timeout
-        self._http = httpx.Client(base_url=self.base_url, headers=headers, timeout=timeout, transport=transport)
+        self._ca = tls.ca if tls else None
+        self._cert = tls.cert if tls else None
+        try:
+            verify = tls.verify() if tls else True
+        except TLSConfigError as exc:
+            raise TLSError(0, str(exc)) from None
+        self._http = httpx.Client(base_url=self.base_url, headers=headers, timeout=timeout, transport=transport,
+                                  verify=verify)
 
     # ---- plumbing ------------------------------------------------------------------
 
@@ -171,11 +184,21 @@ class Client:
                 r = self._http.request(method, path, json=json, params=params)
             else:
                 r = self._http.request(method, path, json=json, params=params, timeout=timeout)
-        except httpx.ConnectError as exc:
-            raise ApiError(0, f"cannot connect to {self.base_url}: {_reason(exc)}") from None
         except httpx.TimeoutException:
             raise ApiError(0, f"{self.base_url} did not answer {method} {path} in time") from None
         except httpx.HTTPError as exc:
+            why = tls_failure(exc, self._ca)
+            if why is not None:
+                raise TLSError(0, f"cannot connect to {self.base_url}: {why}") from None
+            if isinstance(exc, httpx.ConnectError):
+                raise ApiError(0, f"cannot connect to {self.base_url}: {_reason(exc)}") from None
+            if isinstance(exc, httpx.RemoteProtocolError) and self.base_url.startswith("http://"):
+                raise ApiError(0, f"{method} {self.base_url}{path} failed: {exc} (does the server speak "
+                                  "https:// there?)") from None
+            if isinstance(exc, httpx.RemoteProtocolError | httpx.ReadError) and self.base_url.startswith("https://"):
+                # TLS 1.3: the server checks the client certificate after the handshake and hangs up.
+                raise TLSError(0, f"cannot connect to {self.base_url}: {closed_after_handshake(self._cert)}") \
+                    from None
             raise ApiError(0, f"{method} {self.base_url}{path} failed: {exc}") from None
         if r.status_code >= 400:
             raise _error(r)

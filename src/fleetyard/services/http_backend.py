@@ -38,8 +38,9 @@ from fleetyard.registry.backends.base import ObjectInfo, ObjectNotFoundError
 from fleetyard.registry.errors import InvalidInputError, NotFoundError, StorageError
 from fleetyard.registry.provenance import token_subject
 from fleetyard.registry.store import Store
+from fleetyard.services.tls import ClientTLS, TLSConfigError, tls_failure
 
-__all__ = ["OBJECTS_PATH", "HttpBackend", "RemoteAuthError", "open_remote_store"]
+__all__ = ["OBJECTS_PATH", "HttpBackend", "RemoteAuthError", "RemoteTLSError", "open_remote_store"]
 
 OBJECTS_PATH = "/api/v1/registry/objects"
 
@@ -50,6 +51,10 @@ class RemoteAuthError(StorageError):
     def __init__(self, message: str, status: int) -> None:
         super().__init__(message)
         self.status = status
+
+
+class RemoteTLSError(StorageError):
+    """TLS with the server failed (wrong CA, expired or misnamed certificate, client certificate refused)."""
 
 
 def _detail(response: httpx.Response) -> str:
@@ -76,6 +81,7 @@ class HttpBackend:
         timeout: float = 30.0,
         throttle: Callable[[int], None] | None = None,
         transport: httpx.BaseTransport | None = None,
+        tls: ClientTLS | None = None,
     ) -> None:
         try:
             url = httpx.URL(base_url)
@@ -86,7 +92,13 @@ class HttpBackend:
         self.base_url = base_url.rstrip("/")
         self._throttle = throttle
         self._staging: str | None = None
+        self._ca = tls.ca if tls else None
+        try:
+            verify = tls.verify() if tls else True
+        except TLSConfigError as exc:
+            raise InvalidInputError(str(exc)) from None
         self._client = httpx.Client(
+            verify=verify,
             base_url=self.base_url,
             headers={"Authorization": f"Bearer {token}"},
             timeout=timeout,
@@ -121,6 +133,9 @@ class HttpBackend:
         raise StorageError(f"{action} {key} on {self.base_url} failed: {status} {detail}")
 
     def _transport_error(self, exc: httpx.HTTPError, action: str, key: str) -> StorageError:
+        why = tls_failure(exc, self._ca)
+        if why is not None:
+            return RemoteTLSError(f"cannot connect to {self.base_url} ({action} {key}): {why}")
         if isinstance(exc, httpx.ConnectError):
             return StorageError(f"cannot connect to {self.base_url} ({action} {key}): {exc}")
         if isinstance(exc, httpx.TimeoutException):
@@ -278,13 +293,14 @@ def open_remote_store(
     throttle: Callable[[int], None] | None = None,
     timeout: float = 30.0,
     transport: httpx.BaseTransport | None = None,
+    tls: ClientTLS | None = None,
 ) -> Store:
     """A registry `Store` on a fleetyard server (the server creates its registry at start).
 
     Raises NotFoundError if the server has no registry, RemoteAuthError if it refuses
     the token, StorageError if it cannot be reached. Close it with `store.backend.close()`.
     """
-    backend = HttpBackend(base_url, token, timeout=timeout, throttle=throttle, transport=transport)
+    backend = HttpBackend(base_url, token, timeout=timeout, throttle=throttle, transport=transport, tls=tls)
     try:
         if not backend.exists(layout.MARKER):
             raise NotFoundError(f"no registry at {backend.url}: expected {layout.MARKER} there")

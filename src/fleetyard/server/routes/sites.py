@@ -12,9 +12,11 @@ from fleetyard.server.body import parse_json, read_bounded
 from fleetyard.server.deps import SITE, CredentialsDep, SessionDep, SiteReaderDep, StateDep, center_url
 from fleetyard.server.openapi import errors, json_body
 from fleetyard.server.state import AppState
+from fleetyard.server.tls import peer_of
 from fleetyard.services import desired, status, tokens
 from fleetyard.services.errors import PayloadTooLarge
 from fleetyard.services.telemetry import store
+from fleetyard.services.tls import PeerCertificate, check_agent_peer
 from fleetyard.services.wire import DesiredState, SiteReport
 
 router = APIRouter(prefix="/api/v1/sites", tags=["sites"])
@@ -42,18 +44,22 @@ async def put_status(site: Annotated[str, Path(json_schema_extra=SITE)], request
     `{site}` is checked there too: it must be the report's own (valid) site name."""
     header = f"{credentials.scheme} {credentials.credentials}" if credentials else None
     body = await read_bounded(request, state.limits.heartbeat)
+    peer = peer_of(request)
     if state.heartbeats is not None:  # group commit with other sites' heartbeats (server/heartbeats.py)
-        await state.heartbeats.submit(header, site, body)
+        await state.heartbeats.submit(header, site, body, peer)
     else:
-        await run_in_threadpool(_heartbeat, state, header, site, body)
+        await run_in_threadpool(_heartbeat, state, header, site, body, peer)
     state.metrics.heartbeats.labels(site).inc()
     return Response(status_code=204)
 
 
 def store_report(state: AppState, session: Session, header: str | None, site: str,
-                 body: bytes | PayloadTooLarge) -> None:
-    """Check one heartbeat (token, size, body: before anything is written) and write it; no commit."""
-    tokens.authenticate(session, header).require_site_writer(site)
+                 body: bytes | PayloadTooLarge, peer: PeerCertificate | None) -> None:
+    """Check one heartbeat (token, client certificate, size, body: before anything is written)
+    and write it; no commit."""
+    principal = tokens.authenticate(session, header)
+    check_agent_peer(principal, peer)  # mutual TLS: the certificate's site is the token's (docs/tls.md)
+    principal.require_site_writer(site)
     if isinstance(body, PayloadTooLarge):
         raise body
     report = parse_json(SiteReport, body)
@@ -61,7 +67,8 @@ def store_report(state: AppState, session: Session, header: str | None, site: st
     store.ingest(session, site, report.samples)  # the samples' history, in the report's transaction
 
 
-def _heartbeat(state: AppState, header: str | None, site: str, body: bytes | PayloadTooLarge) -> None:
+def _heartbeat(state: AppState, header: str | None, site: str, body: bytes | PayloadTooLarge,
+               peer: PeerCertificate | None) -> None:
     with state.db.session() as session:
-        store_report(state, session, header, site, body)
+        store_report(state, session, header, site, body, peer)
         session.commit()
