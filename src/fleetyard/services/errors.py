@@ -8,9 +8,12 @@ with the status (401 adds `WWW-Authenticate: Bearer`; a spec problem fills `prob
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
-from fleetyard.services.wire import ProblemOut
-from fleetyard.spec import Problem
+from fleetyard.spec.errors import Problem
+
+if TYPE_CHECKING:  # the wire models load only where a problem is sent (the CLI's start-up: docs/cli.md)
+    from fleetyard.services.wire import ProblemOut
 
 __all__ = [
     "Conflict",
@@ -105,5 +108,7 @@ class RangeNotSatisfiable(ServiceError):
 
 def problems_out(problems: Sequence[Problem]) -> list[ProblemOut]:
     """Spec problems as wire objects (same file, line, path, words)."""
+    from fleetyard.services.wire import ProblemOut
+
     return [ProblemOut(file=p.file, line=p.line, path=p.path, message=p.message, severity=p.severity)
             for p in problems]

@@ -14,7 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from fleetyard.services.errors import Forbidden
-from fleetyard.services.wire import Role
+from fleetyard.services.wire_base import Role
 
 __all__ = ["LOCAL_ADMIN", "METRICS_READERS", "SCRAPERS", "Principal"]
 
