@@ -81,6 +81,7 @@ class AgentConfig:
     dcgm_url: str | None = None
     sample_buffer: int | None = None
     site_policy: Path | None = None  # issue 14: provenance policy file (docs/provenance.md)
+    site_key: Path | None = None  # issue 14: X25519 private key that opens encrypted models (docs/encryption.md)
 
     def provenance_policy(self) -> ProvenancePolicy:
         """The site's provenance policy (`--site-policy`); the empty policy without one."""
@@ -120,6 +121,13 @@ class AgentConfig:
                 check_public_key(key)
             except SigningKeyError as exc:
                 raise ConfigError(f"--trust-key: {exc}") from None
+        if self.site_key is not None:
+            from fleetyard.registry.sealing import SiteKey
+
+            try:
+                SiteKey.load(self.site_key)
+            except InvalidInputError as exc:
+                raise ConfigError(f"--site-key: {exc}") from None
         if self.max_mbps is not None and self.max_mbps <= 0:
             raise ConfigError(f"--max-mbps must be positive, got {self.max_mbps}")
         if self.relay_wait < 0:

@@ -118,6 +118,9 @@ def agent(
     site_policy: Annotated[Path | None, typer.Option("--site-policy", envvar="FLEETYARD_SITE_POLICY",
                                                      help="YAML provenance policy: required signers, allowed "
                                                      "datasets (docs/provenance.md).")] = None,
+    site_key: Annotated[Path | None, typer.Option("--site-key", envvar="FLEETYARD_SITE_KEY",
+                                                  help="This site's X25519 private key (NAME.site.pem): opens "
+                                                  "encrypted models (docs/encryption.md).")] = None,
 ) -> None:
     """Run this site's agent: sync models, verify, activate, run workloads, report."""
     from fleetyard.agent.config import AgentConfig, ConfigError, RuntimeName, lock_data_dir, parse_listen
@@ -133,7 +136,7 @@ def agent(
                              namespace=namespace, image=image,
                              heartbeat=heartbeat, connect_timeout=connect_timeout, relay_wait=relay_wait,
                              flags_listen=_listen("--flags-listen", flags_listen), dcgm_url=dcgm_url,
-                             sample_buffer=sample_buffer, site_policy=site_policy)
+                             sample_buffer=sample_buffer, site_policy=site_policy, site_key=site_key)
         config.check()
         lock = lock_data_dir(config.data_dir)
     except ConfigError as exc:

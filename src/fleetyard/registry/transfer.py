@@ -247,6 +247,9 @@ def copy_version(
         data = src.backend.get(key)
         decode_recipe(data, manifest.recipe, key)
         dst.backend.put(key, data)
+        if manifest.encryption is not None:  # the wrapped data keys travel with the version
+            keys = layout.key_doc_key(manifest.name)
+            dst.backend.put(keys, src.backend.get(keys))
         if not dst.backend.put_new(
             layout.version_key(manifest.name, manifest.version), manifest.to_json()
         ):
