@@ -222,12 +222,13 @@ class SyncWorker:
         return True
 
     def _refresh_keys(self, model: DesiredModel, name: str, version: str) -> None:
-        """For an encrypted version, copy the model's wrapped data keys from the first source
-        that has them (every try: a site granted access later opens it on the next retry)."""
+        """For an encrypted version, copy the model's wrapped data keys from the center (a peer
+        only if the center cannot answer: its copy may predate a grant), on every try: a site
+        granted access later opens the version on the next retry."""
         if self.local.manifest(name, version).encryption is None:
             return
         key = layout.key_doc_key(name)
-        for s in model.sources:
+        for s in sorted(model.sources, key=lambda s: s.kind != "center"):
             if s.kind == "peer" and s.site == self.site:
                 continue
             try:
