@@ -159,7 +159,7 @@ def _assemble(
             os.ftruncate(fd, f.size)
         plan = missing_chunks(store, manifest)
         written = 0
-        for need, stored, raw in read_ranges(store, plan.ranges, describe=describe):
+        for need, stored, raw in read_ranges(store, plan.ranges, describe=describe, check_sealed=sealer is None):
             if (need.codec == CODEC_SEALED) != (sealer is not None):
                 raise IntegrityError(f"chunk {need.digest} of {manifest.ref} is stored "
                                      f"{'sealed' if sealer is None else 'in clear'}, unlike its version: refused")

@@ -7,8 +7,9 @@ Everything here is pure and deterministic given its inputs (docs/encryption.md):
 * A chunk stored under a data key is named by its **scoped id**, BLAKE3 of the chunk id
   (BLAKE3 of the plaintext) keyed with the key id: public, so gc and `missing_chunks`
   need no secret, and different keys never share a stored chunk.
-* A **sealed chunk record** is `AES-256-GCM(key, nonce, codec || body, aad=scoped id)`
-  followed by a keyless checksum `BLAKE3(ciphertext, key=scoped id)`. The nonce is the
+* A **sealed chunk record** is `codec || AES-256-GCM(key, nonce, body, aad=scoped id || codec)`
+  (codec: the body is raw or zstd) followed by a keyless checksum
+  `BLAKE3(codec || ciphertext, key=scoped id)`. The nonce is the
   first 12 bytes of HMAC-SHA256(nonce key, scoped id): deterministic, so the same
   chunk sealed twice under one key is the same bytes (dedup across versions) and a
   nonce repeats only for the same plaintext. The checksum lets a site, a relay or
@@ -81,15 +82,18 @@ def scoped_id(chunk_id: bytes, key_id: bytes) -> bytes:
     return blake3.blake3(chunk_id, key=key_id).digest()
 
 
-def check_record(record: bytes | memoryview, stored_id: bytes) -> memoryview:
-    """The ciphertext of a sealed record after its keyless checksum; IntegrityError if it fails."""
+def _split(record: bytes | memoryview, stored_id: bytes) -> tuple[memoryview, memoryview]:
     view = memoryview(record)
-    if len(view) < TAG + 1 + CHECKSUM:
+    if len(view) < 1 + TAG + CHECKSUM:
         raise IntegrityError(f"sealed chunk {stored_id.hex()} is truncated ({len(view)} bytes)")
-    ct, checksum = view[:-CHECKSUM], view[-CHECKSUM:]
-    if blake3.blake3(ct, key=stored_id).digest() != checksum:
+    return view[:-CHECKSUM], view[-CHECKSUM:]
+
+
+def check_record(record: bytes | memoryview, stored_id: bytes) -> None:
+    """Check a sealed record's keyless checksum (corruption, not forgery); IntegrityError if it fails."""
+    body, checksum = _split(record, stored_id)
+    if blake3.blake3(body, key=stored_id).digest() != checksum:
         raise IntegrityError(f"sealed chunk {stored_id.hex()} does not match its checksum")
-    return ct
 
 
 class ChunkSealer:
@@ -118,22 +122,25 @@ class ChunkSealer:
             packed = zstandard.ZstdCompressor(level=1).compress(plaintext)
             if len(packed) < len(plaintext):
                 body, inner = packed, _INNER_ZSTD
-        ct = self._aead.encrypt(self._nonce(stored_id), bytes([inner]) + body, stored_id)
-        return ct + blake3.blake3(ct, key=stored_id).digest()
+        head = bytes([inner])
+        out = head + self._aead.encrypt(self._nonce(stored_id), body, stored_id + head)
+        return out + blake3.blake3(out, key=stored_id).digest()
 
     def open(self, stored_id: bytes, record: bytes | memoryview, chunk_id: bytes, size: int) -> bytes:
         """The plaintext of a record, checked against its chunk id and size.
 
-        IntegrityError when the checksum, the GCM tag (a forged or tampered record, or a
-        record sealed under another key) or the plaintext's BLAKE3 does not match."""
-        ct = check_record(record, stored_id)
+        IntegrityError when the GCM tag (a corrupted, tampered or forged record, or one
+        sealed under another key) or the plaintext's BLAKE3 does not match. The keyless
+        checksum is not needed here (the tag is stronger): `check_record` is for holders
+        without the key."""
+        sealed, _ = _split(record, stored_id)
+        codec = sealed[0]
         try:
-            inner = self._aead.decrypt(self._nonce(stored_id), bytes(ct), stored_id)
+            body = self._aead.decrypt(self._nonce(stored_id), sealed[1:], stored_id + bytes([codec]))
         except InvalidTag:
             raise IntegrityError(
                 f"sealed chunk {stored_id.hex()} fails authentication: tampered, or sealed under another key"
             ) from None
-        codec, body = inner[0], inner[1:]
         try:
             plain = zstandard.ZstdDecompressor().decompress(body, max_output_size=size) if codec else body
         except zstandard.ZstdError as exc:
