@@ -78,7 +78,8 @@ def test_a_pushed_manifest_follows_the_schema(pushed):
 
 @pytest.mark.parametrize(("change", "words"), [
     (lambda d: d.clear(), "format: Field required; name: Field required"),
-    (lambda d: d.update(format=3), "format: Input should be 1 or 2"),
+    (lambda d: d.update(format=4), "format: Input should be 1, 2 or 3"),
+    (lambda d: d.update(format=3), "format 3 without encryption: expected format 3 exactly when encryption"),
     (lambda d: d.update(format=2), "format 2 without provenance: expected format 2 exactly when provenance"),
     (lambda d: d.update(size="12"), "size: Input should be a valid integer"),
     (lambda d: d.update(extra=1), "extra: Extra inputs are not permitted"),

@@ -86,6 +86,7 @@ class AgentConfig:
     # nvidia-smi or rocm-smi, and seconds between probes of the GPUs present
     inventory_probe: Path | None = None
     inventory_every: float = 60.0
+    site_key: Path | None = None  # issue 14: X25519 private key that opens encrypted models (docs/encryption.md)
 
     def provenance_policy(self) -> ProvenancePolicy:
         """The site's provenance policy (`--site-policy`); the empty policy without one."""
@@ -137,6 +138,13 @@ class AgentConfig:
                 check_public_key(key)
             except SigningKeyError as exc:
                 raise ConfigError(f"--trust-key: {exc}") from None
+        if self.site_key is not None:
+            from fleetyard.registry.sealing import SiteKey
+
+            try:
+                SiteKey.load(self.site_key)
+            except InvalidInputError as exc:
+                raise ConfigError(f"--site-key: {exc}") from None
         if self.max_mbps is not None and self.max_mbps <= 0:
             raise ConfigError(f"--max-mbps must be positive, got {self.max_mbps}")
         if self.relay_wait < 0:

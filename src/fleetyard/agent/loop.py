@@ -88,7 +88,7 @@ class Agent:
         self.clock = clock if clock is not None else SystemClock()
         d = config.data_dir
         self.local = open_store(d / "registry", create=True)
-        self.dirs = ModelDirs(d / "models", config.trust_keys, config.provenance_policy())
+        self.dirs = ModelDirs(d / "models", config.trust_keys, config.provenance_policy(), site_key=config.site_key)
         self.metrics = AgentMetrics()
         self.tracker = ModelTracker(d / "state" / "transfers.json", self.metrics)
         self.limiter = TokenBucket.from_mbps(config.max_mbps) if config.max_mbps else None

@@ -57,8 +57,10 @@ def _point(folder: Path, link: str, target: str) -> None:
 class ModelDirs:
     """The `models/` folder of one agent."""
 
-    def __init__(self, root: Path, trusted_keys: Sequence[Path], policy: ProvenancePolicy | None = None) -> None:
+    def __init__(self, root: Path, trusted_keys: Sequence[Path], policy: ProvenancePolicy | None = None,
+                 *, site_key: Path | None = None) -> None:
         self.root = root
+        self.site_key = site_key  # opens encrypted versions (docs/encryption.md)
         self.trusted_keys = list(trusted_keys)
         self.policy = policy or ProvenancePolicy()
         self.root.mkdir(parents=True, exist_ok=True)
@@ -94,7 +96,8 @@ class ModelDirs:
         Raises SignatureError (never leaving a folder behind) when the version is
         unsigned or no trusted key verifies it, ProvenanceError (a SignatureError) when
         the site's provenance policy refuses it - checked first, before a byte is
-        assembled - and IntegrityError on a corrupted chunk.
+        assembled -, EncryptionError when the version is encrypted and this site's key
+        cannot open it, and IntegrityError on a corrupted or tampered chunk.
         """
         manifest = store.resolve(ref)
         final = self.path(manifest.name, manifest.version)
@@ -106,7 +109,7 @@ class ModelDirs:
         final.parent.mkdir(parents=True, exist_ok=True)
         incoming = final.parent / f".incoming-{manifest.version}-{os.urandom(4).hex()}"
         try:
-            pull(store, manifest.ref, incoming)
+            pull(store, manifest.ref, incoming, site_key=self.site_key)
             self._verify(incoming, manifest.ref)
             os.rename(incoming, final)
             _fsync_dir(final.parent)

@@ -43,7 +43,7 @@ from fleetyard.registry.backends import LocalBackend, ObjectInfo
 __all__ = ["OBJECTS", "Relay", "TokenCache", "TokenCheckUnavailable"]
 
 OBJECTS = "/api/v1/registry/objects"
-SERVED = ("packs/", "recipes/", "versions/", "aliases/")
+SERVED = ("packs/", "recipes/", "versions/", "aliases/", "keys/")  # keys/: data keys wrapped per site
 _RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
 
 

@@ -12,7 +12,10 @@ Faults: a source that fails hands over to the next; a corrupted chunk is refused
 and tried from the next source; if a version cannot be completed it is `failed`
 with the reason and retried with backoff (5 s doubling to 5 min). A version whose
 signature no trusted key verifies is `failed` for good and never activated; the
-workloads keep the version they run.
+workloads keep the version they run. An encrypted version syncs as ciphertext (its
+sealed chunks are checked by their keyless checksum); the site's `--site-key` opens it
+at assembly, and a version it cannot open is `failed` with the reason and retried
+(a `registry grant` may add the site meanwhile).
 """
 
 from __future__ import annotations
@@ -26,7 +29,8 @@ from fleetyard.agent.controlplane import ControlPlane
 from fleetyard.agent.metrics import AgentMetrics
 from fleetyard.agent.models import ModelDirs
 from fleetyard.agent.tracker import ModelTracker
-from fleetyard.registry import RegistryError, SignatureError, Store, gc
+from fleetyard.registry import RegistryError, SignatureError, Store, gc, layout
+from fleetyard.registry.encryption import parse_keys
 from fleetyard.registry.names import parse_ref
 from fleetyard.replication import (
     ByteLedger,
@@ -159,6 +163,7 @@ class SyncWorker:
         assert r.version is not None
         if not self.local.has_version(r.name, r.version) and not self._fetch(model):
             return
+        self._refresh_keys(model, r.name, r.version)
         self._activate(ref, r.name, r.version)
 
     def _point_active(self, model: DesiredModel) -> None:
@@ -215,6 +220,24 @@ class SyncWorker:
         error = result.rejected[0].describe() + " (fetched again from another source)" if result.rejected else None
         self.tracker.set(ref, "synced", error=error)
         return True
+
+    def _refresh_keys(self, model: DesiredModel, name: str, version: str) -> None:
+        """For an encrypted version, copy the model's wrapped data keys from the center (a peer
+        only if the center cannot answer: its copy may predate a grant), on every try: a site
+        granted access later opens the version on the next retry."""
+        if self.local.manifest(name, version).encryption is None:
+            return
+        key = layout.key_doc_key(name)
+        for s in sorted(model.sources, key=lambda s: s.kind != "center"):
+            if s.kind == "peer" and s.site == self.site:
+                continue
+            try:
+                data = self.control.source(s.url, None).get(key)
+                parse_keys(data, key)
+            except Exception:  # unreachable, absent or malformed there: the next source
+                continue
+            self.local.backend.put(key, data)
+            return
 
     def _waiting_for_peers(self, model: DesiredModel) -> bool:
         """Hold back a center-only fetch for a moment, so one site of a region goes first.

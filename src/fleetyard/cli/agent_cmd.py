@@ -142,6 +142,9 @@ def agent(
                                               "fleetyard pki site-cert).")] = None,
     key: Annotated[Path | None, typer.Option("--key", envvar="FLEETYARD_KEY", show_default=False,
                                              help="Private key (PEM) of --cert.")] = None,
+    site_key: Annotated[Path | None, typer.Option("--site-key", envvar="FLEETYARD_SITE_KEY",
+                                                  help="This site's X25519 private key (NAME.site.pem): opens "
+                                                  "encrypted models (docs/encryption.md).")] = None,
 ) -> None:
     """Run this site's agent: sync models, verify, activate, run workloads, report."""
     from fleetyard.agent.config import AgentConfig, ConfigError, RuntimeName, lock_data_dir, parse_listen
@@ -159,7 +162,7 @@ def agent(
                              flags_listen=_listen("--flags-listen", flags_listen), dcgm_url=dcgm_url,
                              sample_buffer=sample_buffer, site_policy=site_policy,
                              inventory_probe=inventory_probe, inventory_every=inventory_every,
-                             ca=ca, cert=cert, key=key)
+                             ca=ca, cert=cert, key=key, site_key=site_key)
         config.check()
         lock = lock_data_dir(config.data_dir)
     except ConfigError as exc:

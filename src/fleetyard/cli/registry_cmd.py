@@ -30,6 +30,7 @@ from fleetyard.cli.registry_common import (
     registry_store,
     trusted_key,
 )
+from fleetyard.cli.registry_grant import EncryptForOpt, SiteKeyOpt
 from fleetyard.cli.registry_lineage import DatasetOpt, provenance_input
 from fleetyard.registry import (
     diff_versions,
@@ -37,6 +38,7 @@ from fleetyard.registry import (
     pull,
     push,
 )
+from fleetyard.registry.encryption import load_recipients
 from fleetyard.registry.provenance import read_provenance
 
 __all__ = ["register", "registry_app"]
@@ -69,6 +71,8 @@ def push_cmd(
     code_repo: Annotated[str | None, typer.Option(help="Training code repository URL.")] = None,
     code_commit: Annotated[str | None, typer.Option(help="Training code git commit.")] = None,
     run_id: Annotated[str | None, typer.Option(help="Training run id.")] = None,
+    encrypt_for: EncryptForOpt = [],  # noqa: B006
+    site_key: SiteKeyOpt = None,
     workers: Annotated[
         int | None, typer.Option(help="Chunking processes [default: cores].")
     ] = None,
@@ -76,13 +80,15 @@ def push_cmd(
     server: RegistryServerOpt = None,
     token: RegistryTokenOpt = None,
 ) -> None:
-    """Push a model folder as a new immutable version (only new chunks are stored)."""
+    """Push a model folder as a new immutable version (only new chunks are stored);
+    with --encrypt-for or --site-key its chunks are encrypted (docs/encryption.md)."""
     with errors():
         r = parse_ref(ref, allow_alias=False)
         assert r.version is not None
         labels = parse_labels(label)
         store = registry_store(registry, server, token, create=True)  # a server stores only chunks it lacks
         given = provenance_input(store, provenance, base_model, dataset, code_repo, code_commit, run_id)
+        recipients = load_recipients(encrypt_for)
         with progress_bars(not quiet) as progress:
             res = push(
                 store,
@@ -95,6 +101,8 @@ def push_cmd(
                 parent=parent,
                 labels=labels,
                 provenance=given,
+                encrypt_for=recipients,
+                site_key=site_key,
                 workers=workers,
                 progress=progress,
             )
@@ -105,6 +113,7 @@ def push_cmd(
             f"new {human_size(res.raw_bytes_added)} (stored {human_size(res.stored_bytes_added)}) "
             f"in {res.packs_written} packs, {res.reused_chunks} chunks reused; "
             f"{'signed; ' if m.signed else ''}{'provenance recorded; ' if m.provenance else ''}"
+            f"{'encrypted; ' if m.encryption else ''}"
             f"{res.seconds:.2f} s ({rate:.2f} GB/s)"
         )
 
@@ -117,6 +126,7 @@ def pull_cmd(
     public_key: Annotated[
         Path | None, typer.Option(help="Refuse the version unless signed by this key.")
     ] = None,
+    site_key: SiteKeyOpt = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
     server: RegistryServerOpt = None,
     token: RegistryTokenOpt = None,
@@ -131,6 +141,7 @@ def pull_cmd(
                 ref,
                 dest,
                 public_key=public_key,
+                site_key=site_key,
                 progress=lambda d, t: progress("pull", d, t),
             )
         sig = (

@@ -10,7 +10,8 @@ tells the entry point how to report it::
     │   ├── NotFoundError         a version, alias or store does not exist
     │   ├── VersionExistsError    `name:version` is immutable and already pushed
     │   ├── SourceFolderError     the folder to push is missing, empty or unsafe
-    │   └── SigningKeyError       a key is missing, unreadable or its password wrong
+    │   ├── SigningKeyError       a key is missing, unreadable or its password wrong
+    │   └── EncryptionError       an encrypted model and no site key that can open it
     ├── VerificationError         data or a signature failed a check (exit 3)
     │   ├── IntegrityError        a chunk, pack or manifest does not match its hash
     │   └── SignatureError        unsigned, wrongly signed or tampered version
@@ -21,6 +22,7 @@ tells the entry point how to report it::
 from __future__ import annotations
 
 __all__ = [
+    "EncryptionError",
     "IntegrityError",
     "InvalidInputError",
     "InvalidNameError",
@@ -62,6 +64,11 @@ class SourceFolderError(InvalidInputError):
 
 class SigningKeyError(InvalidInputError):
     """A signing or public key is missing, malformed, or its password is wrong."""
+
+
+class EncryptionError(InvalidInputError):
+    """A model is encrypted and the site key given cannot open it: none given, a key wrapped
+    for other sites only, a file that is not an X25519 key, or a forged wrapped key."""
 
 
 class VerificationError(RegistryError):

@@ -6,6 +6,7 @@ packs/<ab>/<id>.idx              the pack's index; written after the pack
 recipes/<blake3>                 a version's chunk lists (content-addressed)
 versions/<name>/<version>.json   a version's manifest: the commit point
 aliases/<name>/<alias>.json      a movable pointer to a version
+keys/<name>.json                 an encrypted model's data key, wrapped for each site
 leases/<id>.json                 in-flight pushes and a running gc
 """
 
@@ -15,6 +16,7 @@ __all__ = [
     "MARKER",
     "alias_key",
     "index_key",
+    "key_doc_key",
     "lease_key",
     "pack_id_of",
     "pack_key",
@@ -28,6 +30,7 @@ RECIPES = "recipes/"
 VERSIONS = "versions/"
 ALIASES = "aliases/"
 LEASES = "leases/"
+KEYS = "keys/"
 
 
 def pack_key(pack_id: str) -> str:
@@ -58,6 +61,11 @@ def version_key(name: str, version: str) -> str:
 def alias_key(name: str, alias: str) -> str:
     """Key of an alias pointer."""
     return f"{ALIASES}{name}/{alias}.json"
+
+
+def key_doc_key(name: str) -> str:
+    """Key of a model's wrapped data keys (`registry.encryption`)."""
+    return f"{KEYS}{name}.json"
 
 
 def lease_key(lease_id: str) -> str:

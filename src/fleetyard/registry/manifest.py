@@ -18,15 +18,24 @@ from typing import Any
 import blake3
 
 from fleetyard.registry.errors import IntegrityError
-from fleetyard.registry.schema import MANIFEST_FORMAT, MANIFEST_FORMAT_PROVENANCE, SchemaError, parse_manifest
+from fleetyard.registry.schema import (
+    MANIFEST_FORMAT,
+    MANIFEST_FORMAT_ENCRYPTED,
+    MANIFEST_FORMAT_PROVENANCE,
+    SchemaError,
+    parse_manifest,
+)
+from fleetyard.registry.sealing import scoped_id
 
 __all__ = [
+    "Encryption",
     "FileEntry",
     "Recipe",
     "VersionManifest",
     "content_id",
     "decode_recipe",
     "encode_recipe",
+    "stored_recipe",
 ]
 
 RECIPE_MAGIC = b"FYRCP001"
@@ -48,6 +57,15 @@ class FileEntry:
 
 
 @dataclass(frozen=True)
+class Encryption:
+    """A version whose chunks are sealed under its model's data key (`registry.sealing`)."""
+
+    key_id: str  # the data key's public id (hex); chunks are stored under ids scoped by it
+    algorithm: str = "AES-256-GCM"
+    scheme: str = "fleetyard-sealed-chunk-v1"
+
+
+@dataclass(frozen=True)
 class VersionManifest:
     """Everything recorded about one immutable `name:version`."""
 
@@ -64,6 +82,7 @@ class VersionManifest:
     stored_bytes_added: int = 0
     raw_bytes_added: int = 0
     provenance: str | None = None  # a DSSE envelope of an in-toto statement (`registry.provenance`)
+    encryption: Encryption | None = None  # format 3: chunks sealed (docs/encryption.md)
 
     @property
     def ref(self) -> str:
@@ -83,6 +102,10 @@ class VersionManifest:
             del doc["provenance"]
         else:
             doc["format"] = MANIFEST_FORMAT_PROVENANCE
+        if self.encryption is None:
+            del doc["encryption"]
+        else:
+            doc["format"] = MANIFEST_FORMAT_ENCRYPTED
         return json.dumps(doc, indent=1, sort_keys=True).encode()
 
     @classmethod
@@ -96,6 +119,8 @@ class VersionManifest:
         fields: dict[str, Any] = dict(doc)
         del fields["format"]
         fields["files"] = tuple(FileEntry(**dict(f)) for f in doc.files)
+        if doc.encryption is not None:
+            fields["encryption"] = Encryption(**dict(doc.encryption))
         return cls(**fields)
 
 
@@ -150,3 +175,12 @@ def decode_recipe(data: bytes, expected: str, where: str) -> Recipe:
     except (ValueError, struct.error) as exc:
         raise IntegrityError(f"recipe {where} is malformed: {exc}") from exc
     return Recipe(tuple(files))
+
+
+def stored_recipe(manifest: VersionManifest, recipe: Recipe) -> Recipe:
+    """The recipe with the names its chunks are stored under: the chunk ids themselves, or
+    for an encrypted version the ids scoped by its key id (`sealing.scoped_id`)."""
+    if manifest.encryption is None:
+        return recipe
+    key_id = bytes.fromhex(manifest.encryption.key_id)
+    return Recipe(tuple([(scoped_id(d, key_id), n) for d, n in chunks] for chunks in recipe.files))

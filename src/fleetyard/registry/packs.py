@@ -10,6 +10,10 @@ for a complete pack, so "pack without index" always means leftover garbage.
 Compression is zstd level 1, applied per file when a sample of its chunks shrinks by
 at least 10% (config, tokenizer, bf16 weights), and kept per chunk only if that
 chunk shrank; float32 noise-like weights are stored raw at copy speed.
+
+An encrypted version's chunks are sealed records (`CODEC_SEALED`, `registry.sealing`):
+compressed (if that pays) then encrypted, with a keyless checksum that `decode_chunk`
+checks, so a corrupted record is caught without the key; opening it needs the key.
 """
 
 from __future__ import annotations
@@ -23,9 +27,11 @@ import blake3
 import zstandard
 
 from fleetyard.registry.errors import IntegrityError
+from fleetyard.registry.sealing import ChunkSealer, check_record
 
 __all__ = [
     "CODEC_RAW",
+    "CODEC_SEALED",
     "CODEC_ZSTD",
     "PACK_MAGIC",
     "TARGET_PACK_SIZE",
@@ -46,6 +52,7 @@ INDEX_MAGIC = b"FYIDX001"
 TARGET_PACK_SIZE = 32 * 1024 * 1024
 CODEC_RAW = 0
 CODEC_ZSTD = 1
+CODEC_SEALED = 2
 ZSTD_LEVEL = 1
 COMPRESS_IF_RATIO_BELOW = 0.90
 _ENTRY = struct.Struct("<32sQIIB3x")
@@ -114,13 +121,19 @@ def decode_index(data: bytes, where: str) -> list[PackEntry]:
     return out
 
 
-def decode_chunk(stored: bytes | memoryview, entry: PackEntry) -> bytes | memoryview:
+def decode_chunk(stored: bytes | memoryview, entry: PackEntry, *, check_sealed: bool = True) -> bytes | memoryview:
     """Decode a stored chunk record and check it against its name.
 
     Raises IntegrityError (without the pack/file context, which callers add) when
-    the bytes do not decode or hash to the chunk's name.
+    the bytes do not decode or hash to the chunk's name. A sealed record is checked
+    by its keyless checksum (unless `check_sealed` is false: the caller opens it with the
+    key, whose tag is the stronger check) and returned as it is (`ChunkSealer.open`).
     """
     raw: bytes | memoryview
+    if entry.codec == CODEC_SEALED:
+        if check_sealed:
+            check_record(stored, entry.digest)
+        return stored
     try:
         if entry.codec == CODEC_ZSTD:
             raw = zstandard.ZstdDecompressor().decompress(stored, max_output_size=entry.raw_size)
@@ -179,11 +192,14 @@ def _copy_range(src: int, dst: int, offset: int, length: int) -> None:
         done += len(data)
 
 
-def write_pack(staging_dir: str, extents: list[Extent]) -> PackResult:
+def write_pack(staging_dir: str, extents: list[Extent], sealer: ChunkSealer | None = None) -> PackResult:
     """Write the given chunks into one new pack file in `staging_dir`, fsynced.
 
     Runs of consecutive raw chunks from the same file are copied in one kernel call.
+    With a `sealer`, every chunk is sealed (extent digests are then scoped ids).
     """
+    if sealer is not None:
+        return _write_sealed(staging_dir, extents, sealer)
     pack_id = new_pack_id()
     path = os.path.join(staging_dir, f"{pack_id}.pack")
     comp = zstandard.ZstdCompressor(level=ZSTD_LEVEL)
@@ -236,6 +252,49 @@ def write_pack(staging_dir: str, extents: list[Extent]) -> PackResult:
             os.close(fd)
     os.close(out)
     return PackResult(pack_id, path, pos, tuple(entries))
+
+
+def _write_sealed(staging_dir: str, extents: list[Extent], sealer: ChunkSealer) -> PackResult:
+    pack_id = new_pack_id()
+    path = os.path.join(staging_dir, f"{pack_id}.pack")
+    entries: list[PackEntry] = []
+    fds: dict[str, int] = {}
+    out = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+    try:
+        buf: list[bytes] = [PACK_MAGIC]
+        pos = len(PACK_MAGIC)
+        for ext in extents:
+            src = fds.get(ext.path)
+            if src is None:
+                src = fds[ext.path] = os.open(ext.path, os.O_RDONLY)
+            data = os.pread(src, ext.length, ext.offset)
+            if len(data) != ext.length:
+                raise OSError(f"{ext.path} ended early at offset {ext.offset + len(data)}")
+            record = sealer.seal(ext.digest, data, compress=ext.compress)
+            buf.append(record)
+            entries.append(PackEntry(ext.digest, pos, len(record), ext.length, CODEC_SEALED))
+            pos += len(record)
+            if len(buf) >= 64:
+                _write_all(out, buf)
+                buf = []
+        _write_all(out, buf)
+        os.fsync(out)
+    except BaseException:
+        os.close(out)
+        _unlink_quietly(path)
+        raise
+    finally:
+        for fd in fds.values():
+            os.close(fd)
+    os.close(out)
+    return PackResult(pack_id, path, pos, tuple(entries))
+
+
+def _write_all(fd: int, parts: list[bytes]) -> None:
+    data = b"".join(parts) if len(parts) > 1 else (parts[0] if parts else b"")
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view) :]
 
 
 def _unlink_quietly(path: str) -> None:

@@ -6,6 +6,10 @@ written as `model.sig`, and with a public key the upstream verifier must accept
 the folder (and the provenance, if recorded, must verify with that key); only
 then is it renamed to DEST. A corrupted chunk, a refused signature
 or a crash leaves DEST untouched and removes the partial folder.
+
+An encrypted version (docs/encryption.md) needs the private key of a site its data key
+is wrapped for; it is unwrapped before anything is written, and every chunk is
+decrypted and checked against its chunk id before it reaches a file.
 """
 
 from __future__ import annotations
@@ -18,11 +22,14 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from fleetyard.registry.errors import InvalidInputError, SignatureError, StorageError
-from fleetyard.registry.manifest import VersionManifest
+from fleetyard.registry import encryption
+from fleetyard.registry.errors import IntegrityError, InvalidInputError, SignatureError, StorageError
+from fleetyard.registry.manifest import VersionManifest, stored_recipe
 from fleetyard.registry.names import Ref
+from fleetyard.registry.packs import CODEC_SEALED
 from fleetyard.registry.paths import paths_problem
 from fleetyard.registry.provenance import verify_provenance
+from fleetyard.registry.sealing import ChunkSealer, SiteKey
 from fleetyard.registry.signing import check_public_key, verify_folder
 from fleetyard.registry.source import SIGNATURE_FILE
 from fleetyard.registry.store import Store
@@ -58,9 +65,12 @@ def pull(
     dest: str | os.PathLike[str],
     *,
     public_key: str | os.PathLike[str] | None = None,
+    site_key: str | os.PathLike[str] | SiteKey | None = None,
     progress: Callable[[int, int], None] | None = None,
 ) -> PullResult:
-    """Write version `ref` into the new folder `dest`; see the module docstring."""
+    """Write version `ref` into the new folder `dest`; see the module docstring.
+
+    `site_key` opens an encrypted version (ignored for a plain one)."""
     started = time.perf_counter()
     manifest = store.resolve(ref)
     target = Path(dest).absolute()
@@ -74,6 +84,7 @@ def pull(
             )
         if manifest.provenance is not None:  # recorded provenance must verify with the same key
             verify_provenance(manifest, [Path(public_key)])
+    sealer = None if manifest.encryption is None else encryption.open_version(store.backend, manifest, site_key)
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
         staging = target.parent / f".{target.name}.partial-{os.urandom(4).hex()}"
@@ -81,7 +92,7 @@ def pull(
     except OSError as exc:
         raise StorageError(f"cannot create {target}: {exc.strerror}") from exc
     try:
-        read = _assemble(store, manifest, staging, progress)
+        read = _assemble(store, manifest, staging, progress, sealer)
         if manifest.signature is not None:
             (staging / SIGNATURE_FILE).write_text(manifest.signature, encoding="utf-8")
         if public_key is not None:
@@ -112,14 +123,18 @@ def _assemble(
     manifest: VersionManifest,
     staging: Path,
     progress: Callable[[int, int], None] | None,
+    sealer: ChunkSealer | None = None,
 ) -> int:
     """Create the files of `manifest` under `staging`; returns stored bytes read."""
-    recipe = store.recipe(manifest)
+    content = store.content_recipe(manifest)
+    recipe = stored_recipe(manifest, content)
     uses: dict[str, list[tuple[int, int]]] = defaultdict(list)
-    for i, chunks in enumerate(recipe.files):
+    chunk_of: dict[str, bytes] = {}  # stored name -> chunk id (they differ when sealed)
+    for i, (chunks, ids) in enumerate(zip(recipe.files, content.files, strict=True)):
         pos = 0
-        for d, n in chunks:
+        for (d, n), (cid, _) in zip(chunks, ids, strict=True):
             uses[d.hex()].append((i, pos))
+            chunk_of[d.hex()] = cid
             pos += n
         if pos != manifest.files[i].size:
             raise InvalidInputError(
@@ -144,7 +159,12 @@ def _assemble(
             os.ftruncate(fd, f.size)
         plan = missing_chunks(store, manifest)
         written = 0
-        for need, _stored, raw in read_ranges(store, plan.ranges, describe=describe):
+        for need, stored, raw in read_ranges(store, plan.ranges, describe=describe, check_sealed=sealer is None):
+            if (need.codec == CODEC_SEALED) != (sealer is not None):
+                raise IntegrityError(f"chunk {need.digest} of {manifest.ref} is stored "
+                                     f"{'sealed' if sealer is None else 'in clear'}, unlike its version: refused")
+            if sealer is not None:
+                raw = _open(sealer, need.digest, stored, chunk_of[need.digest], need.raw_size, describe)
             for i, off in uses[need.digest]:
                 os.pwrite(fds[i], raw, off)
                 written += len(raw)
@@ -156,3 +176,12 @@ def _assemble(
     finally:
         for fd in fds:
             os.close(fd)
+
+
+def _open(sealer: ChunkSealer, digest: str, record: memoryview, chunk_id: bytes, size: int,
+          describe: Callable[[str], str]) -> bytes:
+    try:
+        return sealer.open(bytes.fromhex(digest), record, chunk_id, size)
+    except IntegrityError as exc:
+        where = describe(digest)
+        raise IntegrityError(f"{exc}{' (' + where + ')' if where else ''}: refused, nothing written") from None

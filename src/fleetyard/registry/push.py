@@ -5,11 +5,13 @@ Order of a push, and why it is crash-safe:
 1. check the name, version, parent and key; refuse an existing version;
 2. take a push lease (no gc can run until we are done, see `leases`);
 3. chunk and name every file (FastCDC + BLAKE3), in parallel processes;
-4. write the chunks the store lacks into new packs (each fsynced, then its index);
+4. write the chunks the store lacks into new packs (each fsynced, then its index),
+   sealed under the model's data key when it is encrypted (`registry.encryption`);
 5. sign the folder if a key was given; check no file changed meanwhile;
-6. write the recipe, seal the provenance (if given: an in-toto statement naming the
-   recipe and the signature, signed with the same key; `registry.provenance`), then
-   create the manifest — only if absent — as the commit.
+6. write the recipe and (encrypted) the wrapped data keys, seal the provenance (if
+   given: an in-toto statement naming the recipe and the signature, signed with the
+   same key; `registry.provenance`), then create the manifest — only if absent — as
+   the commit.
 
 A crash before step 6 leaves only unreferenced packs, which gc removes; the
 version is visible exactly when its manifest exists, and everything it needs was
@@ -29,7 +31,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from fleetyard.registry import attest, layout, leases
+from fleetyard.registry import attest, encryption, layout, leases
 from fleetyard.registry.chunking import (
     Chunk,
     Segment,
@@ -46,6 +48,7 @@ from fleetyard.registry.errors import (
     VersionExistsError,
 )
 from fleetyard.registry.manifest import (
+    Encryption,
     FileEntry,
     Recipe,
     VersionManifest,
@@ -143,8 +146,10 @@ class _Ingest:
         pool: Executor | None,
         pack_size: int,
         progress: ProgressFn | None,
+        sealing: encryption.SealPlan | None = None,
     ) -> None:
         self.store, self.src, self.known, self.pool = store, src, known, pool
+        self.sealer = sealing.sealer if sealing is not None else None
         self.pack_size, self.progress = pack_size, progress
         self.staging = store.backend.staging_dir()
         self.seen: set[bytes] = set()
@@ -204,7 +209,7 @@ class _Ingest:
                 parts[i] = []
             self._publish(block=False)
         if self.job:
-            self.writes.append(self._submit(write_pack, self.staging, self.job))
+            self.writes.append(self._submit(write_pack, self.staging, self.job, self.sealer))
             self.job = []
         self._publish(block=True)
         return out
@@ -222,15 +227,16 @@ class _Ingest:
             raise SourceFolderError(f"{f.path} changed while it was being pushed")
         compress = sample_compressible(f.path, f.size)
         for c in chunks:
-            if c.digest in self.seen or self.known(c.digest):
+            stored_id = self.sealer.scoped(c.digest) if self.sealer is not None else c.digest
+            if stored_id in self.seen or self.known(stored_id):
                 self.reused += 1
                 continue
-            self.seen.add(c.digest)
-            self.job.append(Extent(f.path, c.offset, c.length, c.digest, compress))
+            self.seen.add(stored_id)
+            self.job.append(Extent(f.path, c.offset, c.length, stored_id, compress))
             self.job_bytes += c.length
             self.to_store += c.length
             if self.job_bytes >= self.pack_size:
-                self.writes.append(self._submit(write_pack, self.staging, self.job))
+                self.writes.append(self._submit(write_pack, self.staging, self.job, self.sealer))
                 self.job, self.job_bytes = [], 0
         return chunks
 
@@ -273,13 +279,18 @@ def push(
     parent: str | None = None,
     labels: dict[str, str] | None = None,
     provenance: ProvenanceInput | None = None,
+    encrypt_for: list[encryption.Recipient] | None = None,
+    site_key: str | os.PathLike[str] | None = None,
     workers: int | None = None,
     progress: ProgressFn | None = None,
     lease_wait: float = 300.0,
     pack_size: int = TARGET_PACK_SIZE,
     parallel_min_bytes: int = PARALLEL_MIN_BYTES,
 ) -> PushResult:
-    """Push a model folder as `name:version`; see the module docstring for the order."""
+    """Push a model folder as `name:version`; see the module docstring for the order.
+
+    `encrypt_for` (site public keys) makes a model's first push encrypted; `site_key` (a
+    recipient's private key) unwraps the data key of a model already encrypted."""
     started = time.perf_counter()
     parent_ref = _check_request(store, name, version, alias, parent)
     bad_labels = labels_problem(labels or {})
@@ -293,6 +304,7 @@ def push(
     src = scan_folder(folder)
     if key is not None:
         check_private_key(key, key_password)
+    sealing = encryption.plan_push(store.backend, name, list(encrypt_for or []), site_key, utc_now())
     n_workers = workers if workers is not None else (os.cpu_count() or 1)
     try:
         with (
@@ -300,16 +312,19 @@ def push(
             leases.acquire(store.backend, "push", f"{name}:{version}", wait=lease_wait),
         ):
             index = store.index()
-            ingest = _Ingest(store, src, index.__contains__, pool, pack_size, progress)
+            ingest = _Ingest(store, src, index.__contains__, pool, pack_size, progress, sealing)
             per_file = ingest.run()
             packs, reused = ingest.packs, ingest.reused
             signature = _signature(src, key, key_password)
             for f in src.files:
                 if f.changed():
                     raise SourceFolderError(f"{f.path} changed while it was being pushed")
-            sealing = None if provenance is None else (provenance, base, key, key_password)
+            prov = None if provenance is None else (provenance, base, key, key_password)
+            if sealing is not None and sealing.changed:
+                encryption.write_keys(store.backend, sealing.doc, new=sealing.new)
+            enc = None if sealing is None else Encryption(sealing.doc.key_id)
             manifest = _commit(
-                store, src, per_file, name, version, parent_ref, labels, signature, packs, sealing
+                store, src, per_file, name, version, parent_ref, labels, signature, packs, prov, enc
             )
     except OSError as exc:
         raise StorageError(f"push of {name}:{version} to {store.url} failed: {exc}") from exc
@@ -349,6 +364,7 @@ def _commit(
     signature: str | None,
     packs: list[PackResult],
     sealing: tuple[ProvenanceInput, BaseModelRef | None, Any, str | None] | None = None,
+    enc: Encryption | None = None,
 ) -> VersionManifest:
     lists = [[(c.digest, c.length) for c in chunks] for chunks in per_file]
     data, digest = encode_recipe(Recipe(tuple(lists)))
@@ -377,6 +393,7 @@ def _commit(
         stored_bytes_added=sum(p.size - 8 for p in packs),
         raw_bytes_added=sum(e.raw_size for p in packs for e in p.entries),
         provenance=envelope,
+        encryption=enc,
     )
     key, data = layout.version_key(name, version), manifest.to_json()
     try:

@@ -36,6 +36,7 @@ __all__ = [
 
 MANIFEST_FORMAT = 1
 MANIFEST_FORMAT_PROVENANCE = 2  # a manifest with a `provenance` envelope; without one it stays format 1
+MANIFEST_FORMAT_ENCRYPTED = 3  # a manifest with `encryption` (chunks sealed, docs/encryption.md), provenance or not
 MAX_MANIFEST_BYTES = 64 * 1024 * 1024  # 1,000,000 files at ~60 bytes each, and the signature listing them again
 MAX_ALIAS_BYTES = 4096  # {"version": ..., "updated": ...} is ~80 bytes
 MAX_FILES = 1_000_000
@@ -96,10 +97,18 @@ class FileDoc(_Strict):
     digest: Hex64
 
 
+class EncryptionDoc(_Strict):
+    """How a version's chunks are sealed: the public id of the model's data key."""
+
+    key_id: Hex64
+    algorithm: Literal["AES-256-GCM"]
+    scheme: Literal["fleetyard-sealed-chunk-v1"]
+
+
 class ManifestDoc(_Strict):
     """`versions/<name>/<version>.json` as stored (`VersionManifest.to_json`)."""
 
-    format: Literal[1, 2]  # MANIFEST_FORMAT; MANIFEST_FORMAT_PROVENANCE with `provenance`
+    format: Literal[1, 2, 3]  # MANIFEST_FORMAT; _PROVENANCE with `provenance`; _ENCRYPTED with `encryption`
     name: ModelName
     version: Version
     created: Timestamp
@@ -113,6 +122,7 @@ class ManifestDoc(_Strict):
     stored_bytes_added: Count = 0
     raw_bytes_added: Count = 0
     provenance: Text | None = None  # DSSE JSON; its content is checked by `registry.provenance`
+    encryption: EncryptionDoc | None = None
 
 
 _LABELS: TypeAdapter[dict[str, str]] = TypeAdapter(Annotated[Labels, Field(max_length=MAX_LABELS)])
@@ -148,7 +158,10 @@ def parse_manifest(data: bytes) -> ManifestDoc:
         doc = ManifestDoc.model_validate_json(data)
     except ValidationError as exc:
         raise SchemaError(_first_errors(exc)) from None
-    if (doc.format == MANIFEST_FORMAT_PROVENANCE) != (doc.provenance is not None):
+    if (doc.format == MANIFEST_FORMAT_ENCRYPTED) != (doc.encryption is not None):
+        raise SchemaError(f"format {doc.format} with{'out' if doc.encryption is None else ''} encryption: "
+                          f"expected format {MANIFEST_FORMAT_ENCRYPTED} exactly when encryption is recorded")
+    if doc.encryption is None and (doc.format == MANIFEST_FORMAT_PROVENANCE) != (doc.provenance is not None):
         raise SchemaError(f"format {doc.format} with{'out' if doc.provenance is None else ''} provenance: "
                           f"expected format {MANIFEST_FORMAT_PROVENANCE} exactly when provenance is recorded")
     why = paths_problem(f.path for f in doc.files)

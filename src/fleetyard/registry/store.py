@@ -23,7 +23,7 @@ from fleetyard.registry.backends import Backend, ObjectNotFoundError, open_backe
 from fleetyard.registry.chunking import AVG_CHUNK, MAX_CHUNK, MIN_CHUNK
 from fleetyard.registry.errors import IntegrityError, InvalidInputError, NotFoundError
 from fleetyard.registry.index import ChunkIndex
-from fleetyard.registry.manifest import Recipe, VersionManifest, decode_recipe
+from fleetyard.registry.manifest import Recipe, VersionManifest, decode_recipe, stored_recipe
 from fleetyard.registry.names import Ref, check_alias, check_name, check_version, parse_ref
 from fleetyard.registry.schema import SchemaError, parse_alias
 
@@ -164,7 +164,13 @@ class Store:
         return out, problems
 
     def recipe(self, manifest: VersionManifest) -> Recipe:
-        """A version's chunk lists, checked against the hash in its manifest."""
+        """A version's chunk lists named as the store holds them (what the index, gc and
+        transfers use): for an encrypted version the chunk ids scoped by its key id."""
+        return stored_recipe(manifest, self.content_recipe(manifest))
+
+    def content_recipe(self, manifest: VersionManifest) -> Recipe:
+        """A version's chunk lists by chunk id (BLAKE3 of the plaintext), checked against the
+        hash in its manifest."""
         key = layout.recipe_key(manifest.recipe)
         try:
             data = self.backend.get(key)

@@ -157,12 +157,14 @@ def read_ranges(
     *,
     describe: Callable[[str], str] = lambda _d: "",
     threads: int = 4,
+    check_sealed: bool = True,
 ) -> Iterator[tuple[ChunkNeed, memoryview, bytes | memoryview]]:
     """Fetch ranges (a few at a time) and yield (chunk, stored bytes, raw bytes).
 
     Every chunk is decoded and checked against its name before it is yielded; a
     mismatch raises IntegrityError naming the chunk, the pack and its offset, plus
-    `describe(digest)` (the files that use it).
+    `describe(digest)` (the files that use it). A sealed chunk is checked by its keyless
+    checksum unless `check_sealed` is false (a pull that opens it with the key).
     """
 
     def fetch(r: PackRange) -> tuple[PackRange, bytes]:
@@ -183,7 +185,7 @@ def read_ranges(
                 try:
                     if len(stored) != n.stored_size:
                         raise IntegrityError("pack is truncated")
-                    raw = decode_chunk(stored, n.entry)
+                    raw = decode_chunk(stored, n.entry, check_sealed=check_sealed)
                 except IntegrityError as exc:
                     where = describe(n.digest)
                     raise IntegrityError(
@@ -247,6 +249,9 @@ def copy_version(
         data = src.backend.get(key)
         decode_recipe(data, manifest.recipe, key)
         dst.backend.put(key, data)
+        if manifest.encryption is not None:  # the wrapped data keys travel with the version
+            keys = layout.key_doc_key(manifest.name)
+            dst.backend.put(keys, src.backend.get(keys))
         if not dst.backend.put_new(
             layout.version_key(manifest.name, manifest.version), manifest.to_json()
         ):

@@ -12,7 +12,8 @@ readable, a recipe or a pack index that does not match its name. The rules:
 * `aliases/<name>/<alias>.json`: an alias object by the schema, with a valid name and alias;
 * `recipes/<blake3>`: bytes whose BLAKE3 is the name (so an existing recipe can only be
   rewritten with itself), with a recipe's header;
-* `packs/<ab>/<id>.idx`: an index that decodes (checksum, length), whose pack is stored.
+* `packs/<ab>/<id>.idx`: an index that decodes (checksum, length), whose pack is stored;
+* `keys/<name>.json`: wrapped data keys by their schema (`registry.encryption`), for that model.
 
 `check_key` runs before the body is read, `check_upload` when it is complete; both raise
 `InvalidInputError` with a one-line reason.
@@ -27,6 +28,7 @@ import blake3
 
 from fleetyard.registry import layout
 from fleetyard.registry.backends.base import Backend
+from fleetyard.registry.encryption import MAX_KEYS_BYTES, parse_keys
 from fleetyard.registry.errors import InvalidInputError, RegistryError
 from fleetyard.registry.manifest import RECIPE_MAGIC
 from fleetyard.registry.names import check_alias, check_name, check_version
@@ -52,6 +54,11 @@ def check_key(key: str) -> None:
             name, alias = _two_parts(key, layout.ALIASES)
             check_name(name)
             check_alias(alias)
+        elif key.startswith(layout.KEYS):
+            name = key[len(layout.KEYS) :]
+            if "/" in name or not name.endswith(".json"):
+                raise InvalidInputError(f"expected {layout.KEYS}<name>.json")
+            check_name(name.removesuffix(".json"))
         elif key.startswith(layout.RECIPES):
             digest = key[len(layout.RECIPES) :]
             if len(digest) != 64 or not set(digest) <= _HEX:
@@ -82,6 +89,8 @@ def check_upload(backend: Backend, key: str, path: str | os.PathLike[str]) -> No
                 raise InvalidInputError(f"alias {key} is malformed: {exc}") from None
         elif key.startswith(layout.RECIPES):
             _check_recipe(key, file)
+        elif key.startswith(layout.KEYS):
+            parse_keys(_read(key, file, MAX_KEYS_BYTES, "a key object"), key)
         elif key.startswith(layout.PACKS) and key.endswith(".idx"):
             decode_index(_read(key, file, MAX_INDEX_BYTES, "a pack index"), key)
             pack = layout.pack_key(layout.pack_id_of(key))

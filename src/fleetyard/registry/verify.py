@@ -3,7 +3,9 @@
 Reads every manifest, alias, recipe, pack index and pack; checks every manifest and
 alias against the schema `pull` and the server apply (file paths that stay inside the
 version folder among it); decodes every chunk and checks it against its BLAKE3 name; checks that recorded
-provenance is a statement about its version (its signature needs a key: `pull --public-key`).
+provenance is a statement about its version (its signature needs a key: `pull --public-key`);
+checks that an encrypted version's wrapped data key is stored (sealed chunks are checked by
+their keyless checksum: verify needs no key and sees no plaintext).
 A problem names the chunk, the pack and offset, and the versions and files that use
 it, so an operator knows what to re-push or re-fetch. Leftovers of killed pushes
 (packs without an index) are warnings: they are harmless and gc removes them.
@@ -16,6 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from fleetyard.registry import layout
+from fleetyard.registry.encryption import read_keys
 from fleetyard.registry.errors import RegistryError
 from fleetyard.registry.manifest import VersionManifest
 from fleetyard.registry.packs import PACK_MAGIC, PackEntry, decode_chunk, decode_index
@@ -69,6 +72,14 @@ def verify_store(
             read_provenance(m)
         except RegistryError as exc:
             problems.append(Problem("bad-provenance", str(exc)))
+        if m.encryption is not None:
+            try:
+                keys = read_keys(store.backend, m.name)
+                if keys is None or keys.key_id != m.encryption.key_id:
+                    problems.append(Problem("missing-key", f"{m.ref} is encrypted but no {layout.key_doc_key(m.name)} "
+                                            f"holds its data key {m.encryption.key_id[:16]}…: no site can read it"))
+            except RegistryError as exc:
+                problems.append(Problem("corrupt-key", str(exc)))
         try:
             recipe = store.recipe(m)
         except RegistryError as exc:

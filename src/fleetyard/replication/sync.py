@@ -26,7 +26,7 @@ from typing import Literal
 from fleetyard.registry import layout, leases
 from fleetyard.registry.backends.base import Backend
 from fleetyard.registry.errors import IntegrityError, InvalidInputError, RegistryError
-from fleetyard.registry.manifest import VersionManifest, decode_recipe
+from fleetyard.registry.manifest import VersionManifest, decode_recipe, stored_recipe
 from fleetyard.registry.names import parse_ref
 from fleetyard.registry.packs import decode_chunk
 from fleetyard.registry.store import Store
@@ -277,7 +277,9 @@ def sync_version(
         detail = "; ".join(f"{f.source}: {f.message}" for f in found) or "no sources given"
         return SyncResult(ref, "failed", failures=tuple(found), error=f"{ref}: no source could serve it ({detail})")
     manifest, recipe_bytes = found
-    recipe = decode_recipe(recipe_bytes, manifest.recipe, layout.recipe_key(manifest.recipe))
+    # chunk names as stored: an encrypted version's are scoped by its key id, and its
+    # sealed chunks are checked by their keyless checksum (no key needed to sync or relay)
+    recipe = stored_recipe(manifest, decode_recipe(recipe_bytes, manifest.recipe, layout.recipe_key(manifest.recipe)))
     sizes = {d: n for chunks in recipe.files for d, n in chunks}
     with leases.acquire(local.backend, "push", f"sync {ref}", wait=lease_wait):
         held = local.index().digests()

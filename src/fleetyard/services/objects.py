@@ -7,7 +7,8 @@ backend (temporary file, fsync, rename or link), which makes them atomic and dur
 
 Rules on top of the backend:
 * keys live under the registry layout's folders (`packs/`, `recipes/`, `versions/`,
-  `aliases/`, `leases/`), or are the format marker (read-only);
+  `aliases/`, `leases/`, `keys/`: wrapped data keys, never a key in clear), or are the
+  format marker (read-only);
 * a version manifest (`versions/...`) is written only with `If-None-Match: *` (428
   otherwise, 412 if it exists): versions are immutable through the API; deleting one
   needs an admin;
@@ -44,7 +45,7 @@ from fleetyard.services.wire import ObjectOut
 
 __all__ = ["ByteRange", "ObjectService", "parse_range"]
 
-WRITABLE = (layout.PACKS, layout.RECIPES, layout.VERSIONS, layout.ALIASES, layout.LEASES)
+WRITABLE = (layout.PACKS, layout.RECIPES, layout.VERSIONS, layout.ALIASES, layout.LEASES, layout.KEYS)
 _KEY = re.compile(r"^[A-Za-z0-9._@+-]+(/[A-Za-z0-9._@+-]+)*$")
 _RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
 BLOCK = 1024 * 1024
