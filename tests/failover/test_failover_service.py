@@ -203,7 +203,7 @@ def test_failover_off_keeps_every_site_available_and_plans_with_all(service: tup
 @pytest.mark.parametrize(("env", "words"), [
     ({"FLEETYARD_FAILOVER_GRACE": "0"}, "failover-grace: Input should be greater than 0"),
     ({"FLEETYARD_FAILOVER_HOLD_OFF": "1e9"}, "failover-hold-off: Input should be less than or equal to 86400"),
-    ({"FLEETYARD_EVENT_WEBHOOK": "ftp://x"}, "event-webhook: Value error, expected an http:// or https:// URL"),
+    ({"FLEETYARD_EVENT_WEBHOOK": "ftp://x"}, "event-webhook: expected an http:// or https:// URL"),
 ])
 def test_bad_settings_are_one_line_and_exit_2(env: dict[str, str], words: str, tmp_path: Path) -> None:
     r = subprocess.run([sys.executable, "-m", "fleetyard", "server", "--data", str(tmp_path), "--listen",
