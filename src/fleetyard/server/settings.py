@@ -16,6 +16,8 @@
                                   work moves back (300)
     FLEETYARD_DRIFT_AFTER         seconds a site may differ from its desired state before
                                   `status` flags drift (300)
+    FLEETYARD_SECRETS_KEY_FILE    the master key of Secret values (default DATA/secrets.key, made 0600 at
+                                  the first start; docs/secrets.md): back it up apart from the database
     FLEETYARD_EVENT_WEBHOOK       URL every event is POSTed to as JSON (optional; docs/failover.md)
     FLEETYARD_SCHEDULE_SLOT_S     seconds per slot of the deferred-work schedule (3600; docs/energy-server.md)
     FLEETYARD_SCHEDULE_OBJECTIVE  what the schedule minimizes: cost | carbon (cost)
@@ -84,6 +86,7 @@ class Settings(BaseSettings):
     failover_hold_off: float = Field(default=300.0, ge=0, le=86_400)
     drift_after: float = Field(default=300.0, ge=0, le=86_400 * 7)
     event_webhook: str | None = None
+    secrets_key_file: Path | None = None
     schedule_slot_s: float = Field(default=3600.0, ge=1, le=86_400)
     schedule_objective: Literal["cost", "carbon"] = "cost"
     schedule_extend: Literal["none", "repeat-daily"] = "none"
@@ -137,6 +140,11 @@ class Settings(BaseSettings):
     @property
     def db_url(self) -> str:
         return self.db or f"sqlite:///{(self.data / 'fleetyard.db').expanduser().absolute()}"
+
+    @property
+    def secrets_key_path(self) -> Path:
+        """The master key of Secret values: the one given, else DATA/secrets.key."""
+        return Path(self.secrets_key_file or self.data / "secrets.key").expanduser().absolute()
 
     @property
     def registry_path(self) -> Path | str:

@@ -16,6 +16,7 @@ from fleetyard.services.apply import FleetService
 from fleetyard.services.db import Database
 from fleetyard.services.objects import ObjectService
 from fleetyard.services.rollouts import RolloutService
+from fleetyard.services.secret_box import SecretBox
 
 __all__ = ["AppState"]
 
@@ -32,3 +33,4 @@ class AppState:
     apply_threads: CapacityLimiter | None = None
     background: Background | None = None
     rollouts: RolloutService | None = None
+    secrets: SecretBox | None = None  # issue 14: the master key of Secret values (services/secret_box.py)
