@@ -23,7 +23,8 @@ every stored Secret with the files, so there a missing Secret is an error too.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
+from collections.abc import Set as AbstractSet
 from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
@@ -60,7 +61,6 @@ class SecretKeyRef(_Frozen):
 
 
 Loc = tuple[str | int, ...]
-Report = Callable[[Loc, str, str], None]  # (field path, message, severity)
 
 
 def value_problems(spec: SecretSpec) -> Iterator[tuple[Loc, str]]:
@@ -77,11 +77,12 @@ def value_problems(spec: SecretSpec) -> Iterator[tuple[Loc, str]]:
 
 def reference_problems(secret_env: Mapping[str, SecretKeyRef], env: Mapping[str, str],
                        secrets: Mapping[str, SecretSpec], *, all_secrets: bool,
-                       any_secret: bool = False) -> Iterator[tuple[Loc, str, str]]:
+                       failed: AbstractSet[str] = frozenset()) -> Iterator[tuple[Loc, str, str]]:
     """What is wrong with a Workload's `secret_env`: a Secret or key that is not there, a
     name also in `env`, a FLEETYARD_* name. `all_secrets`: `secrets` is every Secret there
     is (the server), so a missing one is an error; else (files only) a warning.
-    `any_secret`: a Secret document failed to load, so an unknown name may be that one."""
+    `failed`: names of Secret documents that failed their own checks (not unknown; "" when a
+    document failed before its name could be read, and then any unknown name may be it)."""
     for var, ref in secret_env.items():
         loc: Loc = ("spec", "secret_env", var)
         if var in env:
@@ -90,7 +91,7 @@ def reference_problems(secret_env: Mapping[str, SecretKeyRef], env: Mapping[str,
             yield loc, f"names starting with {RESERVED_PREFIX} are set by the agent, got {var}", "error"
         spec = secrets.get(ref.secret)
         if spec is None:
-            if any_secret:
+            if ref.secret in failed or "" in failed:
                 continue
             known = f"; Secrets: {', '.join(sorted(secrets))}" if secrets else ""
             if all_secrets:

@@ -191,10 +191,9 @@ def _check_secret_env(report: _Report, w: Workload) -> None:
     """`env` values that look like credentials (warnings); `secret_env` references (spec/secret.py)."""
     for loc, message in env_warnings(w.spec.env):
         report.add("Workload", w.name, loc, message, "warning")
-    refs = {var: ref for var, ref in w.spec.secret_env.items() if ref.secret not in report.secrets_failed}
     secrets = {name: s.spec for name, s in report.fleet.secrets.items()}
-    for loc, message, severity in reference_problems(refs, w.spec.env, secrets, all_secrets=report.all_secrets,
-                                                     any_secret="" in report.secrets_failed):
+    for loc, message, severity in reference_problems(w.spec.secret_env, w.spec.env, secrets,
+                                                     all_secrets=report.all_secrets, failed=report.secrets_failed):
         report.add("Workload", w.name, loc, message, "warning" if severity == "warning" else "error")
 
 
