@@ -194,3 +194,19 @@ def test_a_second_server_with_another_key_refuses_to_start(server_factory: Calla
     with pytest.raises(RuntimeError) as refused:
         other.start()
     assert "does not open the stored Secrets" in str(refused.value) and "Traceback" not in str(refused.value)
+
+
+def test_a_backup_holds_only_ciphertext(server: ServerProcess,
+                                                                         tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    with server.client() as api:
+        api.apply(secret_files() + files(fleet_docs()))
+    out = tmp_path / "fleet.backup"
+    args = ["--data", str(server.data)] + (["--db", server.db] if server.db else [])
+    r = subprocess.run([sys.executable, "-m", "fleetyard", "backup", *args, "-o", str(out)], capture_output=True,
+                       text=True, timeout=120, check=False)
+    assert r.returncode == 0, r.stderr
+    raw = out.read_bytes()
+    assert TOKEN.encode() not in raw and PASSWORD.encode() not in raw and b"fyenc:v1:" in raw
