@@ -37,7 +37,8 @@ def test_secret_and_secret_key_refs_validate_and_hold_no_value_in_the_deployment
         kubernetes_validate.validate(doc, KUBERNETES, strict=True)
     assert TOKEN not in json.dumps(dep)
     env = dep["spec"]["template"]["spec"]["containers"][0]["env"]
-    assert {"name": "OPENAI_API_KEY", "valueFrom": {"secretKeyRef": {"name": "chat-env", "key": "OPENAI_API_KEY"}}} in env
+    ref = {"secretKeyRef": {"name": "chat-env", "key": "OPENAI_API_KEY"}}
+    assert {"name": "OPENAI_API_KEY", "valueFrom": ref} in env
     assert {"name": "MODE", "value": "chat"} in env
     assert base64.b64decode(secret["data"]["OPENAI_API_KEY"]).decode() == TOKEN
     assert dep["spec"]["template"]["metadata"]["annotations"]["fleetyard.io/secret-digest"] == r.secret_digest

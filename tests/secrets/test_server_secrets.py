@@ -13,7 +13,7 @@ import pytest
 import sqlalchemy as sa
 
 from fleetyard.services.client import ApiError
-from tests.secrets.fleet import PASSWORD, TOKEN, fleet_docs, files, secret, secret_files
+from tests.secrets.fleet import PASSWORD, TOKEN, files, fleet_docs, secret, secret_files
 from tests.server.conftest import BACKENDS, ServerProcess
 
 pytestmark = pytest.mark.timeout(300)
@@ -210,3 +210,37 @@ def test_a_backup_holds_only_ciphertext(server: ServerProcess,
     assert r.returncode == 0, r.stderr
     raw = out.read_bytes()
     assert TOKEN.encode() not in raw and PASSWORD.encode() not in raw and b"fyenc:v1:" in raw
+
+
+def test_rotate_key_reseals_every_value_and_the_server_opens_them_with_the_new_key(
+        server_factory: Callable[..., ServerProcess], tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    first = server_factory(None, "one")
+    with first.client() as api:
+        api.apply(secret_files() + files(fleet_docs()))
+        agent = api.create_token("agent", "fra-1").token
+    first.stop()
+    before = stored_secret(first, "openai")
+    new_key = tmp_path / "new.key"
+
+    def rotate(*extra: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "fleetyard", "secrets", "rotate-key", "--data", str(first.data),
+                               "--new-key", str(new_key), *extra], capture_output=True, text=True, timeout=120,
+                              check=False)
+
+    r = rotate()
+    assert r.returncode == 0 and "resealed 3 value(s) of 2 Secret(s)" in r.stdout, r.stderr
+    assert new_key.stat().st_mode & 0o777 == 0o600
+    after = stored_secret(first, "openai")
+    assert after["spec"]["data"]["token"] != before["spec"]["data"]["token"]  # type: ignore[index]
+    r = rotate("--key", str(new_key))  # the same key twice: refused, one line
+    assert r.returncode == 2 and "holds the current key" in r.stderr and "Traceback" not in r.stderr
+    rotated = ServerProcess(first.data, None, port=first.port, extra_env={"FLEETYARD_SECRETS_KEY_FILE": str(new_key)})
+    rotated.start()
+    try:
+        chat = workload(desired(rotated, "fra-1", agent), "chat")
+        assert chat["secret_env"]["OPENAI_API_KEY"]["value"] == TOKEN  # type: ignore[index]
+    finally:
+        rotated.stop()

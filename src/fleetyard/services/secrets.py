@@ -25,8 +25,17 @@ from fleetyard.services.db import ResourceRow
 from fleetyard.services.secret_box import SecretBox, SecretUnreadable, is_sealed
 from fleetyard.services.wire import DesiredWorkload, FieldChange, ResourceDiff, SecretKeyOut
 
-__all__ = ["HIDDEN", "fill_values", "plain_data", "redacted", "seal_document", "secret_changes", "secret_keys",
-           "stored_key_ids"]
+__all__ = [
+    "HIDDEN",
+    "fill_values",
+    "plain_data",
+    "redacted",
+    "rotate_key",
+    "seal_document",
+    "secret_changes",
+    "secret_keys",
+    "stored_key_ids",
+]
 
 HIDDEN = "(hidden)"
 CHANGED = "(changed)"
@@ -149,3 +158,24 @@ def stored_key_ids(session: Session) -> set[str]:
             if is_sealed(value) and len(parts) == 5:
                 out.add(parts[2])
     return out
+
+
+def rotate_key(session: Session, old: SecretBox, new: SecretBox) -> tuple[int, int]:
+    """Reseal every stored Secret value under `new` (in the caller's transaction): (Secrets,
+    values). SecretUnreadable, before anything is written, if a value does not open with
+    `old`; values already sealed with `new` are kept, so a rotation cut short runs again."""
+    rows = list(session.scalars(select(ResourceRow).where(ResourceRow.kind == "Secret").order_by(ResourceRow.name)))
+    resealed: list[tuple[ResourceRow, dict[str, Any]]] = []
+    values = 0
+    for row in rows:
+        data: dict[str, str] = {}
+        for key, stored in _data(row.document).items():
+            if is_sealed(stored) and stored.split(":")[2:3] == [new.key_id]:
+                data[key] = stored
+                continue
+            data[key] = new.seal(row.name, key, old.open(row.name, key, stored) if is_sealed(stored) else stored)
+            values += 1
+        resealed.append((row, data))
+    for row, data in resealed:
+        row.document = {**row.document, "spec": {**dict(row.document.get("spec") or {}), "data": data}}
+    return len(rows), values
