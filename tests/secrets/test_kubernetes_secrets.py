@@ -84,3 +84,18 @@ def test_without_an_api_server_the_secret_is_rendered_apart_and_private(tmp_path
     assert base64.b64encode(TOKEN.encode()) in private.read_bytes()
     rt.apply([])
     assert not private.exists()
+
+
+def test_export_refers_to_a_kubernetes_secret_and_never_holds_the_value(tmp_path: Path) -> None:
+    import yaml
+
+    from fleetyard.export.manifests import _env
+    from fleetyard.spec import load_fleet
+    from tests.secrets.fleet import fleet_docs, secret
+
+    path = tmp_path / "fleet.yaml"
+    path.write_text(yaml.safe_dump_all([*fleet_docs(), secret("openai", {"token": TOKEN})]))
+    chat = load_fleet([path]).fleet.workloads["chat"]
+    env = _env("chat", chat.spec, "fra-1")
+    assert {"name": "OPENAI_API_KEY", "valueFrom": {"secretKeyRef": {"name": "openai", "key": "token"}}} in env
+    assert TOKEN not in json.dumps(env)
