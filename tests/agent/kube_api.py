@@ -22,7 +22,7 @@ from urllib.parse import parse_qs, urlsplit
 import kubernetes_validate
 
 K8S = "1.30"
-ROUTES = {"deployments": ("apps/v1", "Deployment"), "services": ("v1", "Service")}
+ROUTES = {"deployments": ("apps/v1", "Deployment"), "services": ("v1", "Service"), "secrets": ("v1", "Secret")}
 
 
 def _matches(obj: dict[str, Any], selector: str) -> bool:

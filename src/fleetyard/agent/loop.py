@@ -67,6 +67,12 @@ __all__ = ["Agent", "make_runtime"]
 REPORT_MIN_GAP = 0.3
 
 
+def secret_values(w: DesiredWorkload) -> dict[str, str] | None:
+    """The workload's variables from Secrets (docs/secrets.md); None when one has no value."""
+    out = {var: e.value for var, e in w.secret_env.items() if e.value is not None}
+    return out if len(out) == len(w.secret_env) else None
+
+
 def make_runtime(config: AgentConfig, ready: Readiness | None = None,
                  env: Mapping[str, str] | None = None) -> Runtime:
     """The runtime the config names (`ready`: the probe verdicts; `env`: added to every
@@ -214,7 +220,8 @@ class Agent:
         want = w.model if r.version is not None and self.dirs.is_materialized(w.model) else None
         if want is not None and w.validate_ is not None and (w.name, want) not in self.known_good:
             name, version = want.split(":", 1)
-            v = self.validations.ensure(w.name, want, w.validate_, self.dirs.path(name, version), w.env)
+            v = self.validations.ensure(w.name, want, w.validate_, self.dirs.path(name, version),
+                                        {**w.env, **(secret_values(w) or {})})
             if v.state != "passed":
                 want = None
         if want is not None:
@@ -267,8 +274,12 @@ class Agent:
             if (c is not None and c.model_ref is not None and c.switching == 0 and w.replicas > 0
                     and c.model_running >= w.replicas and c.model_ready >= w.replicas):
                 self.known_good.mark(w.name, c.model_ref)
-        runs = []
+        runs: list[WorkloadRun] = []
         for w in self.desired.workloads:
+            secret_env = secret_values(w)
+            if secret_env is None:  # a value the server could not give (its problems say why): keep what runs
+                runs.extend(r for r in self._applied or [] if r.name == w.name)
+                continue
             ref = self._model_for(w)
             if ref is None:
                 continue
@@ -279,7 +290,10 @@ class Agent:
                                     gpus_per_replica=w.gpus_per_replica,
                                     probe=w.health.probe if w.health is not None else None,
                                     max_unavailable=w.replicas if (w.name, ref) in self.known_good
-                                    else w.max_unavailable))
+                                    else w.max_unavailable,
+                                    secret_env=tuple(sorted(secret_env.items())),
+                                    secret_digest=",".join(f"{k}={v.digest}" for k, v in
+                                                           sorted(w.secret_env.items()))))
         if runs != self._applied:
             self.runtime.apply(runs)
             self._applied = runs

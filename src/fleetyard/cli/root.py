@@ -22,7 +22,7 @@ COMMANDS: dict[str, str] = {
     "config": "config_cmd", "keys": "keys_cmd",
     "rollout": "rollout_cmd", "flags": "flags_cmd", "events": "events_cmd", "export": "export_cmd",
     "cost": "cost_cmd", "schedule": "schedule_cmd", "tco": "tco_cmd", "describe": "describe_cmd",
-    "pki": "pki_cmd", "registry": "registry_cmd",
+    "pki": "pki_cmd", "registry": "registry_cmd", "secrets": "secrets_cmd",
 }
 MODULES: tuple[str, ...] = tuple(dict.fromkeys(COMMANDS.values()))  # help lists commands in this order
 # root options that take a value (the command name is the first other word)

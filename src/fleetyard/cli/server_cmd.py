@@ -2,7 +2,7 @@
 
     fleetyard server [--db URL] [--listen HOST:PORT] [--data DIR]
     fleetyard apply -f DIR [--dry-run]            validate, store, re-plan; show the plan diff
-    fleetyard get sites|workloads|regions|policies|objectives|plan|models [NAME]
+    fleetyard get sites|workloads|regions|policies|objectives|flags|secrets|plan|models [NAME]
     fleetyard delete KIND NAME [--dry-run]
     fleetyard status | audit
     fleetyard token create --role R [--site S] (--db URL | --server URL --token T)
@@ -117,18 +117,23 @@ def server(
     require_client_cert: Annotated[bool | None, typer.Option("--require-client-cert", help="Refuse "
                                                              "connections without a client certificate.",
                                                              show_default=False)] = None,
+    secrets_key: Annotated[Path | None, typer.Option("--secrets-key", envvar="FLEETYARD_SECRETS_KEY_FILE",
+                                                     show_default=False,
+                                                     help="Master key of Secret values (default: DATA/secrets.key, "
+                                                          "made at the first start; docs/secrets.md).")] = None,
 ) -> None:
     """Run the control plane (FastAPI + uvicorn); migrates the database at start."""
     from fleetyard.server.run import serve
     from fleetyard.server.settings import Settings
     from fleetyard.services.db import DatabaseError, DatabaseUrlError
+    from fleetyard.services.secret_box import SecretKeyError
     from fleetyard.services.tls import TLSConfigError
 
     given: dict[str, Any] = {"db": db, "listen": listen, "data": data, "registry": registry, "public_url": public_url,
              "admin_token_file": admin_token_file, "heartbeat_interval": heartbeat_interval,
              "plan_time_limit": plan_time_limit, "attested_capacity": attested_capacity,
              "tls_cert": tls_cert, "tls_key": tls_key, "client_ca": client_ca,
-             "require_client_cert": require_client_cert}
+             "require_client_cert": require_client_cert, "secrets_key_file": secrets_key}
     try:
         settings = Settings.model_validate({k: v for k, v in given.items() if v is not None})
     except ValidationError as exc:
@@ -141,6 +146,8 @@ def server(
         fail(str(exc), EXIT_INVALID)
     except DatabaseError as exc:
         fail(str(exc), EXIT_INVALID if isinstance(exc, DatabaseUrlError) else EXIT_ERROR)
+    except SecretKeyError as exc:
+        fail(str(exc), EXIT_INVALID)
     except OSError as exc:
         fail(exc.strerror or str(exc), EXIT_ERROR)
 
@@ -190,7 +197,7 @@ def get(
                       interval=interval, output=output)
         return
     kind = {"site": "sites", "workload": "workloads", "region": "regions", "policy": "policies",
-            "objective": "objectives", "flag": "flags", "model": "models"}.get(what, what)
+            "objective": "objectives", "flag": "flags", "secret": "secrets", "model": "models"}.get(what, what)
     if kind not in (*KINDS, "plan", "revisions", "models"):
         fail(f"cannot get {what!r}: expected one of {', '.join(KINDS)}, plan, revisions, models")
     if revision is not None and kind != "plan":

@@ -91,6 +91,7 @@ def resources_table(kind: str, rows: Sequence[ResourceOut],
         "workloads": ("Name", "Type", "Model", "Replicas", "Priority", "Source", "Updated"),
         "regions": ("Name", "Lat", "Lon", "Source", "Updated"),
         "flags": ("Name", "Type", "Default", "Rules", "Enabled", "Source", "Updated"),
+        "secrets": ("Name", "Keys", "Digests", "Source", "Updated"),  # never a value (docs/secrets.md)
     }
     cols = columns.get(kind, ("Name", "Source", "Updated"))
     t = table(*cols)
@@ -112,6 +113,9 @@ def resources_table(kind: str, rows: Sequence[ResourceOut],
         elif kind == "flags":
             t.add_row(r.name, str(s.get("type", "")), json.dumps(s.get("default")), str(len(s.get("rules") or [])),
                       "no" if s.get("enabled") is False else "yes", *tail)
+        elif kind == "secrets":
+            keys = r.secret_keys or []
+            t.add_row(r.name, ", ".join(k.key for k in keys), ", ".join(k.digest for k in keys), *tail)
         else:
             t.add_row(r.name, *tail)
     return t

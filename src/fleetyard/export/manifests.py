@@ -92,7 +92,8 @@ def _selector(workload: str, site: str | None) -> dict[str, str]:
 
 
 def _env(name: str, spec: WorkloadSpec, site: str) -> list[dict[str, Any]]:
-    """The process runtime's FLEETYARD_* values, then the workload's own env (sorted)."""
+    """The process runtime's FLEETYARD_* values, then the workload's own env (sorted), then its
+    `secret_env` as `secretKeyRef`s to a Kubernetes Secret named as the fleetyard Secret."""
     model_dir = f"{MODEL_MOUNT}/{spec.model.split(':', 1)[0]}"
     fixed = [("FLEETYARD_MODEL_DIR", model_dir), ("FLEETYARD_MODEL", spec.model), ("FLEETYARD_WORKLOAD", name),
              ("FLEETYARD_SITE", site), ("FLEETYARD_PORT", str(PORT))]
@@ -101,6 +102,9 @@ def _env(name: str, spec: WorkloadSpec, site: str) -> list[dict[str, Any]]:
     env: list[dict[str, Any]] = [{"name": k, "value": v} for k, v in fixed]
     env.append({"name": "FLEETYARD_REPLICA", "valueFrom": {"fieldRef": {"fieldPath": "metadata.name"}}})
     env.extend({"name": k, "value": v} for k, v in own)
+    # issue 14 (docs/secrets.md): a Kubernetes Secret of the fleetyard Secret's name and keys, never a value
+    env.extend({"name": k, "valueFrom": {"secretKeyRef": {"name": dns_name(ref.secret), "key": ref.key}}}
+               for k, ref in sorted(spec.secret_env.items()) if k not in taken)
     return env
 
 

@@ -32,6 +32,7 @@ from fleetyard.services.objects import ObjectService
 from fleetyard.services.planning import PlanSettings
 from fleetyard.services.rollouts import RolloutService
 from fleetyard.services.schedules import ScheduleSettings
+from fleetyard.services.secret_box import load_or_create_key
 from fleetyard.services.telemetry.retention import RetentionJob
 from fleetyard.services.telemetry.rollup import RollupJob
 from fleetyard.services.webhook import WebhookJob
@@ -40,13 +41,16 @@ __all__ = ["background_jobs", "create_app", "make_state"]
 
 
 def make_state(settings: Settings) -> AppState:
+    box, _made = load_or_create_key(settings.secrets_key_path, create=settings.secrets_key_file is None)
     db = Database(settings.db_url)
     store = open_store(settings.registry_path, create=True)
     plan = PlanSettings(time_limit=settings.plan_time_limit, resilience=settings.plan_resilience)
     state = AppState(settings=settings, db=db, store=store,
                      fleet=FleetService(db, store, plan, failover=settings.failover, schedule=ScheduleSettings(
                          slot_s=settings.schedule_slot_s, objective=settings.schedule_objective,
-                         extend=settings.schedule_extend), attested=settings.attested_capacity),
+                         extend=settings.schedule_extend), attested=settings.attested_capacity,
+                         secrets=box),
+                     secrets=box,
                      objects=ObjectService(store, db), metrics=Metrics(db, settings.heartbeat_interval),
                      limits=BodyLimits.of(settings))
     state.rollouts = RolloutService(db, store, settings.heartbeat_interval)

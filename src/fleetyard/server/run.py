@@ -14,6 +14,8 @@ from fleetyard.server.settings import Settings
 from fleetyard.services import tokens
 from fleetyard.services.db import Database, FleetStateRow, migrate, safe_url
 from fleetyard.services.identity import Principal
+from fleetyard.services.secret_box import SecretKeyError, load_or_create_key
+from fleetyard.services.secrets import stored_key_ids
 from fleetyard.services.wire import TokenCreated
 
 __all__ = ["Bootstrap", "bootstrap", "serve", "write_secret"]
@@ -26,11 +28,15 @@ class Bootstrap:
     before: str | None
     after: str
     admin: TokenCreated | None
+    secrets_key_made: bool = False
 
 
 def bootstrap(settings: Settings) -> Bootstrap:
     """Upgrade the database to this package's schema; on a database without tokens,
-    create the first admin token (under the fleet lock, so two servers make one)."""
+    create the first admin token (under the fleet lock, so two servers make one). Read (or
+    at the first start make) the secrets key, and refuse one that does not open the stored
+    Secrets (SecretKeyError): a second server started without the first one's key."""
+    box, made = load_or_create_key(settings.secrets_key_path, create=settings.secrets_key_file is None)
     db = Database(settings.db_url)
     try:
         before, after = migrate(db.engine)
@@ -39,9 +45,14 @@ def bootstrap(settings: Settings) -> Bootstrap:
                       .values(updated_at=FleetStateRow.updated_at))
             admin = tokens.ensure_first_admin(s, SERVER)
             s.commit()
+            others = stored_key_ids(s) - {box.key_id}
     finally:
         db.dispose()
-    return Bootstrap(before, after, admin)
+    if others:
+        raise SecretKeyError(f"secrets key {settings.secrets_key_path} (key {box.key_id}) does not open the "
+                             f"stored Secrets, sealed with key {', '.join(sorted(others))}: give every server "
+                             "the same --secrets-key FILE (docs/secrets.md)")
+    return Bootstrap(before, after, admin, made)
 
 
 def write_secret(path: Path, secret: str) -> None:
@@ -77,6 +88,9 @@ def serve(settings: Settings) -> None:
     migrated = f"migrated from {boot.before or 'empty'}" if boot.before != boot.after else "up to date"
     print(f"fleetyard server: database {where} at schema {boot.after} ({migrated}); "
           f"registry {settings.registry_path}", file=sys.stderr, flush=True)
+    if boot.secrets_key_made:
+        print(f"fleetyard server: made the secrets key {settings.secrets_key_path} (mode 0600); back it up apart "
+              "from the database: without it no stored Secret opens", file=sys.stderr, flush=True)
     if boot.admin is not None:
         print(f"first admin token (shown once, store it now): {boot.admin.token}", file=sys.stderr, flush=True)
         if settings.admin_token_file is not None:

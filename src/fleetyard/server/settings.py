@@ -25,6 +25,8 @@
     FLEETYARD_TLS_KEY             the certificate's private key (PEM)
     FLEETYARD_CLIENT_CA           ask clients for a certificate signed by this CA (mutual TLS)
     FLEETYARD_REQUIRE_CLIENT_CERT refuse connections without one (true/false; default false)
+    FLEETYARD_SECRETS_KEY_FILE    the master key of Secret values (default DATA/secrets.key, made 0600 at
+                                  the first start; docs/secrets.md): back it up apart from the database
     FLEETYARD_EVENT_WEBHOOK       URL every event is POSTed to as JSON (optional; docs/failover.md)
     FLEETYARD_SCHEDULE_SLOT_S     seconds per slot of the deferred-work schedule (3600; docs/energy-server.md)
     FLEETYARD_SCHEDULE_OBJECTIVE  what the schedule minimizes: cost | carbon (cost)
@@ -99,6 +101,7 @@ class Settings(BaseSettings):
     tls_key: Path | None = None
     client_ca: Path | None = None
     require_client_cert: bool = False
+    secrets_key_file: Path | None = None
     schedule_slot_s: float = Field(default=3600.0, ge=1, le=86_400)
     schedule_objective: Literal["cost", "carbon"] = "cost"
     schedule_extend: Literal["none", "repeat-daily"] = "none"
@@ -167,6 +170,11 @@ class Settings(BaseSettings):
     @property
     def db_url(self) -> str:
         return self.db or f"sqlite:///{(self.data / 'fleetyard.db').expanduser().absolute()}"
+
+    @property
+    def secrets_key_path(self) -> Path:
+        """The master key of Secret values: the one given, else DATA/secrets.key."""
+        return Path(self.secrets_key_file or self.data / "secrets.key").expanduser().absolute()
 
     @property
     def registry_path(self) -> Path | str:

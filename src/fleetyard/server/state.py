@@ -17,6 +17,7 @@ from fleetyard.services.apply import FleetService
 from fleetyard.services.db import Database
 from fleetyard.services.objects import ObjectService
 from fleetyard.services.rollouts import RolloutService
+from fleetyard.services.secret_box import SecretBox
 
 __all__ = ["AppState"]
 
@@ -34,3 +35,4 @@ class AppState:
     background: Background | None = None
     rollouts: RolloutService | None = None
     heartbeats: HeartbeatWriter | None = None  # None: a transaction per heartbeat
+    secrets: SecretBox | None = None  # issue 14: the master key of Secret values (services/secret_box.py)

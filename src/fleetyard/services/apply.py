@@ -55,6 +55,8 @@ from fleetyard.services.planning import (
 )
 from fleetyard.services.resources import Key, declared_keys, fleet_documents, kind_of, stored_sources
 from fleetyard.services.schedules import ScheduleSettings, current_schedule, make_schedule, parse_schedule
+from fleetyard.services.secret_box import SecretBox
+from fleetyard.services.secrets import redacted, seal_document, secret_changes
 from fleetyard.services.spec_diff import resource_diff
 from fleetyard.services.status import reports
 from fleetyard.services.storable import dotted, find_unstorable
@@ -104,8 +106,10 @@ class FleetService:
     across processes by the conditional revision bump."""
 
     def __init__(self, db: Database, store: Store, settings: PlanSettings, *, failover: bool = True,
-                 schedule: ScheduleSettings | None = None, attested: bool = False) -> None:
+                 schedule: ScheduleSettings | None = None, attested: bool = False,
+                 secrets: SecretBox | None = None) -> None:
         self.db, self.store, self.settings = db, store, settings
+        self.secrets = secrets  # seals Secret values before they are stored (services/secrets.py)
         self.schedule = schedule or ScheduleSettings()
         self.failover = failover  # plan without the sites failover marked unavailable
         # issue 14 (services/attestation.py): plan with min(declared, found) GPUs where agents report them
@@ -193,16 +197,18 @@ class FleetService:
         e = edit(snap.rows)
         try:
             loaded = load_fleet_sources(e.sources, traces=trace_reader(
-                e.traces, {p: t.content for p, t in snap.traces.items()}))
+                e.traces, {p: t.content for p, t in snap.traces.items()}), all_secrets=True)
         except SpecError as exc:
             raise SpecInvalid(exc.problems, e.what) from None
         docs = fleet_documents(loaded.fleet)
         _check_storable(loaded.fleet, docs, e.what)
         stored = {(r.kind, r.name): r for r in snap.rows}
-        changes = [ResourceChange(kind=k[0], name=k[1], action=self._action(stored.get(k), docs[k][0]))
+        if self.secrets is None and any(k[0] == "Secret" for k in e.touched):
+            raise Conflict("this server has no secrets key, so it cannot store a Secret; nothing was applied")
+        changes = [ResourceChange(kind=k[0], name=k[1], action=self._action(stored.get(k), docs[k][0], k))
                    for k in docs if k in e.touched]
         changes += [ResourceChange(kind=k[0], name=k[1], action="deleted") for k in sorted(e.deleted)]
-        diff = _diffs(stored, docs, changes)
+        diff = self._diffs(stored, docs, changes)
         models = resolve_models(loaded.fleet, self.store)
         changed = any(c.action != "unchanged" for c in changes) or models != snap.models or snap.plan is None
         changed = changed or snap.down != snap.planned
@@ -225,7 +231,8 @@ class FleetService:
                                warnings=warnings, diff=diff)
         edited = {c.name for c in changes if c.kind == "Workload" and c.action != "unchanged"}
         touched_changes = [c for c in changes if c.action != "unchanged"]
-        flags_only = snap.plan is not None and bool(touched_changes) and all(c.kind == "Flag" for c in touched_changes)
+        flags_only = snap.plan is not None and bool(touched_changes) and all(c.kind in ("Flag", "Secret")
+                                                                             for c in touched_changes)
         plan = (snap.plan if flags_only and snap.plan and not recut else
                 make_plan(planned_fleet, self.settings, current=snap.plan, changes=[*changes, *recut],
                           down=snap.down, back=snap.planned - snap.down).model_copy(update={"attested": cuts}))
@@ -239,11 +246,37 @@ class FleetService:
             self._commit(snap, docs, changes, plan, models, actor, action, result, schedule, writes)
         return result
 
-    @staticmethod
-    def _action(row: ResourceRow | None, document: dict[str, Any]) -> Any:
+    def _action(self, row: ResourceRow | None, document: dict[str, Any], key: Key) -> Any:
         if row is None:
             return "created"
+        if key[0] == "Secret":  # stored sealed: compared by the values in clear
+            return "updated" if secret_changes(self.secrets, key[1], row.document, document)[0] else "unchanged"
         return "unchanged" if row.document == document else "updated"
+
+    def _diffs(self, stored: dict[Key, ResourceRow], docs: dict[Key, tuple[dict[str, Any], str]],
+               changes: list[ResourceChange]) -> list[ResourceDiff]:
+        """Field by field, what each changed resource becomes (services/spec_diff.py): the
+        stored document against the one applied; a Secret's values only as (changed)."""
+        out = []
+        for c in changes:
+            old = stored.get((c.kind, c.name))
+            new = docs.get((c.kind, c.name)) if c.action != "deleted" else None
+            if c.kind == "Secret":
+                d = secret_changes(self.secrets, c.name, old.document if old else None, new[0] if new else None)[1]
+            else:
+                d = resource_diff(c.kind, c.name, old.document if old else None, new[0] if new else None)
+            if d is not None:
+                out.append(d)
+        return out
+
+    def _sealed(self, key: Key, document: dict[str, Any]) -> dict[str, Any]:
+        if key[0] != "Secret" or self.secrets is None:
+            return document
+        return seal_document(self.secrets, key[1], document)
+
+    def _shown(self, key: Key, document: dict[str, Any] | None) -> dict[str, Any] | None:
+        """A document as the audit log keeps it: a Secret without its values."""
+        return redacted(self.secrets, key[1], document) if key[0] == "Secret" else document
 
     def _write_sources(self, snap: _Snapshot, docs: dict[Key, tuple[dict[str, Any], str]],
                        touched: set[Key]) -> None:
@@ -277,9 +310,12 @@ class FleetService:
                 old = stored.get(key)
                 if c.action == "deleted":
                     s.execute(delete(ResourceRow).where(ResourceRow.kind == c.kind, ResourceRow.name == c.name))
-                    audit.record(s, actor, action, target, before=old.document if old else None, at=now)
+                    audit.record(s, actor, action, target, before=self._shown(key, old.document if old else None),
+                                 at=now)
                     continue
                 document, source = docs[key]
+                shown = self._shown(key, document)
+                document = self._sealed(key, document)
                 if c.action == "created":
                     s.add(ResourceRow(kind=c.kind, name=c.name, document=document, source=source,
                                       created_at=now, updated_at=now))
@@ -290,8 +326,8 @@ class FleetService:
                     s.execute(update(ResourceRow).where(ResourceRow.kind == c.kind, ResourceRow.name == c.name)
                               .values(source=source))
                 if c.action != "unchanged":
-                    audit.record(s, actor, action, target, before=old.document if old else None,
-                                 after=document, at=now)
+                    audit.record(s, actor, action, target, before=self._shown(key, old.document if old else None),
+                                 after=shown, at=now)
             flag_events(s, changes, docs, actor, now)
             s.add(PlanRevisionRow(revision=new_revision, created_at=now, actor=actor.actor,
                                   plan=plan.model_dump(mode="json"), models=dict(models),
@@ -332,20 +368,6 @@ def _mark_planned(session: Session, snap: _Snapshot, result: ApplyResult, plan: 
         "revision": result.revision, "down": sorted(snap.down), "out": out, "back": back, "actor": actor.actor,
         "changes": [c.model_dump(mode="json") for c in result.plan_changes],
         "unplaced": [u.model_dump(mode="json") for u in plan.unplaced]})
-
-
-def _diffs(stored: dict[Key, ResourceRow], docs: dict[Key, tuple[dict[str, Any], str]],
-           changes: list[ResourceChange]) -> list[ResourceDiff]:
-    """Field by field, what each changed resource becomes (services/spec_diff.py): the
-    stored document against the one applied."""
-    out = []
-    for c in changes:
-        old = stored.get((c.kind, c.name))
-        new = docs.get((c.kind, c.name)) if c.action != "deleted" else None
-        d = resource_diff(c.kind, c.name, old.document if old else None, new[0] if new else None)
-        if d is not None:
-            out.append(d)
-    return out
 
 
 def _check_storable(fleet: Fleet, docs: dict[Key, tuple[dict[str, Any], str]], what: str) -> None:

@@ -60,7 +60,7 @@ __all__ = ["KINDS", "ApiError", "Client", "InvalidServerUrl", "SpecFiles", "TLSE
            "read_spec_files", "read_traces"]
 
 M = TypeVar("M", bound=BaseModel)
-KINDS = ("regions", "sites", "workloads", "policies", "objectives", "flags")
+KINDS = ("regions", "sites", "workloads", "policies", "objectives", "flags", "secrets")
 API = "/api/v1"
 LONG_READ = 900.0  # apply and delete re-plan the fleet: allow the planner its time
 

@@ -39,7 +39,9 @@ from fleetyard.services.fleet_cache import cached
 from fleetyard.services.planning import current_plan, parse_plan
 from fleetyard.services.rollout_state import assignment, gated, latest_rollouts, resolved_ref
 from fleetyard.services.schedules import active_jobs, current_schedule, parse_schedule, upcoming_jobs
-from fleetyard.services.wire import ChunkSource, DesiredModel, DesiredState, DesiredWorkload, SiteReport
+from fleetyard.services.secret_box import SecretBox
+from fleetyard.services.secrets import fill_values
+from fleetyard.services.wire import ChunkSource, DesiredModel, DesiredState, DesiredWorkload, SecretEnv, SiteReport
 from fleetyard.spec import Site, Workload
 from fleetyard.spec.catalog import CATALOG
 from fleetyard.spec.geo import estimated_rtt_ms
@@ -131,7 +133,9 @@ def site_needs(session: Session, plan: Plan | None, models: Mapping[str, Any],
         need.workloads.append(DesiredWorkload(
             name=name, model=v.model, replicas=sum(skus.values()), gpu_sku=sku,
             gpus_per_replica=w.spec.replica.gpus, command=list(v.command) if v.command is not None else None,
-            env=dict(v.env), health=rs.health if rs else None, validate=rs.validate_ if rs else None,
+            env=dict(v.env), secret_env={k: SecretEnv(secret=r.secret, key=r.key) for k, r in
+                                         sorted(w.spec.secret_env.items())},
+            health=rs.health if rs else None, validate=rs.validate_ if rs else None,
             max_unavailable=rs.max_unavailable if rs else 1, keep=given.keep,
             metrics=w.spec.metrics, type=w.spec.type, tdp_w=_tdp_w(sites.get(site), sku)))
         need.requested.setdefault(v.model, requested if v.model == (ref or requested) else v.model)
@@ -182,8 +186,11 @@ def relay_sources(site: str, ref: str, sites: Mapping[str, Site], reports: Mappi
 
 
 def desired_state(session: Session, store: Store, site: str, center_url: str, interval: float, *,
-                  now: datetime | None = None) -> DesiredState:
-    """The `DesiredState` of one site (NotFound for a site the fleet does not have)."""
+                  now: datetime | None = None, secrets: SecretBox | None = None,
+                  reveal: bool = False) -> DesiredState:
+    """The `DesiredState` of one site (NotFound for a site the fleet does not have). Its
+    workloads' `secret_env` carry digests, and values only when `reveal` (the caller is the
+    site's own agent; services/secrets.py)."""
     at = now or datetime.now(UTC)
     sites = site_specs(session)
     spec = sites.get(site)
@@ -202,7 +209,7 @@ def desired_state(session: Session, store: Store, site: str, center_url: str, in
     last = {r.site: (r.received_at, SiteReport.model_validate(r.report))
             for r in session.scalars(select(SiteReportRow).where(SiteReportRow.peer_url.is_not(None)))}
     models: list[DesiredModel] = []
-    problems: list[str] = []
+    problems: list[str] = fill_values(session, secrets, need.workloads, reveal=reveal)
     for ref in need.refs:
         requested = need.requested[ref]
         parsed = parse_ref(ref)

@@ -18,6 +18,8 @@ from sqlalchemy.orm import Session
 
 from fleetyard.services.db import ResourceRow
 from fleetyard.services.errors import NotFound
+from fleetyard.services.secret_box import SecretBox
+from fleetyard.services.secrets import redacted, secret_keys
 from fleetyard.services.wire import ResourceOut
 from fleetyard.spec.fleet import Fleet
 from fleetyard.spec.yamlsource import parse_documents
@@ -36,7 +38,7 @@ __all__ = [
 
 Key = tuple[str, str]  # (kind, name)
 KIND_OF_PATH = {"regions": "Region", "sites": "Site", "workloads": "Workload", "policies": "Policy",
-                "objectives": "Objective", "flags": "Flag"}
+                "objectives": "Objective", "flags": "Flag", "secrets": "Secret"}
 PATH_OF_KIND = {v: k for k, v in KIND_OF_PATH.items()}
 STORED_PREFIX = "stored:"
 
@@ -52,23 +54,27 @@ def kind_of(path_kind: str) -> str:
     raise NotFound(f"unknown resource kind {path_kind!r}: expected one of {', '.join(KIND_OF_PATH)}")
 
 
-def _out(row: ResourceRow) -> ResourceOut:
+def _out(row: ResourceRow, box: SecretBox | None) -> ResourceOut:
+    if row.kind == "Secret":  # keys and digests, never a value (services/secrets.py)
+        return ResourceOut(kind=row.kind, name=row.name, document=redacted(box, row.name, row.document) or {},
+                           source=row.source, updated_at=row.updated_at,
+                           secret_keys=secret_keys(box, row.name, row.document))
     return ResourceOut(kind=row.kind, name=row.name, document=row.document, source=row.source,
                        updated_at=row.updated_at)
 
 
-def list_resources(session: Session, path_kind: str) -> list[ResourceOut]:
+def list_resources(session: Session, path_kind: str, box: SecretBox | None = None) -> list[ResourceOut]:
     kind = kind_of(path_kind)
     rows = session.scalars(select(ResourceRow).where(ResourceRow.kind == kind).order_by(ResourceRow.id))
-    return [_out(r) for r in rows]
+    return [_out(r, box) for r in rows]
 
 
-def get_resource(session: Session, path_kind: str, name: str) -> ResourceOut:
+def get_resource(session: Session, path_kind: str, name: str, box: SecretBox | None = None) -> ResourceOut:
     kind = kind_of(path_kind)
     row = session.scalar(select(ResourceRow).where(ResourceRow.kind == kind, ResourceRow.name == name))
     if row is None:
         raise NotFound(f"no {kind} named {name!r}")
-    return _out(row)
+    return _out(row, box)
 
 
 def declared_keys(files: Iterable[tuple[str, str]]) -> set[Key]:

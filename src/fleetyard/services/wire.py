@@ -97,12 +97,21 @@ class ApplyResult(_Wire):
 
 # --- resources ---------------------------------------------------------------------------
 
+class SecretKeyOut(_Wire):
+    """One key of a stored Secret and a digest of its value (services/secret_box.py), never the value."""
+
+    key: str
+    digest: str
+
+
 class ResourceOut(_Wire):
     kind: str
     name: str
     document: dict[str, object]  # the resource as applied (apiVersion, kind, metadata, spec)
     source: str  # file name it was applied from
     updated_at: datetime
+    # issue 14: a Secret's keys and digests; its document's values are "(hidden)"
+    secret_keys: list[SecretKeyOut] | None = None
 
 
 # --- desired state (server -> agent) ------------------------------------------------------
@@ -124,6 +133,16 @@ class DesiredModel(_Wire):
     sources: list[ChunkSource]
 
 
+class SecretEnv(_Wire):
+    """An environment variable from a Secret (issue 14; docs/secrets.md): the reference, a digest
+    of the value, and the value itself only in the desired state the site's own agent reads."""
+
+    secret: str
+    key: str
+    digest: str = ""
+    value: str | None = Field(default=None, repr=False)
+
+
 class DesiredWorkload(_Wire):
     name: str
     model: str  # name:version
@@ -132,6 +151,7 @@ class DesiredWorkload(_Wire):
     gpus_per_replica: int
     command: list[str] | None = None
     env: dict[str, str] = Field(default_factory=dict)
+    secret_env: dict[str, SecretEnv] = Field(default_factory=dict)  # issue 14: values from Secrets
     # Rollouts (issue 10; docs/rollouts.md). `model` is the version this site runs now;
     # the agent keeps the old replicas until the new ones pass `health`, runs `validate`
     # on the site before starting the new version, switches at most `max_unavailable`

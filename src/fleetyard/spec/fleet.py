@@ -23,6 +23,7 @@ from fleetyard.spec.models import (
     ObjectiveSpec,
     Policy,
     Region,
+    Secret,
     Site,
     Workload,
 )
@@ -66,11 +67,13 @@ class Fleet:
     traces: Mapping[str, Trace] = field(default_factory=dict, compare=False)
     # issue 11: the inputs of `fleetyard tco` (spec/costmodel_spec.py); every default without one
     cost_model: CostModel = DEFAULT_COST_MODEL
+    # issue 14: values for workloads' `secret_env` (spec/secret.py); never planned
+    secrets: Mapping[str, Secret] = field(default_factory=dict)
 
     @classmethod
     def of(
         cls,
-        resources: Iterable[Region | Site | Workload | Policy | Objective | Flag | CostModel],
+        resources: Iterable[Region | Site | Workload | Policy | Objective | Flag | CostModel | Secret],
     ) -> Fleet:
         """Build a fleet from resources (used by tests and the benchmark generator)."""
         regions: dict[str, Region] = {}
@@ -78,6 +81,7 @@ class Fleet:
         workloads: dict[str, Workload] = {}
         policies: dict[str, Policy] = {}
         flags: dict[str, Flag] = {}
+        secrets: dict[str, Secret] = {}
         objective = DEFAULT_OBJECTIVE
         cost_model = DEFAULT_COST_MODEL
         for r in resources:
@@ -93,9 +97,12 @@ class Fleet:
                 flags[r.name] = r
             elif isinstance(r, CostModel):
                 cost_model = r
+            elif isinstance(r, Secret):
+                secrets[r.name] = r
             else:
                 objective = r
-        return cls(regions, sites, workloads, policies, objective, flags=flags, cost_model=cost_model)
+        return cls(regions, sites, workloads, policies, objective, flags=flags, cost_model=cost_model,
+                   secrets=secrets)
 
     def origin(self, kind: str, name: str) -> Origin | None:
         return self.origins.get((kind, name))

@@ -123,11 +123,14 @@ def load_fleet_text(text: str, name: str = "<input>", limits: InputLimits = DEFA
 
 
 def load_fleet_sources(sources: Iterable[tuple[str, str]], limits: InputLimits = DEFAULT_LIMITS,
-                       traces: Mapping[str, str] | TraceReader | None = None) -> Loaded:
+                       traces: Mapping[str, str] | TraceReader | None = None, *,
+                       all_secrets: bool = False) -> Loaded:
     """Load a fleet from (file name, YAML text) pairs - e.g. files uploaded to the server -
     with the same checks and messages as `load_fleet`; `limits` apply to each text.
     `traces` gives the energy traces the Sites reference: texts keyed by
-    `trace_path(file name, reference)`, or a reader."""
+    `trace_path(file name, reference)`, or a reader. `all_secrets`: the sources hold every
+    Secret there is (the server's stored ones among them), so a `secret_env` naming another
+    is an error, not a warning (spec/secret.py)."""
     documents: list[Document] = []
     problems: list[Problem] = []
     for name, text in sources:
@@ -135,10 +138,11 @@ def load_fleet_sources(sources: Iterable[tuple[str, str]], limits: InputLimits =
         documents.extend(docs)
         problems.extend(parse_problems)
     reader = traces if callable(traces) else mapping_trace_reader(traces or {})
-    return _finish(documents, problems, reader)
+    return _finish(documents, problems, reader, all_secrets=all_secrets)
 
 
-def _finish(documents: list[Document], problems: list[Problem], read_trace: TraceReader | None = None) -> Loaded:
+def _finish(documents: list[Document], problems: list[Problem], read_trace: TraceReader | None = None, *,
+            all_secrets: bool = False) -> Loaded:
     resources: list[tuple[Any, Document]] = []
     unparsed: dict[str, set[str]] = {kind: set() for kind in KINDS}
     for doc in documents:
@@ -158,7 +162,8 @@ def _finish(documents: list[Document], problems: list[Problem], read_trace: Trac
         fleet = replace(fleet, traces=traces)
     # Cross-resource rules run even when some documents failed, so that every
     # problem is reported at once; names of failed documents still count as known.
-    problems.extend(check_fleet(fleet, also_known=unparsed, complete=not has_errors(problems)))
+    problems.extend(check_fleet(fleet, also_known=unparsed, complete=not has_errors(problems),
+                                all_secrets=all_secrets))
     if has_errors(problems):
         raise SpecError(sorted(problems, key=_order))
     return Loaded(fleet, tuple(p for p in problems if p.severity == "warning"))
@@ -231,9 +236,18 @@ def parse_resource(doc: Document) -> tuple[Any | None, list[Problem]]:
     try:
         resource = model.model_validate(data)
     except ValidationError as exc:
-        problems.extend(p for p in problems_from(exc, model, doc) if p.path != "apiVersion")
+        found_problems = [p for p in problems_from(exc, model, doc) if p.path != "apiVersion"]
+        if kind == "Secret":  # a message never shows what a Secret's value was
+            found_problems = [_without_value(p) for p in found_problems]
+        problems.extend(found_problems)
         return None, problems
     return (None if problems else resource), problems
+
+
+def _without_value(p: Problem) -> Problem:
+    if not p.path.startswith("spec.data"):
+        return p
+    return replace(p, message=p.message.split(", got ")[0] + " (the value is not shown)")
 
 
 def _assemble(resources: list[tuple[Any, Document]]) -> tuple[Fleet, list[Problem]]:
@@ -265,4 +279,4 @@ def _assemble(resources: list[tuple[Any, Document]]) -> tuple[Fleet, list[Proble
     objective = next(iter(objectives.values()), DEFAULT_OBJECTIVE)
     cost_model = next(iter(cost_models.values()), DEFAULT_COST_MODEL)
     return Fleet(regions, sites, workloads, policies, objective, origins, flags=tables["Flag"],
-                 cost_model=cost_model), problems
+                 cost_model=cost_model, secrets=tables["Secret"]), problems

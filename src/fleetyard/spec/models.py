@@ -39,6 +39,7 @@ from fleetyard.spec.quantities import (
 )
 from fleetyard.spec.rollout import RolloutSpec
 from fleetyard.spec.schedule import ScheduleSpec
+from fleetyard.spec.secret import EnvName, SecretKeyRef, SecretSpec
 from fleetyard.spec.workload_metrics import WorkloadMetrics
 
 API_VERSION = "fleetyard/v1"
@@ -220,6 +221,9 @@ class WorkloadSpec(_Frozen):
     # per replica, with the model folder in FLEETYARD_MODEL_DIR, plus extra environment.
     command: list[str] | None = Field(default=None, min_length=1)
     env: dict[str, str] = Field(default_factory=dict)
+    # Extension (issue 14; spec/secret.py, docs/secrets.md): environment variables whose values
+    # come from a Secret, e.g. {OPENAI_API_KEY: {secret: openai, key: token}}; never the value itself.
+    secret_env: dict[EnvName, SecretKeyRef] = Field(default_factory=dict)
     # Extension (issue 8): `never` keeps the workload off burst sites (the Objective's
     # burst.burst_site_types, hyperscaler by default) whatever they cost.
     burst: BurstPermission = "allowed"
@@ -368,7 +372,15 @@ class CostModel(_Resource):
     spec: CostModelSpec = Field(default_factory=CostModelSpec)
 
 
-Resource = Region | Site | Workload | Policy | Objective | Flag | CostModel
+class Secret(_Resource):
+    """Values a workload gets in its environment (issue 14; spec/secret.py, docs/secrets.md):
+    stored encrypted by the server, delivered only to the sites that run a workload using it."""
+
+    kind: Literal["Secret"]
+    spec: SecretSpec
+
+
+Resource = Region | Site | Workload | Policy | Objective | Flag | CostModel | Secret
 KINDS: dict[str, type[_Resource]] = {
     "Region": Region,
     "Site": Site,
@@ -377,4 +389,5 @@ KINDS: dict[str, type[_Resource]] = {
     "Objective": Objective,
     "Flag": Flag,
     "CostModel": CostModel,
+    "Secret": Secret,
 }

@@ -15,6 +15,7 @@ from fleetyard.spec.errors import Problem, Severity, format_path
 from fleetyard.spec.flag import flag_problems
 from fleetyard.spec.fleet import Fleet
 from fleetyard.spec.models import Policy, Site, Workload
+from fleetyard.spec.secret import env_warnings, reference_problems, value_problems
 from fleetyard.spec.yamlsource import Loc
 
 UNNAMED = ""  # in `also_known`: a document of that kind failed before its name could be read
@@ -31,6 +32,8 @@ class _Report:
         self.any_region = UNNAMED in self.regions
         self.any_site = UNNAMED in self.sites
         self.workloads_failed = bool(also_known.get("Workload"))
+        self.secrets_failed = set(also_known.get("Secret", ()))  # Secrets that failed their own checks
+        self.all_secrets = False
 
     def unknown_region(self, name: str) -> bool:
         return not self.any_region and name not in self.regions
@@ -59,12 +62,14 @@ def _did_you_mean(value: str, choices: list[str]) -> str:
 
 
 def check_fleet(fleet: Fleet, also_known: Mapping[str, set[str]] | None = None,
-                complete: bool = True) -> list[Problem]:
+                complete: bool = True, *, all_secrets: bool = False) -> list[Problem]:
     """Check cross-field and cross-resource rules. `also_known` names resources that
     exist in the input but failed their own validation (so they are not 'unknown');
     `complete` is False when files could not be read, and then the fleet-wide
-    checks (at least one site) are skipped."""
+    checks (at least one site) are skipped. `all_secrets`: the fleet holds every Secret
+    there is (on the server), so a reference to another is an error (spec/secret.py)."""
     report = _Report(fleet, also_known or {})
+    report.all_secrets = all_secrets
     if complete and not report.sites:
         report.problems.append(Problem("<fleet>", None, "", "no Site resources found: a fleet needs at least one site"))
     for site in fleet.sites.values():
@@ -73,6 +78,9 @@ def check_fleet(fleet: Fleet, also_known: Mapping[str, set[str]] | None = None,
         _check_workload(report, workload)
     for policy in fleet.policies.values():
         _check_policy(report, policy)
+    for secret in fleet.secrets.values():
+        for loc, message in value_problems(secret.spec):
+            report.add("Secret", secret.name, loc, message)
     _check_burst(report)
     _check_cost_model(report)
     for flag in fleet.flags.values():
@@ -166,6 +174,7 @@ def _check_workload(report: _Report, w: Workload) -> None:
         if report.unknown_site(source.site):
             report.add("Workload", name, ("spec", "data", i, "site"),
                        f"unknown site '{source.site}'{_did_you_mean(source.site, sorted(report.sites))}")
+    _check_secret_env(report, w)
     need = spec.interconnect
     if need is not None and need.min_gbps is not None and need.between_servers == "none":
         report.add("Workload", name, ("spec", "interconnect", "min_gbps"),
@@ -176,6 +185,16 @@ def _check_workload(report: _Report, w: Workload) -> None:
             hints = suggest(sku, sorted(known))
             hint = f" (did you mean {' or '.join(hints)}?)" if hints else ""
             report.add("Workload", name, ("spec", "replica", "gpu_skus", i), f"unknown SKU '{sku}'{hint}")
+
+
+def _check_secret_env(report: _Report, w: Workload) -> None:
+    """`env` values that look like credentials (warnings); `secret_env` references (spec/secret.py)."""
+    for loc, message in env_warnings(w.spec.env):
+        report.add("Workload", w.name, loc, message, "warning")
+    secrets = {name: s.spec for name, s in report.fleet.secrets.items()}
+    for loc, message, severity in reference_problems(w.spec.secret_env, w.spec.env, secrets,
+                                                     all_secrets=report.all_secrets, failed=report.secrets_failed):
+        report.add("Workload", w.name, loc, message, "warning" if severity == "warning" else "error")
 
 
 def _check_policy(report: _Report, p: Policy) -> None:

@@ -37,10 +37,15 @@ class WorkloadRun:
     gpus_per_replica: int = 0
     probe: ProbeSpec | None = None  # readiness: HTTP GET on the replica's FLEETYARD_PORT
     max_unavailable: int = 1  # replicas switching to a new version at once
+    # issue 14 (docs/secrets.md): variables whose values come from Secrets, never logged or
+    # written by the runtime except where the platform keeps secrets (a Kubernetes Secret);
+    # `secret_digest` (the server's digests) changes when a value does, and restarts replicas.
+    secret_env: tuple[tuple[str, str], ...] = field(default=(), repr=False)
+    secret_digest: str = ""
 
     @property
     def env_dict(self) -> dict[str, str]:
-        """The workload's own environment variables."""
+        """The workload's own environment variables (without those from Secrets)."""
         return dict(self.env)
 
 

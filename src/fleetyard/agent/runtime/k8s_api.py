@@ -24,6 +24,7 @@ __all__ = ["KubeApi", "KubeError"]
 PATHS = {
     "Deployment": "/apis/apps/v1/namespaces/{namespace}/deployments/{name}",
     "Service": "/api/v1/namespaces/{namespace}/services/{name}",
+    "Secret": "/api/v1/namespaces/{namespace}/secrets/{name}",
 }
 FIELD_MANAGER = "fleetyard"
 

@@ -15,13 +15,18 @@ site run by the agent and a site run from exported manifests look the same:
 * the verified model folder read-only: from a PersistentVolumeClaim holding the agent's
   data dir (`--model-pvc`, mounted with subPath = the folder inside the data dir), else a
   hostPath (the agent runs on the node, or the data dir is shared storage);
-* a rolling update that keeps old pods until new ones are ready when there is a probe.
+* a rolling update that keeps old pods until new ones are ready when there is a probe;
+* the workload's `secret_env` (issue 14, docs/secrets.md) as a Kubernetes Secret of its
+  own (`<workload>-env`, one key per variable) and `secretKeyRef`s, never a plain value in
+  the Deployment; the pod template's `fleetyard.io/secret-digest` (the server's digests)
+  changes with a value, so Kubernetes rolls the pods onto it.
 
 Plain dicts with a fixed key order; `export.manifests.to_yaml` writes them without anchors.
 """
 
 from __future__ import annotations
 
+import base64
 from pathlib import Path
 from typing import Any
 
@@ -36,7 +41,8 @@ from fleetyard.export.manifests import (
     labels,
 )
 
-__all__ = ["DEFAULT_IMAGE", "MANAGED_SELECTOR", "model_volume", "render_deployment", "render_service"]
+__all__ = ["DEFAULT_IMAGE", "MANAGED_SELECTOR", "model_volume", "render_deployment", "render_secret", "render_service",
+           "secret_name"]
 
 DEFAULT_IMAGE = "python:3.11-slim"
 MANAGED_SELECTOR = "app.kubernetes.io/managed-by=fleetyard"
@@ -88,8 +94,10 @@ def render_deployment(run: WorkloadRun, *, site: str, namespace: str = "default"
     if run.command:
         container["command"] = list(run.command)
     container["ports"] = [{"name": "http", "containerPort": PORT, "protocol": "TCP"}]
+    from_secret = [{"name": k, "valueFrom": {"secretKeyRef": {"name": secret_name(run), "key": k}}}
+                   for k, _ in sorted(run.secret_env) if k not in taken]
     container["env"] = ([{"name": k, "value": v} for k, v in sorted(env.items()) if k not in taken]
-                        + [{"name": k, "value": v} for k, v in fixed]
+                        + from_secret + [{"name": k, "value": v} for k, v in fixed]
                         + [{"name": "FLEETYARD_REPLICA", "valueFrom": {"fieldRef": {"fieldPath": "metadata.name"}}}])
     if run.gpus_per_replica > 0:
         container["resources"] = gpu_resources(run.gpu_sku, run.gpus_per_replica)
@@ -104,8 +112,10 @@ def render_deployment(run: WorkloadRun, *, site: str, namespace: str = "default"
     if run.probe is not None:  # old pods stay until new ones are ready, max_unavailable at a time
         spec["strategy"] = {"type": "RollingUpdate",
                             "rollingUpdate": {"maxSurge": max(run.max_unavailable, 1), "maxUnavailable": 0}}
-    spec["template"] = {"metadata": {"labels": pod_labels, "annotations": {"fleetyard.io/model-ref": run.model_ref}},
-                        "spec": pod_spec}
+    template_notes = {"fleetyard.io/model-ref": run.model_ref}
+    if run.secret_env:
+        template_notes["fleetyard.io/secret-digest"] = run.secret_digest
+    spec["template"] = {"metadata": {"labels": pod_labels, "annotations": template_notes}, "spec": pod_spec}
     return {
         "apiVersion": "apps/v1",
         "kind": "Deployment",
@@ -113,6 +123,26 @@ def render_deployment(run: WorkloadRun, *, site: str, namespace: str = "default"
                      "annotations": {"fleetyard.io/model-ref": run.model_ref, "fleetyard.io/gpu-sku": run.gpu_sku,
                                      "fleetyard.io/workload": run.name}},
         "spec": spec,
+    }
+
+
+def secret_name(run: WorkloadRun) -> str:
+    """The Kubernetes Secret holding a workload's `secret_env` values."""
+    return f"{dns_name(run.name)[:59].rstrip('-')}-env"
+
+
+def render_secret(run: WorkloadRun, *, site: str, namespace: str = "default") -> dict[str, Any] | None:
+    """The Secret with the workload's variables from Secrets (None: it has none)."""
+    if not run.secret_env:
+        return None
+    return {
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "metadata": {"name": secret_name(run), "namespace": namespace, "labels": labels(run.name, site),
+                     "annotations": {"fleetyard.io/workload": run.name,
+                                     "fleetyard.io/secret-digest": run.secret_digest}},
+        "type": "Opaque",
+        "data": {k: base64.b64encode(v.encode()).decode("ascii") for k, v in sorted(run.secret_env)},
     }
 
 

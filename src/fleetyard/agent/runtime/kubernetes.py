@@ -6,7 +6,10 @@ the model volume, every FLEETYARD_* value; docs/kubernetes.md). With a kubeconfi
 (`k8s_api`), removed workloads' objects deleted, and a watch of the site's Deployments
 keeps the replica counts current; without one they are only rendered, to
 `kubernetes/<workload>.yaml` under the data dir (a file per workload, the Deployment and
-its Service), for GitOps or `kubectl apply -f`.
+its Service), for GitOps or `kubectl apply -f`. A workload with `secret_env` also has a
+Kubernetes Secret (docs/secrets.md): applied before its Deployment, or rendered to
+`kubernetes/<workload>.secret.yaml` (mode 0600; keep it out of git), never into the
+workload's own file.
 
 The file on disk is the last manifest the API server accepted: a manifest the API server
 refuses (a 422 names the field) leaves the previous Deployment running and its file in
@@ -26,7 +29,14 @@ from typing import Any
 
 from fleetyard.agent.runtime.base import Endpoint, ReplicaCounts, WorkloadRun
 from fleetyard.agent.runtime.k8s_api import KubeApi, KubeError
-from fleetyard.agent.runtime.k8s_objects import DEFAULT_IMAGE, MANAGED_SELECTOR, render_deployment, render_service
+from fleetyard.agent.runtime.k8s_objects import (
+    DEFAULT_IMAGE,
+    MANAGED_SELECTOR,
+    render_deployment,
+    render_secret,
+    render_service,
+    secret_name,
+)
 from fleetyard.export.manifests import dns_name, label_value, to_yaml
 
 __all__ = ["DEFAULT_IMAGE", "KubernetesRuntime", "render_deployment", "render_service"]
@@ -81,9 +91,11 @@ class KubernetesRuntime:
         svc = render_service(run, site=self.site, namespace=self.namespace)
         return dep, svc, to_yaml(dep) + b"---\n" + to_yaml(svc)
 
-    def _write(self, path: Path, data: bytes) -> None:
+    def _write(self, path: Path, data: bytes, *, private: bool = False) -> None:
         tmp = path.with_name(f".{path.name}.tmp")
-        tmp.write_bytes(data)
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600 if private else 0o644)
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
         os.replace(tmp, path)
 
     def apply(self, runs: Sequence[WorkloadRun]) -> None:
@@ -91,10 +103,13 @@ class KubernetesRuntime:
         for name in set(self._runs) - set(wanted):
             (self.dir / f"{name}.yaml").unlink(missing_ok=True)
             self._errors.pop(name, None)
+            (self.dir / f"{name}.secret.yaml").unlink(missing_ok=True)
             if self._api is not None:
-                for kind in ("Deployment", "Service"):
+                gone = self._runs[name]
+                for kind, obj in (("Deployment", dns_name(name)), ("Service", dns_name(name)),
+                                  *((("Secret", secret_name(gone)),) if gone.secret_env else ())):
                     try:
-                        self._api.delete(kind, dns_name(name))
+                        self._api.delete(kind, obj)
                     except KubeError:
                         pass  # gone with the next apply round's list; the object has our labels
         for run in runs:
@@ -103,10 +118,15 @@ class KubernetesRuntime:
             old = path.read_bytes() if path.exists() else None
             if old == text and run.name not in self._errors:
                 continue
+            secret = render_secret(run, site=self.site, namespace=self.namespace)
             if self._api is None:
+                if secret is not None:
+                    self._write(self.dir / f"{run.name}.secret.yaml", to_yaml(secret), private=True)
                 self._write(path, text)
                 continue
             try:
+                if secret is not None:
+                    self._api.apply(secret)
                 self._api.apply(dep)
                 self._api.apply(svc)
             except KubeError as exc:

@@ -1,9 +1,10 @@
 """The `process` runtime: each replica is a local process running the workload's command.
 
-Every replica gets the workload's `env` plus FLEETYARD_MODEL_DIR (the verified model
-folder), FLEETYARD_MODEL (name:version), FLEETYARD_WORKLOAD, FLEETYARD_REPLICA (0, 1,
-...), FLEETYARD_SITE and FLEETYARD_PORT (a free loopback port, kept across restarts);
-the agent's own token is never passed on. Output goes to `logs/<workload>-<n>.log`.
+Every replica gets the workload's `env` and `secret_env` (values from Secrets) plus
+FLEETYARD_MODEL_DIR (the verified model folder), FLEETYARD_MODEL (name:version),
+FLEETYARD_WORKLOAD, FLEETYARD_REPLICA (0, 1, ...), FLEETYARD_SITE and FLEETYARD_PORT (a
+free loopback port, kept across restarts); the agent's own token is never passed on.
+Output goes to `logs/<workload>-<n>.log`.
 
 A replica that dies is restarted after a backoff that doubles from 1 s up to 30 s and
 resets once it has run for 30 s. A replica is *healthy* (ready) once it has been up
@@ -65,6 +66,8 @@ def _free_port() -> int:
 
 def _fingerprint(run: WorkloadRun) -> str:
     doc = [list(run.command or ()), sorted(run.env), str(run.model_dir), run.model_ref]
+    if run.secret_env:  # digests, not values: replicas.json never holds a value
+        doc.append(run.secret_digest)
     return hashlib.sha256(json.dumps(doc).encode()).hexdigest()[:16]
 
 
@@ -222,7 +225,7 @@ class ProcessRuntime:
     def _start(self, rep: _Replica) -> None:
         run = rep.run
         assert run.command is not None
-        env = {**self._base_env, **run.env_dict,
+        env = {**self._base_env, **run.env_dict, **dict(run.secret_env),
                "FLEETYARD_MODEL_DIR": str(run.model_dir), "FLEETYARD_MODEL": run.model_ref,
                "FLEETYARD_WORKLOAD": run.name, "FLEETYARD_REPLICA": str(rep.index),
                "FLEETYARD_SITE": self.site, "FLEETYARD_PORT": str(rep.port)}

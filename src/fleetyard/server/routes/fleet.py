@@ -56,15 +56,16 @@ def _apply(state: AppState, principal: Principal, body: bytes) -> ApplyResult:
 
 
 @router.get("/resources/{kind}", response_model=list[ResourceOut], responses=errors(404, 422))
-def list_resources(kind: PathText, session: SessionDep, _principal: ReaderDep) -> list[ResourceOut]:
-    """Every stored resource of a kind: `regions`, `sites`, `workloads`, `policies`, `objectives`, `flags`
-    (else 404)."""
-    return resources.list_resources(session, kind)
+def list_resources(kind: PathText, session: SessionDep, state: StateDep, _principal: ReaderDep) -> list[ResourceOut]:
+    """Every stored resource of a kind: `regions`, `sites`, `workloads`, `policies`, `objectives`, `flags`,
+    `secrets` (keys and digests, never values) (else 404)."""
+    return resources.list_resources(session, kind, state.secrets)
 
 
 @router.get("/resources/{kind}/{name}", response_model=ResourceOut, responses=errors(404, 422))
-def get_resource(kind: PathText, name: PathText, session: SessionDep, _principal: ReaderDep) -> ResourceOut:
-    return resources.get_resource(session, kind, name)
+def get_resource(kind: PathText, name: PathText, session: SessionDep, state: StateDep,
+                 _principal: ReaderDep) -> ResourceOut:
+    return resources.get_resource(session, kind, name, state.secrets)
 
 
 @router.delete("/resources/{kind}/{name}", response_model=ApplyResult, responses=errors(404, 409, 422))

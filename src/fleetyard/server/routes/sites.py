@@ -25,10 +25,12 @@ Site = Annotated[str, Path(pattern=SITE["pattern"], max_length=SITE["maxLength"]
 
 @router.get("/{site}/desired", response_model=DesiredState, responses=errors(404, 422))
 def get_desired(site: Site, request: Request, state: StateDep, session: SessionDep,
-                _principal: SiteReaderDep) -> DesiredState:
-    """Models (with chunk sources, nearest first) and workloads the site must hold and run."""
+                principal: SiteReaderDep) -> DesiredState:
+    """Models (with chunk sources, nearest first) and workloads the site must hold and run.
+    The values of the workloads' `secret_env` only for the site's own agent token."""
     return desired.desired_state(session, state.store, site, center_url(request, state),
-                                 state.settings.heartbeat_interval)
+                                 state.settings.heartbeat_interval, secrets=state.secrets,
+                                 reveal=principal.role == "agent" and principal.site == site)
 
 
 @router.put("/{site}/status", status_code=204, response_class=Response,
