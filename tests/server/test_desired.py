@@ -92,7 +92,7 @@ def test_desired_state_relay_and_status(server: ServerProcess, tmp_path: Path) -
     assert fra_doc["models"][0] == {"ref": "tiny-llm:1", "state": "syncing", "bytes_fetched": 1000,
                                     "bytes_needed": 4000, "bytes_by_source": {}, "error": None}
     assert set(fra_doc["replicas"]) == {"desired", "running", "healthy"}
-    table = CliRunner().invoke(app, ["status"], env=env)
+    table = CliRunner().invoke(app, ["status", "-o", "wide"], env=env)  # wide: every model and its state
     assert table.exit_code == 0 and "fra-1" in table.stdout and "syncing" in table.stdout
 
     with server.client() as api:

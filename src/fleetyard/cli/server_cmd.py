@@ -261,7 +261,7 @@ def _show_status(st: Any, output: Format, *, lines: bool = False) -> None:
     if structured(output):
         console.print(json_line(st), highlight=False, soft_wrap=True) if lines else _json(st, output)
         return
-    console.print(status_table(st))
+    console.print(status_table(st, wide=str(output) == "wide"))
     if st.deferred:
         console.print(deferred_table(st))
 

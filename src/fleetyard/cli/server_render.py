@@ -144,31 +144,54 @@ def models_table(rows: Sequence[ModelOut]) -> Table:
     return t
 
 
-def status_table(st: FleetStatus) -> Table:
+STATE_STYLE = {"active": "green", "synced": "cyan", "syncing": "yellow", "failed": "red", "pending": "dim"}
+
+
+def _models(s: SiteStatus, wide: bool) -> Text:
+    """Every model with its state (and error) under -o wide; else how many are active (and
+    failed), so the table fits 80 columns (`describe site` and -o wide name them; the Sync
+    column says how far the others are)."""
+    models = Text()
+    if not s.models:
+        return Text("-", style="dim")
+    if not wide:
+        active = sum(m.state == "active" for m in s.models)
+        failed = sum(m.state == "failed" for m in s.models)
+        models.append(f"{active}/{len(s.models)} active", style="green" if active == len(s.models) else "yellow")
+        if failed:
+            models.append(f", {failed} failed", style="red")
+        return models
+    for i, m in enumerate(s.models):
+        if i:
+            models.append("\n")
+        models.append(f"{m.ref} ")
+        models.append(m.state, style=STATE_STYLE.get(m.state, ""))
+        if m.error:
+            models.append(f" ({m.error})", style="red")
+    return models
+
+
+def status_table(st: FleetStatus, wide: bool = False) -> Table:
+    """Per site: heartbeat, models, replicas (run/ok/want), sync, health; -o wide adds the
+    revision the site runs and the bytes it fetched, and names every model."""
     t = table(title=f"Fleet status, plan revision {st.revision}")
-    for col in ("Site", "Heartbeat", "Revision", "Models", "Fetched", "Replicas run/ok/want", "Sync", "Health"):
-        t.add_column(col)
+    cols = ("Site", "Heartbeat", "Rev", "Models", "Fetched", "Replicas", "Sync", "Health") if wide else \
+        ("Site", "Heartbeat", "Models", "Replicas", "Sync", "Health")
+    for col in cols:
+        t.add_column(col, no_wrap=col in ("Site", "Heartbeat", "Models") and not wide)  # Health wraps first
     now = datetime.now(UTC)
-    state_style = {"active": "green", "synced": "cyan", "syncing": "yellow", "failed": "red", "pending": "dim"}
     for s in st.sites:
         beat = Text(ago(s.last_heartbeat, now) + (" STALE" if s.stale else ""),
                     style="red" if s.stale else "green")
-        models = Text()
-        for i, m in enumerate(s.models):
-            if i:
-                models.append("\n")
-            models.append(f"{m.ref} ")
-            models.append(m.state, style=state_style.get(m.state, ""))
-            if m.error:
-                models.append(f" ({m.error})", style="red")
-        if not s.models:
-            models.append("-", style="dim")
         r = s.replicas
         ok = r.running >= r.desired and r.healthy >= r.desired
         reps = Text(f"{r.running}/{r.healthy}/{r.desired}", style="green" if ok else "yellow")
         sync = "-" if s.sync_progress is None else f"{100 * s.sync_progress:.0f}%"
-        t.add_row(s.site, beat, "-" if s.revision is None else str(s.revision), models, size(s.bytes_fetched),
-                  reps, sync, _health(s, now))
+        extra = ["-" if s.revision is None else str(s.revision)] if wide else []
+        fetched = [size(s.bytes_fetched)] if wide else []
+        t.add_row(s.site, beat, *extra, _models(s, wide), *fetched, reps, sync, _health(s, now))
+    if st.sites:
+        t.caption = "Replicas: running/healthy/wanted; -o wide names the models"
     return t
 
 
